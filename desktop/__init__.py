@@ -1,0 +1,1 @@
+"""The picsift application: command line, core engine and (later) the Qt user interface."""

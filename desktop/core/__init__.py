@@ -1,0 +1,1 @@
+"""The engine behind the app: no torch, no Qt."""

@@ -1,0 +1,1 @@
+"""The PySide6 user interface: adapts desktop.core, never imports torch."""

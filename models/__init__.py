@@ -1,0 +1,1 @@
+"""Model bundles and the inference runtime: numpy, onnxruntime, tokenizers, Pillow; no torch, no Qt."""

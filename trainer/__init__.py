@@ -1,0 +1,1 @@
+"""Training, evaluation and export of picsift models (torch + transformers; no Qt)."""

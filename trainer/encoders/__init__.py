@@ -1,0 +1,1 @@
+"""Encoder towers the trainer can fine-tune and export."""

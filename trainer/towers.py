@@ -1,0 +1,32 @@
+"""The torch side of a model bundle: two encoder towers, two mappers and their preprocessing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+
+@dataclass
+class TowerPair:
+    """Everything export needs to write a bundle; each family module builds one.
+
+    Tensor contracts (all float32 unless said otherwise; B = batch, L = tokens):
+      image_encoder(pixel_values (B, 3, H, W))                    -> features (B, Di)
+      text_encoder(input_ids (B, L) int64, attention_mask (B, L) int64) -> features (B, Dt)
+      image_mapper(features (B, Di)) -> embeddings (B, D), L2-normalised
+      text_mapper(features (B, Dt))  -> embeddings (B, D), L2-normalised
+    Encoder features are what the catalog stores ("before the mapper"), so a new mapper can
+    re-map a library without decoding any image.
+    """
+
+    family: str  # "builtin", "clip", "align", "altclip" or "groupvit"
+    image_encoder: nn.Module
+    text_encoder: nn.Module
+    image_mapper: nn.Module
+    text_mapper: nn.Module
+    image_preprocess: dict  # models.preprocess.ImagePreprocess fields, see there
+    text: dict  # {"max_length": int, "pooling": str, "pad_id": int, "pad_token": str}
+    tokenizer_json: Path  # a tokenizers-library tokenizer.json
+    provenance: dict = field(default_factory=dict)  # base weights, training data, metrics
