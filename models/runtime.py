@@ -1,0 +1,134 @@
+"""Run a bundle with ONNX Runtime: batched image and text encoding and the mappers, CUDA then CPU."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from models.bundle import Bundle, open_bundle
+from models.errors import BundleError
+from models.manifest import (
+    EMBEDDINGS,
+    FEATURES,
+    IMAGE_ENCODER,
+    IMAGE_INPUT,
+    IMAGE_MAPPER,
+    TEXT_ENCODER,
+    TEXT_MAPPER,
+    TOKENIZER,
+)
+from models.preprocess import load_and_preprocess
+from models.text import TextTokenizer
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+_ORT_ERROR_SEVERITY, _ORT_FATAL_SEVERITY = 2, 4
+
+
+def preferred_providers(device: str = "auto") -> list[str]:
+    """Execution providers to ask for: CUDA first when this onnxruntime build has it, then CPU."""
+    if device == "cpu" or CUDA not in ort.get_available_providers():
+        return [CPU]
+    return [CUDA, CPU]
+
+
+def create_session(path: Path, device: str = "auto") -> ort.InferenceSession:
+    """An InferenceSession on the best provider that really loads.
+
+    onnxruntime-gpu lists CUDA even where no GPU or CUDA library exists and then falls back to
+    CPU after logging an error; that fallback is expected, so its log line is silenced here and
+    `session.get_providers()` tells what really runs.
+    """
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    ort.set_default_logger_severity(_ORT_FATAL_SEVERITY)
+    try:
+        return ort.InferenceSession(str(path), options, providers=preferred_providers(device))
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise BundleError(f"{path}: ONNX Runtime cannot load this graph ({exc}); re-export the bundle") from exc
+    finally:
+        ort.set_default_logger_severity(_ORT_ERROR_SEVERITY)
+
+
+class ModelRuntime:
+    """A loaded bundle. Sessions are created on first use, so text search never waits for the image tower.
+
+    Thread-safe: ONNX Runtime sessions may run concurrently; lazy creation is guarded by a lock.
+    """
+
+    def __init__(self, bundle: Bundle | str | Path, device: str = "auto"):
+        self.bundle = bundle if isinstance(bundle, Bundle) else open_bundle(bundle)
+        self.manifest = self.bundle.manifest
+        self.device = device
+        self._sessions: dict[str, ort.InferenceSession] = {}
+        self._tokenizer: TextTokenizer | None = None
+        self._lock = threading.Lock()
+
+    # --- sessions -------------------------------------------------------------------------
+    def _session(self, file_name: str) -> ort.InferenceSession:
+        session = self._sessions.get(file_name)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(file_name)
+                if session is None:
+                    session = create_session(self.bundle.path(file_name), self.device)
+                    self._sessions[file_name] = session
+        return session
+
+    @property
+    def tokenizer(self) -> TextTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = TextTokenizer(self.bundle.path(TOKENIZER), self.manifest.text)
+        return self._tokenizer
+
+    def providers(self) -> dict[str, str]:
+        """The execution provider really used by each tower loaded so far, e.g. {"text_encoder.onnx": "CPU"}."""
+        return {name: session.get_providers()[0].removesuffix("ExecutionProvider") for name, session in self._sessions.items()}
+
+    def active_provider(self) -> str:
+        """"CUDA" or "CPU": what the image encoder (the heavy tower) runs on; loads it if needed."""
+        return self._session(IMAGE_ENCODER).get_providers()[0].removesuffix("ExecutionProvider")
+
+    # --- encoding -------------------------------------------------------------------------
+    def image_features(self, pixel_values: np.ndarray) -> np.ndarray:
+        """(B, 3, S, S) float32 preprocessed images -> (B, Di) features (what the catalog stores)."""
+        return self._session(IMAGE_ENCODER).run([FEATURES], {IMAGE_INPUT: np.ascontiguousarray(pixel_values, np.float32)})[0]
+
+    def text_features(self, texts: list[str]) -> np.ndarray:
+        """texts -> (B, Dt) text features."""
+        input_ids, attention_mask = self.tokenizer(texts)
+        session = self._session(TEXT_ENCODER)
+        return session.run([FEATURES], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+
+    def map_images(self, features: np.ndarray) -> np.ndarray:
+        """(B, Di) image features -> (B, D) unit vectors in the shared space."""
+        return self._map(IMAGE_MAPPER, features)
+
+    def map_texts(self, features: np.ndarray) -> np.ndarray:
+        """(B, Dt) text features -> (B, D) unit vectors in the shared space."""
+        return self._map(TEXT_MAPPER, features)
+
+    def _map(self, file_name: str, features: np.ndarray) -> np.ndarray:
+        if len(features) == 0:
+            return np.zeros((0, self.manifest.embedding_dim), np.float32)
+        return self._session(file_name).run([EMBEDDINGS], {FEATURES: np.ascontiguousarray(features, np.float32)})[0]
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """texts -> (B, D) unit vectors in the shared space."""
+        return self.map_texts(self.text_features(texts))
+
+    def encode_images(self, pixel_values: np.ndarray) -> np.ndarray:
+        """(B, 3, S, S) preprocessed images -> (B, D) unit vectors in the shared space."""
+        return self.map_images(self.image_features(pixel_values))
+
+    def encode_image_files(self, paths: list[str | Path], batch_size: int = 32) -> np.ndarray:
+        """Image files -> (B, D) unit vectors; raises ImageError on the first unreadable file."""
+        spec = self.manifest.image_preprocess
+        out = []
+        for start in range(0, len(paths), batch_size):
+            batch = np.stack([load_and_preprocess(p, spec) for p in paths[start : start + batch_size]])
+            out.append(self.encode_images(batch))
+        return np.concatenate(out) if out else np.zeros((0, self.manifest.embedding_dim), np.float32)

@@ -1,0 +1,90 @@
+"""Installed bundles: list, activate, export to folder or zip, import with validation."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from models import registry
+from models.errors import BundleError, PicsiftError
+from models.runtime import ModelRuntime
+from toy_bundle import export_toy_bundle
+
+
+@pytest.fixture
+def installed(tmp_path):
+    registry.install(export_toy_bundle(tmp_path / "src", name="toy"))
+    return "toy"
+
+
+def test_installed_bundle_is_listed_and_can_be_activated(installed):
+    assert [b.name for b in registry.list_bundles()] == ["toy"]
+    assert registry.active_name() == registry.DEFAULT_BUNDLE
+    registry.use("toy")
+    assert registry.active_name() == "toy"
+    assert registry.list_bundles()[0].active
+
+
+def test_exported_zip_imports_and_searches_in_a_fresh_data_dir(installed, tmp_path, monkeypatch):
+    archive = registry.export("toy", tmp_path / "out" / "toy.zip")
+    monkeypatch.setenv("PICSIFT_DATA_DIR", str(tmp_path / "other-machine"))
+    bundle = registry.install(archive, name="imported")
+    assert ModelRuntime(bundle).encode_texts(["hello"]).shape == (1, 8)
+
+
+def test_import_refuses_archive_member_escaping_its_folder(installed, tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("../outside.txt", "x")
+    with pytest.raises(BundleError, match="escapes its folder"):
+        registry.install(archive)
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_import_refuses_archive_with_a_wrong_checksum_and_installs_nothing(installed, tmp_path):
+    archive = registry.export("toy", tmp_path / "toy.zip")
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data + b"x" if item.filename.endswith("text_encoder.onnx") else data)
+    with pytest.raises(BundleError, match="checksum"):
+        registry.install(bad, name="bad")
+    assert "bad" not in [b.name for b in registry.list_bundles()]
+
+
+def test_import_refuses_archive_missing_a_file(installed, tmp_path):
+    archive = registry.export("toy", tmp_path / "toy.zip")
+    bad = tmp_path / "missing.zip"
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            if not item.filename.endswith("tokenizer.json"):
+                dst.writestr(item, src.read(item))
+    with pytest.raises(BundleError, match="tokenizer.json is missing"):
+        registry.install(bad, name="bad")
+
+
+def test_importing_over_an_existing_name_needs_replace(installed, tmp_path):
+    folder = registry.export("toy", tmp_path / "copy")
+    with pytest.raises(PicsiftError, match="already installed"):
+        registry.install(folder)
+    registry.install(folder, replace=True)
+
+
+def test_broken_installed_bundle_is_listed_with_its_problem(installed):
+    (registry.bundle_folder("toy") / "manifest.json").write_text("{")
+    (listed,) = registry.list_bundles()
+    assert "not valid JSON" in listed.problem
+
+
+def test_missing_default_bundle_suggests_building_it():
+    with pytest.raises(BundleError, match="picsift model build-default"):
+        registry.open_installed()
+
+
+def test_active_bundle_cannot_be_removed(installed):
+    registry.use("toy")
+    with pytest.raises(PicsiftError, match="active model"):
+        registry.remove("toy")

