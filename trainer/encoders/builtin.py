@@ -73,7 +73,7 @@ class MiniLMTextEncoder(nn.Module):
 
 
 def load_minilm_encoder() -> MiniLMTextEncoder:
-    """The packaged MiniLM in eval mode; eager attention because SDPA does not export to ONNX."""
+    """The packaged MiniLM in eval mode; eager attention, the path verified to export to ONNX."""
     from transformers import AutoModel
 
     bert = AutoModel.from_pretrained(minilm_path(), attn_implementation="eager")

@@ -25,8 +25,10 @@ BN_MOMENTUM = 0.01  # torch convention (1 - TF's 0.99); only matters when fine-t
 DROPOUT = 0.2  # before the classifier, Lite0's rate; inactive in eval mode
 
 # models.preprocess.ImagePreprocess fields for this model. (x/255 - 127/255) / (128/255)
-# equals (x - 127) / 128. Resizing the shortest side straight to 224 (no 256 "crop margin")
-# is what the TF Lite reference eval does for Lite0 and keeps more of a photo in view.
+# equals (x - 127) / 128, the TF reference's MEAN_RGB/STDDEV_RGB. That reference evaluates on
+# a bicubic centre crop of 87.5% of the short side (like resize_to 256); resizing the short side
+# straight to 224 keeps the whole short side in view, which suits searching photos whose subject
+# is off-centre, and gave the same top-1 on the scikit-image sample photos.
 IMAGE_PREPROCESS = {
     "size": IMAGE_SIZE,
     "resize_to": IMAGE_SIZE,
@@ -72,7 +74,7 @@ class SameConv2d(nn.Conv2d):
     A subclass (not a wrapper) so the weight keeps the name `<layer>.weight`.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, size: int, groups: int = 1):
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, size: int, groups=1):
         super().__init__(in_ch, out_ch, kernel, stride=stride, groups=groups, bias=False)
         top, bottom = same_padding(size, kernel, stride)
         # ZeroPad2d takes (left, right, top, bottom); the input is square.
@@ -88,7 +90,7 @@ def batch_norm(channels: int) -> nn.BatchNorm2d:
 
 
 class MBConvBlock(nn.Module):
-    """Inverted bottleneck: [1x1 expand] -> depthwise kxk -> 1x1 project, residual when shapes match."""
+    """[1x1 expand] -> depthwise kxk -> 1x1 project, plus the input when shapes match."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, expand: int, size: int):
         super().__init__()
@@ -121,9 +123,10 @@ def build_blocks(stem_size: int) -> nn.ModuleList:
     for stage in B0_STAGES:
         for i in range(stage.repeats):
             stride = stage.stride if i == 0 else 1
-            block = MBConvBlock(in_ch, stage.out_channels, stage.kernel, stride, stage.expand, size)
+            out_ch = stage.out_channels
+            block = MBConvBlock(in_ch, out_ch, stage.kernel, stride, stage.expand, size)
             blocks.append(block)
-            in_ch, size = stage.out_channels, block.out_size
+            in_ch, size = out_ch, block.out_size
     return nn.ModuleList(blocks)
 
 

@@ -1,0 +1,40 @@
+"""`picsift`: the command line. Subcommands manage models and run the demo; none opens the app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from models.errors import PicsiftError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from desktop import cli_demo, cli_model
+
+    parser = argparse.ArgumentParser(prog="picsift", description="Search your photos by meaning, offline.")
+    commands = parser.add_subparsers(dest="command")
+    cli_model.add_parser(commands)
+    cli_demo.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return _open_app()
+    try:
+        args.run(args)
+    except PicsiftError as exc:
+        print(f"picsift: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("picsift: cancelled", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _open_app() -> int:
+    """No subcommand: the desktop app. Until it ships, show the demo so a new user sees results."""
+    print("The desktop window is not built yet; showing `picsift demo` instead.\n", file=sys.stderr)
+    return main(["demo"])

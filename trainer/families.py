@@ -1,0 +1,278 @@
+"""Load a transformers dual encoder (CLIP, ALIGN, AltCLIP, GroupViT) and split it into a TowerPair.
+
+Each family is cut at the same place: the encoders stop at the towers' pooled features, *before*
+the projection, and the mappers are the model's own projections followed by L2 normalisation, so
+    image_mapper(image_encoder(x)) == normalize(model.get_image_features(x).pooler_output)
+and likewise for text. The cut per family (transformers 5.x source):
+    family    image features                 image mapper        text features               text mapper
+    clip      vision_model pooler (CLS+LN)    visual_projection   hidden at end-of-text       text_projection
+    align     vision_model pooler (avg pool)  none (identity)     last_hidden_state[:, 0]     text_projection
+    altclip   vision_model pooler (CLS+LN)    visual_projection   last_hidden_state[:, 0] *   text_projection
+    groupvit  vision_model pooler (mean)      MLP with BatchNorm  hidden at end-of-text       MLP with BatchNorm
+* AltCLIP's text model already applies its `transformation` Linear, so position 0 of its
+  last_hidden_state is its pooler_output.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import transformers
+from torch import nn
+from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
+
+from models.errors import PicsiftError
+from trainer.towers import TowerPair
+
+FAMILIES = ("clip", "align", "altclip", "groupvit")
+
+_MODEL_CLASSES = {"clip": "CLIPModel", "align": "AlignModel", "altclip": "AltCLIPModel",
+                  "groupvit": "GroupViTModel"}
+_TEXT_POOLING = {"clip": "eos", "align": "cls", "altclip": "cls", "groupvit": "eos"}
+_CLIP_CONTEXT = 77  # tokens; the context length CLIP-style text towers were trained with
+_LEGACY_EOS_ID = 2  # configs saved before transformers PR #24773 carry this placeholder
+# PIL filter numbers -> the filters models.preprocess can apply. Lanczos is closest to bicubic;
+# nearest, box and hamming are approximated by bilinear.
+_RESAMPLE = {0: "bilinear", 1: "bicubic", 2: "bilinear", 3: "bicubic", 4: "bilinear", 5: "bilinear"}
+
+
+class VisionPooled(nn.Module):
+    """pixel_values (B, 3, H, W) -> the vision tower's pooled output (B, Di), before projection."""
+
+    def __init__(self, vision_model: nn.Module):
+        super().__init__()
+        self.vision_model = vision_model
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.vision_model(pixel_values=pixel_values).pooler_output  # (B, Di)
+
+
+class ClsPooledText(nn.Module):
+    """(input_ids, attention_mask) (B, L) int64 -> the first token's last hidden state (B, Dt)."""
+
+    def __init__(self, text_model: nn.Module):
+        super().__init__()
+        self.text_model = text_model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        output = self.text_model(input_ids=input_ids, attention_mask=attention_mask)
+        return output.last_hidden_state[:, 0, :]  # (B, Dt)
+
+
+class EosPooledText(nn.Module):
+    """(input_ids, attention_mask) (B, L) int64 -> the hidden state at end-of-text (B, Dt).
+
+    Pools here rather than taking the text model's pooler_output so the exported graph's
+    pooling is ours to pin down (see `eos_positions`); the text model's own pooling is then
+    unused and dropped from the ONNX graph.
+    """
+
+    def __init__(self, text_model: nn.Module, eos_token_id: int):
+        super().__init__()
+        self.text_model = text_model
+        self.eos_token_id = eos_token_id
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        output = self.text_model(input_ids=input_ids, attention_mask=attention_mask)
+        hidden = output.last_hidden_state  # (B, L, Dt)
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        return hidden[rows, eos_positions(input_ids, self.eos_token_id)]  # (B, Dt)
+
+
+def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """(B, L) token ids -> (B,) int64 position of each row's end-of-text token, as transformers finds it.
+
+    Legacy configs (eos_token_id == 2) take the highest token id, which is end-of-text in OpenAI's
+    vocabulary; newer ones take the first eos_token_id (padding may repeat it). A row without
+    one pools position 0, as in transformers. Ties go to the first position in both torch and
+    ONNX ArgMax. The ids are cast to int32 because ONNX Runtime has no int64 ArgMax kernel.
+    """
+    ids = input_ids.to(torch.int32)  # (B, L)
+    if eos_token_id == _LEGACY_EOS_ID:
+        return ids.argmax(dim=-1)
+    return (ids == eos_token_id).to(torch.int32).argmax(dim=-1)
+
+
+class ProjectAndNormalise(nn.Module):
+    """features (B, D_in) -> the model's projection of them, L2-normalised (B, D)."""
+
+    def __init__(self, projection: nn.Module | None = None):
+        super().__init__()
+        self.projection = projection if projection is not None else nn.Identity()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.projection(features), dim=-1)  # (B, D)
+
+
+def load_family_pair(source: str, family: str | None = None) -> TowerPair:
+    """Load a CLIP/ALIGN/AltCLIP/GroupViT model from a hub id or local folder as a TowerPair.
+
+    `family` defaults to the config's model_type; raises PicsiftError when the model cannot be
+    loaded or is of another kind.
+    """
+    source = str(source)
+    _check_local_folder(source)
+    config = _from_pretrained(AutoConfig, source)
+    family = _family_of(config.model_type, family, source)
+    model_class = getattr(transformers, _MODEL_CLASSES[family])
+    # float32 whatever the checkpoint's dtype: TowerPair's tensor contract, and export parity.
+    model = _from_pretrained(model_class, source, dtype=torch.float32).eval()
+    tokenizer = _from_pretrained(AutoTokenizer, source)
+    # The PIL backend is the processor picsift's own Pillow preprocessing reproduces.
+    processor = _from_pretrained(AutoImageProcessor, source, backend="pil")
+    return TowerPair(
+        family=family,
+        image_encoder=VisionPooled(model.vision_model).eval(),
+        text_encoder=_text_encoder(family, model).eval(),
+        image_mapper=ProjectAndNormalise(getattr(model, "visual_projection", None)).eval(),
+        text_mapper=ProjectAndNormalise(model.text_projection).eval(),
+        image_preprocess=image_preprocess_of(processor),
+        text=_text_settings(family, config.text_config, tokenizer),
+        tokenizer_json=_tokenizer_json(source, tokenizer),
+        provenance={"base_weights": _weights_name(source), "family": family},
+    )
+
+
+def _text_encoder(family: str, model: nn.Module) -> nn.Module:
+    if _TEXT_POOLING[family] == "eos":
+        # transformers reads the text model's own eos_token_id attribute; so do we.
+        return EosPooledText(model.text_model, model.text_model.eos_token_id)
+    return ClsPooledText(model.text_model)
+
+
+def _check_local_folder(source: str) -> None:
+    """A path-like source that is not a folder would otherwise be tried as a hub id."""
+    looks_like_path = source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1
+    if looks_like_path and not Path(source).expanduser().is_dir():
+        raise PicsiftError(f"model folder {source!r} not found; check the path")
+
+
+def _from_pretrained(loader, source: str, **kwargs):
+    """`loader.from_pretrained(source)`, with hub and file failures turned into a PicsiftError."""
+    try:
+        return loader.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        what = getattr(loader, "__name__", str(loader))
+        raise PicsiftError(
+            f"could not load {what} from {source!r} ({_first_line(exc)}); give a local model folder "
+            "or a Hugging Face hub id, and for a hub id check the name and the network connection"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _family_of(model_type: str, family: str | None, source: str) -> str:
+    if model_type not in FAMILIES:
+        raise PicsiftError(
+            f"{source!r} is a {model_type!r} model; picsift can load {', '.join(FAMILIES)} models"
+        )
+    if family is not None and family != model_type:
+        raise PicsiftError(f"{source!r} is a {model_type!r} model, not {family!r}; drop the family")
+    return model_type
+
+
+def _text_settings(family: str, text_config, tokenizer) -> dict:
+    """The runtime's tokenisation settings: pad to at most max_length with pad_id."""
+    pad_token = tokenizer.pad_token or tokenizer.eos_token  # CLIP-style vocabularies pad with eos
+    return {
+        "max_length": _max_length(family, text_config, tokenizer),
+        "pooling": _TEXT_POOLING[family],
+        "pad_id": int(tokenizer.convert_tokens_to_ids(pad_token)),
+        "pad_token": pad_token,
+    }
+
+
+def _max_length(family: str, text_config, tokenizer) -> int:
+    """Tokens the text tower can take: its positions, capped by the tokenizer and CLIP's 77."""
+    positions = text_config.max_position_embeddings
+    if family == "altclip":
+        positions -= text_config.pad_token_id + 1  # XLM-R numbers positions from pad_token_id + 1
+    limits = [positions]
+    if tokenizer.model_max_length < 1_000_000:  # transformers' "no limit" is a huge sentinel
+        limits.append(tokenizer.model_max_length)
+    if _TEXT_POOLING[family] == "eos":
+        limits.append(_CLIP_CONTEXT)
+    return int(min(limits))
+
+
+def _tokenizer_json(source: str, tokenizer) -> Path:
+    """The folder's tokenizer.json, or a fast tokenizer saved to a temp folder when it has none."""
+    local = Path(source).expanduser() / "tokenizer.json"
+    if local.is_file():
+        return local.resolve()
+    folder = Path(tempfile.mkdtemp(prefix="picsift-tokenizer-"))
+    tokenizer.save_pretrained(folder)
+    if not (folder / "tokenizer.json").is_file():
+        raise PicsiftError(f"{source!r}: its tokenizer cannot be converted to a tokenizer.json")
+    return folder / "tokenizer.json"
+
+
+def _weights_name(source: str) -> str:
+    path = Path(source).expanduser()
+    return str(path.resolve()) if path.is_dir() else source
+
+
+def image_preprocess_of(processor) -> dict:
+    """An image processor's settings as a models.preprocess.ImagePreprocess dict.
+
+    HF's pipeline is resize -> centre crop -> x * rescale_factor (- 1 with rescale_offset) ->
+    (x - image_mean) / image_std (do_normalize) -> x / image_std (include_top). All of it is
+    affine per channel, so it folds into one (x / 255 - mean) / std. A fixed height x width
+    resize (EfficientNet/ALIGN) squashes; picsift keeps the aspect ratio, resizing the shortest
+    side to it: identical for square photos, a centre crop instead of a squash for others.
+    """
+    mean, std = _folded_normalisation(processor)
+    return {
+        "size": _crop_side(processor),
+        "resize_to": _resize_side(processor),
+        "resample": _RESAMPLE.get(int(processor.resample), "bicubic"),
+        "mean": mean,
+        "std": std,
+    }
+
+
+def _crop_side(processor) -> int:
+    size = processor.crop_size if processor.do_center_crop else processor.size
+    height, width = _size_field(size, "height"), _size_field(size, "width")
+    side = _size_field(size, "shortest_edge") or min(height, width)
+    if height and width and height != width:
+        raise PicsiftError(f"model input {height}x{width} is not square; picsift needs square inputs")
+    return int(side)
+
+
+def _resize_side(processor) -> int:
+    if not processor.do_resize:
+        return _crop_side(processor)  # crop straight from the photo; the nearest picsift can do
+    size = processor.size
+    shortest = _size_field(size, "shortest_edge")
+    return int(shortest or min(_size_field(size, "height"), _size_field(size, "width")))
+
+
+def _size_field(size, key: str) -> int | None:
+    """A field of a size spec: transformers 5 gives a SizeDict, older configs a plain dict."""
+    return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+
+
+def _folded_normalisation(processor) -> tuple[list[float], list[float]]:
+    """(mean, std) in 0..1 units such that (x / 255 - mean) / std equals HF's pixel_values."""
+    scale = processor.rescale_factor * 255 if processor.do_rescale else 1.0  # x/255 -> rescaled
+    offset = 1.0 if processor.do_rescale and getattr(processor, "rescale_offset", False) else 0.0
+    mean, std = _per_channel(0.0), _per_channel(1.0)
+    if processor.do_normalize:
+        mean, std = _per_channel(processor.image_mean), _per_channel(processor.image_std)
+    if getattr(processor, "include_top", False):  # EfficientNet divides by image_std once more
+        std = [s * t for s, t in zip(std, _per_channel(processor.image_std))]
+    folded_mean = [round((offset + m) / scale, 10) for m in mean]
+    folded_std = [round(s / scale, 10) for s in std]
+    return folded_mean, folded_std
+
+
+def _per_channel(value) -> list[float]:
+    values = [float(value)] * 3 if isinstance(value, (int, float)) else [float(v) for v in value]
+    return values if len(values) == 3 else values[:1] * 3
