@@ -63,14 +63,12 @@ def load_rgb(path: str | Path, min_side: int = 0) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            if min_side and image.format == "JPEG":
-                image.draft("RGB", _draft_size(image.size, min_side, _exif_rotated(image)))
-            image.load()
-            return to_upright_rgb(image)
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: image too large to decode safely ({exc})") from exc
-    except Image.DecompressionBombWarning as exc:
+            with Image.open(path) as image:
+                if min_side and image.format == "JPEG":
+                    image.draft("RGB", _draft_size(image.size, min_side))
+                image.load()
+                return to_upright_rgb(image)  # a new image: safe to use after the file closes
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{path}: image too large to decode safely ({exc})") from exc
     except FileNotFoundError as exc:
         raise ImageError(f"{path}: file not found (moved or deleted?)") from exc
@@ -80,13 +78,9 @@ def load_rgb(path: str | Path, min_side: int = 0) -> Image.Image:
         raise ImageError(f"{path}: not a readable image ({exc})") from exc
 
 
-def _exif_rotated(image: Image.Image) -> bool:
-    orientation = image.getexif().get(0x0112, 1)
-    return orientation in (5, 6, 7, 8)
-
-
-def _draft_size(size: tuple[int, int], min_side: int, rotated: bool) -> tuple[int, int]:
-    """The request for `draft()`: keep both sides >= min_side after any scale it picks."""
+def _draft_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:
+    """The request for `draft()`: the shortest side stays >= min_side whatever scale it picks
+    (rotation by EXIF swaps the sides but not which one is shortest)."""
     width, height = size
     scale = min_side / min(width, height)
     return (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -107,8 +101,6 @@ def preprocess(image: Image.Image, spec: ImagePreprocess) -> np.ndarray:
     width, height = image.size
     scale = spec.resize_to / min(width, height)
     new_size = (max(spec.size, round(width * scale)), max(spec.size, round(height * scale)))
-    if min(new_size) < spec.size:
-        new_size = (max(new_size[0], spec.size), max(new_size[1], spec.size))
     resized = image.resize(new_size, _RESAMPLE[spec.resample])
     left = (resized.width - spec.size) // 2
     top = (resized.height - spec.size) // 2

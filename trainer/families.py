@@ -239,11 +239,13 @@ def image_preprocess_of(processor) -> dict:
 
 def _crop_side(processor) -> int:
     size = processor.crop_size if processor.do_center_crop else processor.size
+    shortest = _size_field(size, "shortest_edge")
+    if shortest:  # no crop after an aspect-keeping resize: the nearest picsift can do is crop it
+        return int(shortest)
     height, width = _size_field(size, "height"), _size_field(size, "width")
-    side = _size_field(size, "shortest_edge") or min(height, width)
-    if height and width and height != width:
+    if height != width:
         raise PicsiftError(f"model input {height}x{width} is not square; picsift needs square inputs")
-    return int(side)
+    return int(height)
 
 
 def _resize_side(processor) -> int:
@@ -274,5 +276,6 @@ def _folded_normalisation(processor) -> tuple[list[float], list[float]]:
 
 
 def _per_channel(value) -> list[float]:
-    values = [float(value)] * 3 if isinstance(value, (int, float)) else [float(v) for v in value]
-    return values if len(values) == 3 else values[:1] * 3
+    """A scalar or per-channel sequence -> three floats (R, G, B)."""
+    values = [float(value)] if isinstance(value, (int, float)) else [float(v) for v in value]
+    return values * 3 if len(values) == 1 else values

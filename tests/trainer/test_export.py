@@ -1,0 +1,45 @@
+"""The exporter writes a loadable bundle and refuses one whose ONNX graphs disagree with torch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from models.bundle import open_bundle
+from trainer.export import ParityError, export_bundle
+from toy_bundle import export_toy_bundle, toy_pair
+
+
+class TracedBranch(nn.Module):
+    """Tracing freezes the branch taken on the example, so ONNX disagrees on other inputs."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if features.sum() > 0:
+            return nn.functional.normalize(features, dim=-1)
+        return nn.functional.normalize(-features, dim=-1)
+
+
+def test_exported_bundle_records_parity_within_the_gate(tmp_path):
+    folder = export_toy_bundle(tmp_path / "toy")
+    parity = json.loads((folder / "manifest.json").read_text())["provenance"]["export_parity"]
+    assert set(parity) == {"image_encoder", "text_encoder", "image_mapper", "text_mapper"}
+    for figures in parity.values():
+        assert figures["min_cosine"] >= 0.9999 and figures["max_abs_diff"] <= 1e-4
+    assert open_bundle(folder).manifest.embedding_dim == 8
+
+
+def test_graph_that_differs_from_torch_fails_the_export_and_leaves_no_bundle(tmp_path):
+    pair = toy_pair()
+    pair.text_mapper = TracedBranch()
+    pair.image_mapper = nn.Sequential(nn.Linear(16, 12), TracedBranch())
+    with pytest.raises(ParityError, match="ONNX output differs from torch"):
+        export_bundle(pair, tmp_path / "bad", "bad", ["a", "b c d", "e f"], _mixed_sign_pixels())
+    assert not (tmp_path / "bad").exists()
+
+
+def _mixed_sign_pixels() -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.randn(4, 3, 32, 32)
