@@ -1,0 +1,56 @@
+"""`picsift model ...` on real bundles: list marks the active one, export/import round-trip, errors are one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from desktop.cli import main
+from models import registry
+from toy_bundle import export_toy_bundle
+
+
+@pytest.fixture
+def two_bundles(tmp_path):
+    for name in ("alpha", "beta"):
+        registry.install(export_toy_bundle(tmp_path / name, name=name, seed=len(name)))
+    registry.use("beta")
+
+
+def test_model_list_prints_one_line_per_bundle_name_first_active_starred(two_bundles, capsys):
+    assert main(["model", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["alpha", "beta"]
+    assert "*" not in lines[0] and lines[1].split()[1] == "*"
+
+
+def test_model_list_json_gives_the_same_as_objects(two_bundles, capsys):
+    main(["model", "list", "--json"])
+    listed = json.loads(capsys.readouterr().out)
+    assert [(b["name"], b["active"]) for b in listed] == [("alpha", False), ("beta", True)]
+
+
+def test_model_use_switches_the_active_bundle(two_bundles, capsys):
+    assert main(["model", "use", "alpha"]) == 0
+    assert registry.active_name() == "alpha"
+
+
+def test_model_export_then_import_under_a_new_name(two_bundles, tmp_path, capsys):
+    archive = tmp_path / "alpha.zip"
+    assert main(["model", "export", "alpha", str(archive)]) == 0
+    assert main(["model", "import", str(archive), "--name", "gamma"]) == 0
+    assert "gamma" in [b.name for b in registry.list_bundles()]
+
+
+def test_using_an_unknown_bundle_is_a_one_line_error(two_bundles, capsys):
+    assert main(["model", "use", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("picsift: error:") and err.count("\n") == 1 and "picsift model list" in err
+
+
+def test_corrupt_bundle_gives_a_one_line_actionable_error(two_bundles, capsys):
+    (registry.bundle_folder("alpha") / "image_encoder.onnx").write_bytes(b"garbage")
+    assert main(["model", "use", "alpha"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "image_encoder.onnx does not match its checksum" in err and "re-" in err

