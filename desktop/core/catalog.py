@@ -1,0 +1,329 @@
+"""The SQLite catalog: folders, files, images (by content), their encoder features and read errors.
+
+Identity is by content: `images` holds one row per distinct file content (blake2b hash), `files`
+points paths at images. A renamed or moved photo becomes a new `files` row pointing at the old
+image, so its features are reused without decoding. Features are stored per image encoder
+(`encoder_id`), before any mapper, as float16, so a new mapper re-maps without decoding.
+
+The database runs in WAL mode: one writer (the indexer) and any number of readers (search) at
+once. Each indexing batch is one transaction, so a crash loses at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models import paths
+from models.errors import PicsiftError
+
+SCHEMA_VERSION = 1
+FEATURE_DTYPE = np.float16  # half the disk of float32; retrieval is unaffected at this precision
+
+_SCHEMA_V1 = """
+CREATE TABLE folders (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    added_at REAL NOT NULL
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    content_hash TEXT NOT NULL UNIQUE,
+    width INTEGER,
+    height INTEGER,
+    taken_at TEXT,          -- EXIF DateTimeOriginal as ISO 8601, NULL when unknown
+    camera TEXT             -- EXIF make and model, NULL when unknown
+);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images(id)
+);
+CREATE INDEX files_by_image ON files(image_id);
+CREATE INDEX files_by_folder ON files(folder_id);
+CREATE TABLE features (
+    encoder_id TEXT NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (encoder_id, image_id)
+) WITHOUT ROWID;
+CREATE TABLE errors (
+    path TEXT PRIMARY KEY,
+    folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+    size INTEGER,
+    mtime_ns INTEGER,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+# MIGRATIONS[n] upgrades a database at version n to n + 1; the newest version is SCHEMA_VERSION.
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A catalogued file as search results and the app see it."""
+
+    path: str
+    image_id: int
+    size: int
+    mtime_ns: int
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    camera: str | None
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """One successfully read file, ready to be committed with its features."""
+
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+    content_hash: str
+    width: int
+    height: int
+    taken_at: str | None
+    camera: str | None
+
+
+def catalog_path() -> Path:
+    return paths.data_dir() / "catalog.sqlite3"
+
+
+class Catalog:
+    """A connection to the catalog; use one per thread (SQLite connections are not shared)."""
+
+    def __init__(self, path: str | Path | None = None, readonly: bool = False):
+        self.path = Path(path) if path else catalog_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+            self._db.execute("PRAGMA foreign_keys=ON")
+            if not readonly:
+                self._migrate()
+            else:
+                self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise PicsiftError(
+                f"{self.path}: the catalog cannot be opened ({exc}); move it aside and run `picsift index` to rebuild it"
+            ) from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- schema -------------------------------------------------------------------------
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self) -> None:
+        if self._version() > SCHEMA_VERSION:
+            raise PicsiftError(
+                f"{self.path}: catalog version {self._version()} is newer than this picsift understands "
+                f"({SCHEMA_VERSION}); update picsift"
+            )
+
+    def _migrate(self) -> None:
+        self._check_version()
+        while (version := self._version()) < SCHEMA_VERSION:
+            with self.transaction():
+                self._run_script(MIGRATIONS[version])
+                self._db.execute(f"PRAGMA user_version={version + 1}")
+
+    def _run_script(self, script: str) -> None:
+        for statement in filter(str.strip, script.split(";")):
+            self._db.execute(statement)
+
+    # --- transactions -------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        """`with catalog.transaction():` groups writes into one atomic commit."""
+        return _Transaction(self._db)
+
+    # --- folders ------------------------------------------------------------------------
+    def add_folder(self, path: str | Path) -> int:
+        path = str(Path(path).resolve())
+        with self.transaction():
+            self._db.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time()))
+        return self._db.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()[0]
+
+    def remove_folder(self, path: str | Path) -> bool:
+        """Forget a folder and its files (features stay, so re-adding it costs no decoding)."""
+        path = str(Path(path).resolve())
+        with self.transaction():
+            cursor = self._db.execute("DELETE FROM folders WHERE path = ?", (path,))
+        return cursor.rowcount > 0
+
+    def folders(self) -> list[tuple[int, str]]:
+        return list(self._db.execute("SELECT id, path FROM folders ORDER BY path"))
+
+    def folder_counts(self) -> dict[int, tuple[int, int]]:
+        """folder id -> (files indexed, files that could not be read)."""
+        counts = {fid: [0, 0] for fid, _ in self.folders()}
+        for fid, n in self._db.execute("SELECT folder_id, COUNT(*) FROM files GROUP BY folder_id"):
+            counts[fid][0] = n
+        for fid, n in self._db.execute("SELECT folder_id, COUNT(*) FROM errors GROUP BY folder_id"):
+            if fid in counts:
+                counts[fid][1] = n
+        return {fid: (a, b) for fid, (a, b) in counts.items()}
+
+    # --- files --------------------------------------------------------------------------
+    def file_states(self, folder_id: int) -> dict[str, tuple[int, int]]:
+        """path -> (size, mtime_ns) for every catalogued file and recorded error under a folder."""
+        rows = self._db.execute("SELECT path, size, mtime_ns FROM files WHERE folder_id = ?", (folder_id,))
+        states = {path: (size, mtime) for path, size, mtime in rows}
+        errors = self._db.execute("SELECT path, size, mtime_ns FROM errors WHERE folder_id = ?", (folder_id,))
+        states.update({path: (size, mtime) for path, size, mtime in errors})
+        return states
+
+    def image_for_hash(self, content_hash: str) -> int | None:
+        row = self._db.execute("SELECT id FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
+        return row[0] if row else None
+
+    def has_features(self, image_id: int, encoder_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM features WHERE encoder_id = ? AND image_id = ?", (encoder_id, image_id)).fetchone()
+        return row is not None
+
+    def link_file(self, path: str, folder_id: int, size: int, mtime_ns: int, image_id: int) -> None:
+        """Point `path` at an already known image (a rename, move or copy): no decoding needed."""
+        with self.transaction():
+            self._upsert_file(path, folder_id, size, mtime_ns, image_id)
+
+    def add_images(self, items: list[NewImage], features: np.ndarray, encoder_id: str) -> list[int]:
+        """Commit a batch of newly encoded files with their features (B, D) in one transaction."""
+        ids = []
+        with self.transaction():
+            for item, vector in zip(items, features):
+                image_id = self._upsert_image(item)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO features(encoder_id, image_id, vector) VALUES (?, ?, ?)",
+                    (encoder_id, image_id, np.asarray(vector, FEATURE_DTYPE).tobytes()),
+                )
+                self._upsert_file(item.path, item.folder_id, item.size, item.mtime_ns, image_id)
+                ids.append(image_id)
+        return ids
+
+    def _upsert_image(self, item: NewImage) -> int:
+        self._db.execute(
+            "INSERT OR IGNORE INTO images(content_hash, width, height, taken_at, camera) VALUES (?, ?, ?, ?, ?)",
+            (item.content_hash, item.width, item.height, item.taken_at, item.camera),
+        )
+        return self._db.execute("SELECT id FROM images WHERE content_hash = ?", (item.content_hash,)).fetchone()[0]
+
+    def _upsert_file(self, path: str, folder_id: int, size: int, mtime_ns: int, image_id: int) -> None:
+        self._db.execute("DELETE FROM errors WHERE path = ?", (path,))
+        self._db.execute(
+            "INSERT INTO files(path, folder_id, size, mtime_ns, image_id) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET folder_id=excluded.folder_id, size=excluded.size, "
+            "mtime_ns=excluded.mtime_ns, image_id=excluded.image_id",
+            (path, folder_id, size, mtime_ns, image_id),
+        )
+
+    def remove_files(self, file_paths: Iterable[str]) -> int:
+        """Drop vanished files (and their recorded errors); their images and features stay for reuse."""
+        removed = 0
+        with self.transaction():
+            for path in file_paths:
+                removed += self._db.execute("DELETE FROM files WHERE path = ?", (path,)).rowcount
+                self._db.execute("DELETE FROM errors WHERE path = ?", (path,))
+        return removed
+
+    def record_error(self, path: str, folder_id: int, size: int | None, mtime_ns: int | None, reason: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM files WHERE path = ?", (path,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO errors(path, folder_id, size, mtime_ns, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (path, folder_id, size, mtime_ns, reason, time.time()),
+            )
+
+    def errors(self) -> list[tuple[str, str]]:
+        """(path, reason) for every file that could not be read, by path."""
+        return list(self._db.execute("SELECT path, reason FROM errors ORDER BY path"))
+
+    # --- reading for search -------------------------------------------------------------
+    def count_files(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
+    def live_image_ids(self) -> set[int]:
+        """Images that at least one catalogued file points at."""
+        return {row[0] for row in self._db.execute("SELECT DISTINCT image_id FROM files")}
+
+    def features(self, encoder_id: str, after_id: int = 0, image_ids: Iterable[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (image ids (N,), features (N, D) float32) in chunks, by id, for live images only."""
+        sql = (
+            "SELECT f.image_id, f.vector FROM features f WHERE f.encoder_id = ? AND f.image_id > ? "
+            "AND EXISTS (SELECT 1 FROM files WHERE files.image_id = f.image_id) ORDER BY f.image_id"
+        )
+        wanted = set(image_ids) if image_ids is not None else None
+        cursor = self._db.execute(sql, (encoder_id, after_id))
+        while rows := cursor.fetchmany(4096):
+            if wanted is not None:
+                rows = [r for r in rows if r[0] in wanted]
+                if not rows:
+                    continue
+            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            vectors = np.stack([np.frombuffer(r[1], FEATURE_DTYPE) for r in rows]).astype(np.float32)
+            yield ids, vectors
+
+    def max_image_id(self) -> int:
+        return self._db.execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0]
+
+    def files_for_images(self, image_ids: Iterable[int]) -> dict[int, list[FileRecord]]:
+        """image id -> the files showing it (more than one for exact copies), with metadata."""
+        ids = list(dict.fromkeys(int(i) for i in image_ids))
+        found: dict[int, list[FileRecord]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera "
+                f"FROM files f JOIN images i ON i.id = f.image_id WHERE f.image_id IN ({marks}) ORDER BY f.path",
+                chunk,
+            )
+            for row in rows:
+                found.setdefault(row[1], []).append(FileRecord(*row))
+        return found
+
+    def file_by_path(self, path: str) -> FileRecord | None:
+        row = self._db.execute(
+            "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera "
+            "FROM files f JOIN images i ON i.id = f.image_id WHERE f.path = ?",
+            (path,),
+        ).fetchone()
+        return FileRecord(*row) if row else None
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; nests as a no-op."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._outer = True
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._outer:
+            return
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
