@@ -1,4 +1,4 @@
-"""`picsift`: the command line. Subcommands manage models and run the demo; none opens the app."""
+"""`picsift`: the command line. Subcommands index, search and manage models; none opens the app."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from models.errors import PicsiftError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop import cli_demo, cli_model
+    from desktop import cli_demo, cli_library, cli_model
 
     parser = argparse.ArgumentParser(prog="picsift", description="Search your photos by meaning, offline.")
     commands = parser.add_subparsers(dest="command")
     cli_model.add_parser(commands)
+    cli_library.add_parsers(commands)
     cli_demo.add_parser(commands)
     return parser
 

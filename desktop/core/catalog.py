@@ -198,6 +198,14 @@ class Catalog:
         row = self._db.execute("SELECT id FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
         return row[0] if row else None
 
+    def encoded_hashes(self, encoder_id: str) -> dict[str, int]:
+        """content hash -> image id, for every image that has features from `encoder_id`."""
+        rows = self._db.execute(
+            "SELECT i.content_hash, i.id FROM images i JOIN features f ON f.image_id = i.id WHERE f.encoder_id = ?",
+            (encoder_id,),
+        )
+        return dict(rows)
+
     def has_features(self, image_id: int, encoder_id: str) -> bool:
         row = self._db.execute("SELECT 1 FROM features WHERE encoder_id = ? AND image_id = ?", (encoder_id, image_id)).fetchone()
         return row is not None
@@ -301,6 +309,33 @@ class Catalog:
             for row in rows:
                 found.setdefault(row[1], []).append(FileRecord(*row))
         return found
+
+    def image_ids_matching(self, folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> set[int]:
+        """Images with a file under `folder` (a subtree) taken within [date_from, date_to] (ISO dates).
+
+        Photos without an EXIF date are dated by their file modification time.
+        """
+        clauses, args = [], []
+        if folder:
+            root = str(Path(folder).resolve())
+            clauses.append("(f.path = ? OR substr(f.path, 1, ?) = ?)")
+            prefix = root.rstrip("/\\") + "/"
+            args += [root, len(prefix), prefix]
+        date = "COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch'))"
+        if date_from:
+            clauses.append(f"{date} >= ?")
+            args.append(date_from)
+        if date_to:
+            clauses.append(f"substr({date}, 1, ?) <= ?")
+            args += [len(date_to), date_to]
+        where = " AND ".join(clauses) or "1"
+        sql = f"SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id WHERE {where}"
+        return {row[0] for row in self._db.execute(sql, args)}
+
+    def image_features(self, encoder_id: str, image_id: int) -> np.ndarray | None:
+        """One image's stored features (D,) float32, or None."""
+        row = self._db.execute("SELECT vector FROM features WHERE encoder_id = ? AND image_id = ?", (encoder_id, image_id)).fetchone()
+        return np.frombuffer(row[0], FEATURE_DTYPE).astype(np.float32) if row else None
 
     def file_by_path(self, path: str) -> FileRecord | None:
         row = self._db.execute(

@@ -1,0 +1,198 @@
+"""`picsift index|search|similar|duplicates|status|folders`: the engine from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+
+from tqdm import tqdm
+
+from desktop.core.library import Library
+from desktop.core.search import Query, SearchResult
+from models.errors import PicsiftError
+
+
+def _library() -> Library:
+    from desktop.cli_model import ensure_default_model
+
+    ensure_default_model()
+    return Library()
+
+
+def _index(args: argparse.Namespace) -> None:
+    library = _library()
+    folder_ids = [library.catalog.add_folder(_existing_folder(p)) for p in args.paths] or None
+    run_index(library, folder_ids)
+
+
+def run_index(library: Library, folder_ids: list[int] | None) -> None:
+    """Index with a tqdm bar on stderr; Ctrl+C stops after committing what is decoded."""
+    cancel = threading.Event()
+    bar = tqdm(total=0, unit="photo", desc="indexing", file=sys.stderr, dynamic_ncols=True)
+    progress = None
+    try:
+        for progress in library.indexer().run(folder_ids, cancel):
+            bar.total = progress.total
+            bar.n = progress.done
+            bar.set_postfix(failed=progress.failed, reused=progress.reused, refresh=False)
+            bar.refresh()
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    finally:
+        bar.close()
+    if progress is not None:
+        _print_summary(progress)
+
+
+def _print_summary(progress) -> None:
+    print(
+        f"{progress.phase}: {progress.encoded} encoded, {progress.reused} recognised (moved/renamed/copied), "
+        f"{progress.unchanged} unchanged, {progress.removed} removed, {progress.failed} could not be read"
+    )
+    for folder in progress.offline_folders:
+        print(f"offline (kept, not scanned): {folder}")
+    for path, reason in progress.errors[-10:]:
+        print(f"  skipped: {reason}", file=sys.stderr)
+    if len(progress.errors) > 10:
+        print(f"  ... and {len(progress.errors) - 10} more; see `picsift status`", file=sys.stderr)
+
+
+def _existing_folder(path: str) -> str:
+    if not os.path.isdir(path):
+        raise PicsiftError(f"{path}: no such folder")
+    return path
+
+
+def _query(args: argparse.Namespace) -> Query:
+    texts = [(t, 1.0) for t in args.text] + [(t, -args.negative_weight) for t in args.not_text]
+    images = [(p, args.image_weight) for p in args.image] + [(p, -args.negative_weight) for p in args.not_image]
+    return Query(tuple(texts), tuple(images), k=args.k, folder=args.folder, date_from=args.date_from, date_to=args.date_to)
+
+
+def _search(args: argparse.Namespace) -> None:
+    library = _library()
+    _print_results(library.searcher().search(_query(args)), args.json)
+
+
+def _similar(args: argparse.Namespace) -> None:
+    library = _library()
+    filters = {"folder": args.folder, "date_from": args.date_from, "date_to": args.date_to}
+    _print_results(library.searcher().similar(args.path, args.k, **filters), args.json)
+
+
+def _print_results(results: list[SearchResult], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    if not results:
+        print("no results; is the library indexed? (`picsift index FOLDER`)")
+    for result in results:
+        print(f"{result.score:6.3f}  {result.path}")
+
+
+def _duplicates(args: argparse.Namespace) -> None:
+    from desktop.core.duplicates import DEFAULT_THRESHOLD, duplicate_groups
+
+    library = _library()
+    bar = tqdm(total=0, unit="photo", desc="comparing", file=sys.stderr, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    threshold = args.threshold if args.threshold is not None else DEFAULT_THRESHOLD
+    groups = duplicate_groups(library.catalog, library.runtime.manifest.image_encoder_id, threshold, progress)
+    bar.close()
+    if args.json:
+        print(json.dumps([[r.path for r in group] for group in groups], indent=2))
+        return
+    for number, group in enumerate(groups, 1):
+        print(f"group {number} ({len(group)} files)")
+        for record in group:
+            print(f"  {record.path}")
+    print(f"{len(groups)} groups of near-duplicates")
+
+
+def _status(args: argparse.Namespace) -> None:
+    library = Library()
+    catalog = library.catalog
+    counts = catalog.folder_counts()
+    folders = [
+        {"path": path, "online": os.path.isdir(path), "files": counts[fid][0], "unreadable": counts[fid][1]}
+        for fid, path in catalog.folders()
+    ]
+    errors = [{"path": p, "reason": r} for p, r in catalog.errors()]
+    if args.json:
+        print(json.dumps({"files": catalog.count_files(), "folders": folders, "errors": errors}, indent=2))
+        return
+    print(f"{catalog.count_files()} photos indexed in {len(folders)} folders")
+    for folder in folders:
+        state = "online" if folder["online"] else "OFFLINE"
+        print(f"  {folder['path']}  {folder['files']} photos, {folder['unreadable']} unreadable, {state}")
+    if errors:
+        print(f"{len(errors)} files could not be read:")
+        for error in errors:
+            print(f"  {error['reason']}")
+
+
+def _folders(args: argparse.Namespace) -> None:
+    catalog = Library().catalog
+    if args.action == "add":
+        for path in args.paths:
+            catalog.add_folder(_existing_folder(path))
+            print(f"added {os.path.abspath(path)}; run `picsift index` to index it")
+    elif args.action == "remove":
+        for path in args.paths:
+            if not catalog.remove_folder(path):
+                raise PicsiftError(f"{path} is not a library folder; see `picsift folders list`")
+            print(f"removed {os.path.abspath(path)} from the library (files on disk untouched)")
+    else:
+        for _, path in catalog.folders():
+            print(path)
+
+
+def _add_query_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    parser.add_argument("--json", action="store_true", help="print a JSON list of {path, score, ...}, best first")
+    parser.add_argument("--folder", help="only photos under this folder")
+    parser.add_argument("--from", dest="date_from", help="only photos taken on or after this date (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="date_to", help="only photos taken on or before this date (YYYY-MM-DD)")
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    index = commands.add_parser("index", help="add folders to the library and index them (incremental)")
+    index.add_argument("paths", nargs="*", help="folders to add; none: re-index every library folder")
+    index.set_defaults(run=_index)
+
+    search = commands.add_parser("search", help="search by text, image, or both")
+    search.add_argument("text", nargs="*", help="what to look for")
+    search.add_argument("--image", action="append", default=[], help="an image to look like (repeatable)")
+    search.add_argument("--not", dest="not_text", action="append", default=[], help="text to look less like")
+    search.add_argument("--not-image", action="append", default=[], help="an image to look less like")
+    search.add_argument("--image-weight", type=float, default=1.0, help="weight of each --image against the text (1.0)")
+    search.add_argument("--negative-weight", type=float, default=0.5, help="weight of each --not/--not-image (0.5)")
+    _add_query_options(search)
+    search.set_defaults(run=_search)
+
+    similar = commands.add_parser("similar", help="photos like the given one")
+    similar.add_argument("path")
+    _add_query_options(similar)
+    similar.set_defaults(run=_similar)
+
+    duplicates = commands.add_parser("duplicates", help="groups of near-duplicate photos")
+    duplicates.add_argument("--threshold", type=float, default=None, help="feature cosine for 'the same photo'")
+    duplicates.add_argument("--json", action="store_true")
+    duplicates.set_defaults(run=_duplicates)
+
+    status = commands.add_parser("status", help="folders, counts and files that could not be read")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(run=_status)
+
+    folders = commands.add_parser("folders", help="list, add or remove library folders")
+    folders.add_argument("action", choices=("list", "add", "remove"), nargs="?", default="list")
+    folders.add_argument("paths", nargs="*")
+    folders.set_defaults(run=_folders)

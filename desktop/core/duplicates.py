@@ -1,0 +1,70 @@
+"""Near-duplicate groups: photos whose image-encoder features are almost the same.
+
+Features (before the mapper) are used rather than the shared space: the mapper keeps meaning
+("a cat") and drops appearance, so two different cats would look alike there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from desktop.core.catalog import Catalog, FileRecord
+
+# Cosine of EfficientNet-Lite0 features: re-encoded, resized or lightly edited copies of one photo
+# score above this, different photos of similar scenes below (measured in tests/desktop/test_duplicates.py).
+DEFAULT_THRESHOLD = 0.90
+_BLOCK = 2048  # rows per similarity block: bounds memory at BLOCK x N floats
+
+
+def duplicate_groups(catalog: Catalog, encoder_id: str, threshold: float = DEFAULT_THRESHOLD, progress=None) -> list[list[FileRecord]]:
+    """Groups of two or more files showing the same or nearly the same photo, largest group first."""
+    ids, vectors = _load(catalog, encoder_id)
+    parent = np.arange(len(ids))
+    for rows, cols in _similar_pairs(vectors, threshold, progress):
+        for a, b in zip(rows, cols):
+            _union(parent, a, b)
+    roots = np.array([_find(parent, i) for i in range(len(ids))], dtype=np.int64)
+    members: dict[int, list[int]] = {}
+    for index, root in enumerate(roots):
+        members.setdefault(int(root), []).append(int(ids[index]))
+    files = catalog.files_for_images(ids.tolist())
+    groups = [[record for image_id in group for record in files.get(image_id, [])] for group in members.values()]
+    groups = [g for g in groups if len(g) > 1]  # exact copies share one image and form a group alone
+    return sorted(groups, key=lambda g: (-len(g), g[0].path))
+
+
+def _load(catalog: Catalog, encoder_id: str) -> tuple[np.ndarray, np.ndarray]:
+    chunks = list(catalog.features(encoder_id))
+    if not chunks:
+        return np.zeros(0, np.int64), np.zeros((0, 1), np.float32)
+    ids = np.concatenate([c[0] for c in chunks])
+    vectors = np.concatenate([c[1] for c in chunks])
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return ids, vectors
+
+
+def _similar_pairs(vectors: np.ndarray, threshold: float, progress) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(row indices, column indices) of pairs i < j with cosine >= threshold, block by block."""
+    for start in range(0, len(vectors), _BLOCK):
+        block = vectors[start : start + _BLOCK] @ vectors.T  # (b, N)
+        rows, cols = np.nonzero(block >= threshold)
+        rows = rows + start
+        keep = rows < cols
+        if progress is not None:
+            progress(min(start + _BLOCK, len(vectors)), len(vectors))
+        yield rows[keep], cols[keep]
+
+
+def _find(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return int(i)
+
+
+def _union(parent: np.ndarray, a: int, b: int) -> None:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)

@@ -1,0 +1,214 @@
+"""Index library folders: scan by stat, read and hash, decode in parallel, encode in batches, commit.
+
+`Indexer.run()` is a plain generator of `IndexProgress` (the CLI wraps it in tqdm, the app in a
+Qt worker) that checks a cancel flag between files. Decoding runs on a thread pool a window
+ahead of the model, so decoding the next batch overlaps inference on this one (Pillow and ONNX
+Runtime both release the GIL). Each batch is committed in one transaction, so a crash or kill
+loses at most the batch in flight and the next run resumes where this one stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from desktop.core.catalog import Catalog, NewImage
+from desktop.core.photo_reader import read_photo
+from desktop.core.scanner import FoundFile, ScanPlan, plan_folder
+from desktop.core.thumbnails import ThumbnailCache
+from desktop.core.vector_index import VectorIndex
+from models.errors import ImageError
+from models.preprocess import preprocess
+from models.runtime import ModelRuntime
+
+BATCH_SIZE = 32  # images per inference call: amortises session overhead, bounded memory (~20 MB)
+INDEX_SAVE_INTERVAL_S = 30.0  # how often the HNSW index is saved while indexing
+
+
+@dataclass
+class IndexProgress:
+    """Where an indexing run stands; `done`/`total` count files this run had to look at."""
+
+    phase: str = "scanning"  # "scanning", "indexing", "done" or "cancelled"
+    total: int = 0
+    done: int = 0
+    encoded: int = 0  # decoded and run through the image encoder
+    reused: int = 0  # renamed, moved or copied: features reused, nothing decoded
+    failed: int = 0
+    removed: int = 0  # catalogued files that vanished from disk
+    unchanged: int = 0
+    images_per_s: float = 0.0
+    eta_s: float | None = None
+    current: str = ""
+    offline_folders: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) of this run, newest last
+
+
+@dataclass
+class _Read:
+    """A file after the worker thread saw it: hashed, and decoded unless its content is known."""
+
+    found: FoundFile
+    content_hash: str = ""
+    known_image: int | None = None
+    item: NewImage | None = None
+    pixels: np.ndarray | None = None  # (3, S, S)
+    error: str = ""
+
+
+class Indexer:
+    """Brings the catalog (and the model's vector index) in line with the library folders."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        runtime: ModelRuntime,
+        vector_index: VectorIndex | None = None,
+        thumbnails: ThumbnailCache | None = None,
+        batch_size: int = BATCH_SIZE,
+        decode_workers: int | None = None,
+    ):
+        self.catalog = catalog
+        self.runtime = runtime
+        self.vector_index = vector_index
+        self.thumbnails = thumbnails
+        self.batch_size = batch_size
+        self.decode_workers = decode_workers or max(1, min(4, os.cpu_count() or 1))
+        self.encoder_id = runtime.manifest.image_encoder_id
+        self._spec = runtime.manifest.image_preprocess
+        self._encoded: dict[str, int] = {}
+
+    def run(self, folder_ids: list[int] | None = None, cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        cancel = cancel or threading.Event()
+        progress = IndexProgress()
+        # content hash -> image id for everything already encoded by this model: a renamed,
+        # moved or copied photo is recognised from its bytes and never decoded again.
+        self._encoded = self.catalog.encoded_hashes(self.encoder_id)
+        folders = [(fid, path) for fid, path in self.catalog.folders() if folder_ids is None or fid in folder_ids]
+        plans = [self._plan(fid, path, progress) for fid, path in folders]
+        progress.total = sum(len(p.to_read) for p in plans)
+        progress.phase = "indexing"
+        yield progress
+        started = time.monotonic()
+        for plan in plans:
+            yield from self._index_plan(plan, progress, cancel, started)
+            if cancel.is_set():
+                break
+        if self.vector_index is not None:
+            self.vector_index.sync_from_catalog(self.catalog, self.runtime)
+            self.vector_index.save()
+        progress.phase = "cancelled" if cancel.is_set() else "done"
+        yield progress
+
+    def _plan(self, folder_id: int, root: str, progress: IndexProgress) -> ScanPlan:
+        plan = plan_folder(folder_id, root, self.catalog.file_states(folder_id))
+        if plan.offline:
+            progress.offline_folders.append(root)
+            return plan
+        for path, reason in plan.unreadable_dirs:
+            self.catalog.record_error(path, folder_id, None, None, reason)
+            progress.errors.append((path, reason))
+        progress.removed += self.catalog.remove_files(plan.vanished)
+        progress.unchanged += plan.unchanged
+        return plan
+
+    def _index_plan(self, plan: ScanPlan, progress: IndexProgress, cancel: threading.Event, started: float) -> Iterator[IndexProgress]:
+        batch: list[_Read] = []
+        last_save = time.monotonic()
+        window = self.batch_size * 2 + self.decode_workers
+        with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="picsift-decode") as pool:
+            pending: deque[Future] = deque()
+            files = iter(plan.to_read)
+            for found in files:
+                if cancel.is_set():
+                    break
+                pending.append(pool.submit(self._read, found, plan.folder_id))
+                if len(pending) < window:
+                    continue
+                batch = self._handle(pending.popleft().result(), plan, batch, progress)
+                if len(batch) >= self.batch_size:
+                    self._commit(batch, progress)
+                    batch = []
+                    last_save = self._maybe_save(last_save)
+                    yield self._timed(progress, started)
+            for future in pending:  # drain: decoded work is committed even when cancelling
+                batch = self._handle(future.result(), plan, batch, progress)
+                if len(batch) >= self.batch_size:
+                    self._commit(batch, progress)
+                    batch = []
+                    yield self._timed(progress, started)
+        if batch:
+            self._commit(batch, progress)
+        yield self._timed(progress, started)
+
+    def _read(self, found: FoundFile, folder_id: int) -> _Read:
+        """Worker thread: read once, hash, and decode only content the catalog has not encoded."""
+        result = _Read(found)
+        try:
+            with open(found.path, "rb") as handle:
+                data = handle.read()
+            result.content_hash = hashlib.blake2b(data, digest_size=16).hexdigest()
+            result.known_image = self._encoded.get(result.content_hash)
+            if result.known_image is None:
+                photo = read_photo(found.path, data, self._spec.resize_to)
+                result.pixels = preprocess(photo.image, self._spec)
+                result.item = NewImage(
+                    found.path, folder_id, len(data), found.mtime_ns, result.content_hash,
+                    photo.width, photo.height, photo.taken_at, photo.camera,
+                )
+                if self.thumbnails is not None:
+                    self.thumbnails.put(result.content_hash, photo.image)
+        except ImageError as exc:
+            result.error = str(exc)
+        except FileNotFoundError:
+            result.error = f"{found.path}: file vanished while indexing"
+        except OSError as exc:
+            result.error = f"{found.path}: cannot be read ({exc.strerror or exc})"
+        return result
+
+    def _handle(self, read: _Read, plan: ScanPlan, batch: list[_Read], progress: IndexProgress) -> list[_Read]:
+        progress.current = read.found.path
+        if read.error:
+            self.catalog.record_error(read.found.path, plan.folder_id, read.found.size, read.found.mtime_ns, read.error)
+            progress.failed += 1
+            progress.errors.append((read.found.path, read.error))
+            progress.done += 1
+        elif read.known_image is not None:
+            found = read.found
+            self.catalog.link_file(found.path, plan.folder_id, found.size, found.mtime_ns, read.known_image)
+            progress.reused += 1
+            progress.done += 1
+        else:
+            batch.append(read)
+        return batch
+
+    def _commit(self, batch: list[_Read], progress: IndexProgress) -> None:
+        features = self.runtime.image_features(np.stack([r.pixels for r in batch]))  # (B, Di)
+        ids = self.catalog.add_images([r.item for r in batch], features, self.encoder_id)
+        if self.vector_index is not None:
+            self.vector_index.add(np.asarray(ids, np.int64), self.runtime.map_images(features))
+        progress.encoded += len(batch)
+        progress.done += len(batch)
+
+    def _maybe_save(self, last_save: float) -> float:
+        if self.vector_index is None or time.monotonic() - last_save < INDEX_SAVE_INTERVAL_S:
+            return last_save
+        self.vector_index.save()
+        return time.monotonic()
+
+    @staticmethod
+    def _timed(progress: IndexProgress, started: float) -> IndexProgress:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        progress.images_per_s = progress.done / elapsed
+        remaining = progress.total - progress.done
+        progress.eta_s = remaining / progress.images_per_s if progress.images_per_s > 0 else None
+        return progress
+
