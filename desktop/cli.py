@@ -39,3 +39,7 @@ def _open_app() -> int:
     """No subcommand: the desktop app. Until it ships, show the demo so a new user sees results."""
     print("The desktop window is not built yet; showing `picsift demo` instead.\n", file=sys.stderr)
     return main(["demo"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

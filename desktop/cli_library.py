@@ -10,13 +10,14 @@ import threading
 
 from tqdm import tqdm
 
-from desktop.core.library import Library
-from desktop.core.search import Query, SearchResult
 from models.errors import PicsiftError
 
+# The engine is imported inside each command, so `picsift model list` and `--help` start fast.
 
-def _library() -> Library:
+
+def _library():
     from desktop.cli_model import ensure_default_model
+    from desktop.core.library import Library
 
     ensure_default_model()
     return Library()
@@ -28,7 +29,7 @@ def _index(args: argparse.Namespace) -> None:
     run_index(library, folder_ids)
 
 
-def run_index(library: Library, folder_ids: list[int] | None) -> None:
+def run_index(library, folder_ids: list[int] | None) -> None:
     """Index with a tqdm bar on stderr; Ctrl+C stops after committing what is decoded."""
     cancel = threading.Event()
     bar = tqdm(total=0, unit="photo", desc="indexing", file=sys.stderr, dynamic_ncols=True)
@@ -67,7 +68,9 @@ def _existing_folder(path: str) -> str:
     return path
 
 
-def _query(args: argparse.Namespace) -> Query:
+def _query(args: argparse.Namespace):
+    from desktop.core.search import Query
+
     texts = [(t, 1.0) for t in args.text] + [(t, -args.negative_weight) for t in args.not_text]
     images = [(p, args.image_weight) for p in args.image] + [(p, -args.negative_weight) for p in args.not_image]
     return Query(tuple(texts), tuple(images), k=args.k, folder=args.folder, date_from=args.date_from, date_to=args.date_to)
@@ -84,7 +87,7 @@ def _similar(args: argparse.Namespace) -> None:
     _print_results(library.searcher().similar(args.path, args.k, **filters), args.json)
 
 
-def _print_results(results: list[SearchResult], as_json: bool) -> None:
+def _print_results(results: list, as_json: bool) -> None:
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return
@@ -118,8 +121,9 @@ def _duplicates(args: argparse.Namespace) -> None:
 
 
 def _status(args: argparse.Namespace) -> None:
-    library = Library()
-    catalog = library.catalog
+    from desktop.core.catalog import Catalog
+
+    catalog = Catalog()
     counts = catalog.folder_counts()
     folders = [
         {"path": path, "online": os.path.isdir(path), "files": counts[fid][0], "unreadable": counts[fid][1]}
@@ -140,7 +144,9 @@ def _status(args: argparse.Namespace) -> None:
 
 
 def _folders(args: argparse.Namespace) -> None:
-    catalog = Library().catalog
+    from desktop.core.catalog import Catalog
+
+    catalog = Catalog()
     if args.action == "add":
         for path in args.paths:
             catalog.add_folder(_existing_folder(path))

@@ -4,18 +4,18 @@ Each family is cut at the same place: the encoders stop at the towers' pooled fe
 the projection, and the mappers are the model's own projections followed by L2 normalisation, so
     image_mapper(image_encoder(x)) == normalize(model.get_image_features(x).pooler_output)
 and likewise for text. The cut per family (transformers 5.x source):
-    family    image features                 image mapper        text features               text mapper
-    clip      vision_model pooler (CLS+LN)    visual_projection   hidden at end-of-text       text_projection
-    align     vision_model pooler (avg pool)  none (identity)     last_hidden_state[:, 0]     text_projection
-    altclip   vision_model pooler (CLS+LN)    visual_projection   last_hidden_state[:, 0] *   text_projection
-    groupvit  vision_model pooler (mean)      MLP with BatchNorm  hidden at end-of-text       MLP with BatchNorm
+    family    image features (pooler)   image mapper       text features             text mapper
+    clip      CLS + post-LayerNorm      visual_projection  hidden at end-of-text     text_projection
+    align     EfficientNet avg pool     none (identity)    last_hidden_state[:, 0]   text_projection
+    altclip   CLS + post-LayerNorm      visual_projection  last_hidden_state[:, 0]*  text_projection
+    groupvit  mean of group tokens      MLP (BatchNorm)    hidden at end-of-text     MLP (BatchNorm)
 * AltCLIP's text model already applies its `transformation` Linear, so position 0 of its
   last_hidden_state is its pooler_output.
 """
 
 from __future__ import annotations
 
-import tempfile
+import re
 from pathlib import Path
 
 import torch
@@ -24,6 +24,7 @@ import transformers
 from torch import nn
 from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
+from models import paths
 from models.errors import PicsiftError
 from trainer.towers import TowerPair
 
@@ -83,7 +84,7 @@ class EosPooledText(nn.Module):
 
 
 def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
-    """(B, L) token ids -> (B,) int64 position of each row's end-of-text token, as transformers finds it.
+    """(B, L) token ids -> (B,) int64 position of each row's end-of-text token, as HF finds it.
 
     Legacy configs (eos_token_id == 2) take the highest token id, which is end-of-text in OpenAI's
     vocabulary; newer ones take the first eos_token_id (padding may repeat it). A row without
@@ -115,14 +116,14 @@ def load_family_pair(source: str, family: str | None = None) -> TowerPair:
     """
     source = str(source)
     _check_local_folder(source)
-    config = _from_pretrained(AutoConfig, source)
+    config = _from_pretrained(AutoConfig, source, "its config")
     family = _family_of(config.model_type, family, source)
     model_class = getattr(transformers, _MODEL_CLASSES[family])
     # float32 whatever the checkpoint's dtype: TowerPair's tensor contract, and export parity.
-    model = _from_pretrained(model_class, source, dtype=torch.float32).eval()
-    tokenizer = _from_pretrained(AutoTokenizer, source)
+    model = _from_pretrained(model_class, source, "its weights", dtype=torch.float32).eval()
+    tokenizer = _from_pretrained(AutoTokenizer, source, "its tokenizer")
     # The PIL backend is the processor picsift's own Pillow preprocessing reproduces.
-    processor = _from_pretrained(AutoImageProcessor, source, backend="pil")
+    processor = _from_pretrained(AutoImageProcessor, source, "its image processor", backend="pil")
     return TowerPair(
         family=family,
         image_encoder=VisionPooled(model.vision_model).eval(),
@@ -150,15 +151,14 @@ def _check_local_folder(source: str) -> None:
         raise PicsiftError(f"model folder {source!r} not found; check the path")
 
 
-def _from_pretrained(loader, source: str, **kwargs):
+def _from_pretrained(loader, source: str, what: str, **kwargs):
     """`loader.from_pretrained(source)`, with hub and file failures turned into a PicsiftError."""
     try:
         return loader.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
-        what = getattr(loader, "__name__", str(loader))
+    except (OSError, ValueError) as exc:  # missing files, no network, malformed hub id
         raise PicsiftError(
-            f"could not load {what} from {source!r} ({_first_line(exc)}); give a local model folder "
-            "or a Hugging Face hub id, and for a hub id check the name and the network connection"
+            f"could not load {what} from {source!r} ({_first_line(exc)}); give a local model "
+            "folder or a Hugging Face hub id, and for a hub id check the name and the network"
         ) from exc
 
 
@@ -202,11 +202,11 @@ def _max_length(family: str, text_config, tokenizer) -> int:
 
 
 def _tokenizer_json(source: str, tokenizer) -> Path:
-    """The folder's tokenizer.json, or a fast tokenizer saved to a temp folder when it has none."""
+    """The folder's tokenizer.json, or a fast tokenizer converted into the cache when it has none."""
     local = Path(source).expanduser() / "tokenizer.json"
     if local.is_file():
         return local.resolve()
-    folder = Path(tempfile.mkdtemp(prefix="picsift-tokenizer-"))
+    folder = paths.cache_dir() / "tokenizers" / re.sub(r"[^A-Za-z0-9._-]+", "-", _weights_name(source)).strip("-")
     tokenizer.save_pretrained(folder)
     if not (folder / "tokenizer.json").is_file():
         raise PicsiftError(f"{source!r}: its tokenizer cannot be converted to a tokenizer.json")
@@ -244,7 +244,7 @@ def _crop_side(processor) -> int:
         return int(shortest)
     height, width = _size_field(size, "height"), _size_field(size, "width")
     if height != width:
-        raise PicsiftError(f"model input {height}x{width} is not square; picsift needs square inputs")
+        raise PicsiftError(f"model input {height}x{width} is not square; picsift needs square")
     return int(height)
 
 
@@ -263,7 +263,8 @@ def _size_field(size, key: str) -> int | None:
 
 def _folded_normalisation(processor) -> tuple[list[float], list[float]]:
     """(mean, std) in 0..1 units such that (x / 255 - mean) / std equals HF's pixel_values."""
-    scale = processor.rescale_factor * 255 if processor.do_rescale else 1.0  # x/255 -> rescaled
+    # HF's x * rescale_factor is (x / 255) * scale; without rescaling it works on 0..255 values.
+    scale = 255.0 * (processor.rescale_factor if processor.do_rescale else 1.0)
     offset = 1.0 if processor.do_rescale and getattr(processor, "rescale_offset", False) else 0.0
     mean, std = _per_channel(0.0), _per_channel(1.0)
     if processor.do_normalize:

@@ -33,6 +33,11 @@ BATCH_SIZE = 32  # images per inference call: amortises session overhead, bounde
 INDEX_SAVE_INTERVAL_S = 30.0  # how often the HNSW index is saved while indexing
 
 
+def default_decode_workers() -> int:
+    """One decoding thread per core (at most 4): decoding is the slower stage on small machines."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 @dataclass
 class IndexProgress:
     """Where an indexing run stands; `done`/`total` count files this run had to look at."""
@@ -81,7 +86,7 @@ class Indexer:
         self.vector_index = vector_index
         self.thumbnails = thumbnails
         self.batch_size = batch_size
-        self.decode_workers = decode_workers or max(1, min(4, os.cpu_count() or 1))
+        self.decode_workers = decode_workers or default_decode_workers()
         self.encoder_id = runtime.manifest.image_encoder_id
         self._spec = runtime.manifest.image_preprocess
         self._encoded: dict[str, int] = {}

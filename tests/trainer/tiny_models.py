@@ -68,9 +68,9 @@ def _altclip(eos_token_id: int):
 
 
 def _groupvit(eos_token_id: int):
-    vision = dict(hidden_size=32, intermediate_size=64, num_attention_heads=4, image_size=IMAGE_SIZE,
-                  patch_size=8, depths=[1, 1, 1], num_group_tokens=[4, 2, 0],
-                  num_output_groups=[4, 2, 2])
+    # Three 1-layer stages grouping 16 patches into 4, then 2 segments.
+    vision = dict(_VIT, depths=[1, 1, 1], num_group_tokens=[4, 2, 0], num_output_groups=[4, 2, 2])
+    del vision["num_hidden_layers"]
     config = GroupViTConfig(text_config=dict(_CLIP_TEXT, eos_token_id=eos_token_id),
                             vision_config=vision, projection_dim=16, projection_intermediate_dim=24)
     model = GroupViTModel(config)

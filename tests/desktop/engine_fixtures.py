@@ -1,0 +1,37 @@
+"""Shared pieces for engine tests: a real toy bundle, a small real photo library, an opened Library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from desktop.core.catalog import Catalog
+from desktop.core.demo_library import demo_image
+from desktop.core.library import Library
+from models.runtime import ModelRuntime
+
+PHOTO_NAMES = ("chelsea", "coffee", "rocket", "astronaut", "camera", "coins", "moon", "brick")
+
+
+def write_photos(folder: Path, names=PHOTO_NAMES, size=(640, 480)) -> list[Path]:
+    """Real sample photos as JPEGs, resized so each is a plausible small photo."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        path = folder / f"{name}.jpg"
+        demo_image(name).resize(size, Image.Resampling.BILINEAR).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def open_library(bundle: Path) -> Library:
+    return Library(Catalog(), ModelRuntime(bundle, device="cpu"))
+
+
+def index_all(library: Library, **options):
+    """Run the indexer to the end; returns the final progress."""
+    progress = None
+    for progress in library.indexer(**options).run():
+        pass
+    return progress

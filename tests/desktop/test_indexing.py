@@ -1,0 +1,129 @@
+"""Indexing is incremental, recognises moved photos by content, and never stops for a bad file."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from engine_fixtures import index_all, open_library, write_photos
+from image_zoo import write_bad_files
+from toy_bundle import export_toy_bundle
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return export_toy_bundle(tmp_path_factory.mktemp("bundle") / "toy")
+
+
+@pytest.fixture
+def library(toy):
+    engine = open_library(toy)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def photos(tmp_path):
+    return write_photos(tmp_path / "photos")
+
+
+def test_indexing_a_folder_catalogues_every_photo(library, photos):
+    library.catalog.add_folder(photos[0].parent)
+    progress = index_all(library)
+    assert (progress.phase, progress.encoded, progress.failed) == ("done", len(photos), 0)
+    assert library.catalog.count_files() == len(photos)
+    ids, _ = library.vector_index.search(library.runtime.encode_texts(["anything"])[0], k=100)
+    assert len(ids) == len(photos)
+
+
+def test_second_run_reads_nothing_when_nothing_changed(library, photos):
+    library.catalog.add_folder(photos[0].parent)
+    index_all(library)
+    again = index_all(library)
+    assert (again.total, again.encoded, again.unchanged) == (0, 0, len(photos))
+
+
+def test_renamed_and_moved_photo_keeps_its_vector_without_decoding(library, photos, tmp_path):
+    library.catalog.add_folder(photos[0].parent)
+    index_all(library)
+    old = library.catalog.file_by_path(str(photos[0]))
+    (photos[0].parent / "sub").mkdir()
+    moved = photos[0].parent / "sub" / "renamed.jpg"
+    os.rename(photos[0], moved)
+    progress = index_all(library)
+    assert (progress.encoded, progress.reused, progress.removed) == (0, 1, 1)
+    assert library.catalog.file_by_path(str(moved)).image_id == old.image_id
+    assert library.catalog.file_by_path(str(photos[0])) is None
+
+
+def test_deleted_photo_leaves_the_results(library, photos):
+    library.catalog.add_folder(photos[0].parent)
+    index_all(library)
+    gone = library.catalog.file_by_path(str(photos[1])).image_id
+    photos[1].unlink()
+    index_all(library)
+    ids, _ = library.vector_index.search(library.runtime.encode_texts(["anything"])[0], k=100)
+    assert gone not in set(ids.tolist()) and len(ids) == len(photos) - 1
+
+
+def test_changed_photo_is_encoded_again(library, photos):
+    library.catalog.add_folder(photos[0].parent)
+    index_all(library)
+    write_photos(photos[0].parent, names=("coins",), size=(500, 400))  # same name, new content
+    os.replace(photos[0].parent / "coins.jpg", photos[0])
+    progress = index_all(library)
+    assert progress.encoded == 1
+
+
+def test_bad_files_are_recorded_with_reasons_and_the_run_goes_on(library, photos):
+    folder = photos[0].parent
+    expected = write_bad_files(folder)
+    library.catalog.add_folder(folder)
+    progress = index_all(library)
+    assert progress.encoded == len(photos)
+    reasons = dict(library.catalog.errors())
+    for name, reason in expected.items():
+        matches = [r for p, r in reasons.items() if os.path.basename(p) == name]
+        assert matches and reason in matches[0], (name, reasons)
+    indexed = {os.path.basename(p) for p, *_ in library.catalog._db.execute("SELECT path FROM files")}
+    assert not indexed & {"._IMG_0001.jpg", ".DS_Store", "Thumbs.db", "x.jpg"}
+
+
+def test_unchanged_bad_file_is_not_retried_but_a_fixed_one_is(library, photos):
+    folder = photos[0].parent
+    (folder / "broken.jpg").write_bytes(b"")
+    library.catalog.add_folder(folder)
+    index_all(library)
+    assert index_all(library).total == 0
+    write_photos(folder, names=("moon",))
+    os.replace(folder / "moon.jpg", folder / "broken.jpg")
+    assert index_all(library).encoded == 1
+    assert library.catalog.errors() == []
+
+
+def test_missing_folder_is_offline_and_its_photos_are_kept(library, photos, tmp_path):
+    folder = photos[0].parent
+    library.catalog.add_folder(folder)
+    index_all(library)
+    os.rename(folder, tmp_path / "unplugged")
+    progress = index_all(library)
+    assert progress.offline_folders == [str(folder)]
+    assert library.catalog.count_files() == len(photos)
+
+
+def test_cancel_keeps_committed_work_and_the_next_run_finishes(library, tmp_path):
+    write_photos(tmp_path / "many", names=("chelsea", "coffee", "rocket", "moon"), size=(320, 240))
+    for i in range(40):  # distinct content: a different crop of a real photo each
+        write_photos(tmp_path / "many", names=("astronaut",), size=(300 + i, 240))
+        os.replace(tmp_path / "many" / "astronaut.jpg", tmp_path / "many" / f"a{i:02d}.jpg")
+    library.catalog.add_folder(tmp_path / "many")
+    cancel = threading.Event()
+    for progress in library.indexer(batch_size=4).run(cancel=cancel):
+        if progress.encoded >= 8:
+            cancel.set()
+    assert progress.phase == "cancelled" and 8 <= library.catalog.count_files() < 44
+    final = index_all(library)
+    assert final.phase == "done" and library.catalog.count_files() == 44
+    assert final.encoded == final.total
