@@ -7,11 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Kept in step with desktop.core.photo_reader, which decodes them.
-SCANNED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
-    | {".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf"}
-)
+from desktop.core.photo_reader import IMAGE_EXTENSIONS as SCANNED_EXTENSIONS
+
 _SKIPPED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 
 
