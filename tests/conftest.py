@@ -17,3 +17,21 @@ def isolated_data_dir(tmp_path, monkeypatch):
     data = tmp_path / "picsift-data"
     monkeypatch.setenv("PICSIFT_DATA_DIR", str(data))
     return data
+
+
+@pytest.fixture(scope="session")
+def builtin_bundle(tmp_path_factory):
+    """The real built-in bundle (EfficientNet-Lite0 + MiniLM + zero-shot bridge), built once per run."""
+    from trainer.default_model import build_default_bundle
+
+    return build_default_bundle(destination=tmp_path_factory.mktemp("builtin") / "picsift-builtin")
+
+
+@pytest.fixture
+def installed_builtin(builtin_bundle):
+    """The built-in bundle installed (linked, not copied) in this test's data dir."""
+    from models import paths, registry
+
+    link = paths.models_dir() / registry.DEFAULT_BUNDLE
+    link.symlink_to(builtin_bundle, target_is_directory=True)
+    return link

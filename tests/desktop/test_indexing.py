@@ -97,8 +97,8 @@ def test_unchanged_bad_file_is_not_retried_but_a_fixed_one_is(library, photos):
     library.catalog.add_folder(folder)
     index_all(library)
     assert index_all(library).total == 0
-    write_photos(folder, names=("moon",))
-    os.replace(folder / "moon.jpg", folder / "broken.jpg")
+    write_photos(folder / ".staging", names=("moon",), size=(333, 222))  # new content
+    os.replace(folder / ".staging" / "moon.jpg", folder / "broken.jpg")
     assert index_all(library).encoded == 1
     assert library.catalog.errors() == []
 

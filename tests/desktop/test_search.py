@@ -1,0 +1,105 @@
+"""Search on the real built-in model over real photos: text, image, both, negatives and filters."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from PIL import Image
+
+from desktop.cli import main
+from desktop.core.demo_library import demo_image
+from desktop.core.search import Query
+from engine_fixtures import index_all, open_library, write_photos
+
+NAMES = ("chelsea", "coffee", "rocket", "astronaut", "camera", "coins", "moon", "brick", "clock", "stereo_motorcycle")
+
+
+@pytest.fixture
+def library(builtin_bundle, tmp_path):
+    write_photos(tmp_path / "photos" / "pets", names=("chelsea",))
+    write_photos(tmp_path / "photos" / "misc", names=NAMES[1:])
+    engine = open_library(builtin_bundle)
+    engine.catalog.add_folder(tmp_path / "photos")
+    index_all(engine)
+    yield engine
+    engine.close()
+
+
+def _names(results) -> list[str]:
+    return [os.path.splitext(os.path.basename(r.path))[0] for r in results]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("a tabby cat", "chelsea"), ("a cup of coffee", "coffee"), ("a clock", "clock"), ("a motorcycle", "stereo_motorcycle")],
+)
+def test_text_query_ranks_the_matching_photo_near_the_top(library, text, expected):
+    results = library.searcher().search(Query(texts=((text, 1.0),), k=3))
+    assert expected in _names(results)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_image_query_with_an_outside_photo_finds_its_original(library, tmp_path):
+    query = tmp_path / "query.png"
+    demo_image("coffee").resize((300, 200)).save(query)
+    assert _names(library.searcher().search(Query(images=((str(query), 1.0),), k=1))) == ["coffee"]
+
+
+def test_similar_excludes_the_photo_itself(library, tmp_path):
+    path = tmp_path / "photos" / "misc" / "rocket.jpg"
+    results = library.searcher().similar(path, k=5)
+    assert "rocket" not in _names(results) and len(results) == 5
+
+
+def test_a_negative_text_pushes_its_matches_down(library):
+    plain = library.searcher().search(Query(texts=(("a cat", 1.0),), k=10))
+    negated = library.searcher().search(Query(texts=(("a cat", 1.0), ("a tabby cat", -1.0)), k=10))
+    assert _names(negated).index("chelsea") > _names(plain).index("chelsea")
+
+
+def test_folder_filter_keeps_only_that_subtree(library, tmp_path):
+    results = library.searcher().search(Query(texts=(("a cup of coffee", 1.0),), k=10, folder=str(tmp_path / "photos" / "pets")))
+    assert _names(results) == ["chelsea"]
+
+
+def test_date_filter_uses_exif_date_taken(library, tmp_path):
+    from image_zoo import write_photo
+
+    write_photo(tmp_path / "photos" / "dated.jpg", "coffee", size=(400, 300), taken_at="2019:07:14 10:00:00")
+    index_all(library)
+    results = library.searcher().search(Query(texts=(("coffee", 1.0),), k=10, date_from="2019-07-01", date_to="2019-07-31"))
+    assert _names(results) == ["dated"]
+
+
+def test_search_json_prints_path_and_score_best_first(installed_builtin, tmp_path, capsys):
+    write_photos(tmp_path / "lib", names=("chelsea", "coffee", "rocket"))
+    assert main(["index", str(tmp_path / "lib")]) == 0
+    capsys.readouterr()
+    assert main(["search", "a cup of coffee", "-k", "2", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert len(results) == 2 and results[0]["path"].endswith("coffee.jpg")
+    assert results[0]["score"] >= results[1]["score"]
+
+
+def test_status_lists_folders_and_unreadable_files(installed_builtin, tmp_path, capsys):
+    write_photos(tmp_path / "lib", names=("coffee",))
+    (tmp_path / "lib" / "empty.jpg").write_bytes(b"")
+    main(["index", str(tmp_path / "lib")])
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["files"] == 1 and status["folders"][0]["online"]
+    assert status["errors"][0]["path"].endswith("empty.jpg") and "empty" in status["errors"][0]["reason"]
+
+
+def test_duplicates_groups_a_resized_copy_with_its_original(library, tmp_path, capsys):
+    from desktop.core.duplicates import duplicate_groups
+
+    original = tmp_path / "photos" / "misc" / "rocket.jpg"
+    with Image.open(original) as image:
+        image.resize((320, 240)).save(tmp_path / "photos" / "rocket-small.jpg", quality=70)
+    index_all(library)
+    groups = duplicate_groups(library.catalog, library.runtime.manifest.image_encoder_id)
+    assert [sorted(_names(g)) for g in groups] == [["rocket", "rocket-small"]]
