@@ -81,6 +81,16 @@ class FileRecord:
     height: int | None
     taken_at: str | None
     camera: str | None
+    content_hash: str = ""
+
+    @property
+    def date(self) -> str:
+        """When the photo was taken (EXIF), else when the file was last modified; ISO 8601."""
+        if self.taken_at:
+            return self.taken_at
+        import datetime as dt
+
+        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,9 @@ class NewImage:
     height: int
     taken_at: str | None
     camera: str | None
+
+
+_RECORD_COLUMNS = "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera, i.content_hash "
 
 
 def catalog_path() -> Path:
@@ -302,13 +315,22 @@ class Catalog:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera "
-                f"FROM files f JOIN images i ON i.id = f.image_id WHERE f.image_id IN ({marks}) ORDER BY f.path",
+                _RECORD_COLUMNS
+                + f"FROM files f JOIN images i ON i.id = f.image_id WHERE f.image_id IN ({marks}) ORDER BY f.path",
                 chunk,
             )
             for row in rows:
                 found.setdefault(row[1], []).append(FileRecord(*row))
         return found
+
+    def recent_files(self, limit: int = 500) -> list[FileRecord]:
+        """The newest photos by date taken (or modified): what the app shows before any query."""
+        rows = self._db.execute(
+            _RECORD_COLUMNS + "FROM files f JOIN images i ON i.id = f.image_id "
+            "ORDER BY COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch', 'localtime')) DESC LIMIT ?",
+            (limit,),
+        )
+        return [FileRecord(*row) for row in rows]
 
     def image_ids_matching(self, folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> set[int]:
         """Images with a file under `folder` (a subtree) taken within [date_from, date_to] (ISO dates).
@@ -321,7 +343,7 @@ class Catalog:
             clauses.append("(f.path = ? OR substr(f.path, 1, ?) = ?)")
             prefix = root.rstrip("/\\") + "/"
             args += [root, len(prefix), prefix]
-        date = "COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch'))"
+        date = "COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch', 'localtime'))"
         if date_from:
             clauses.append(f"{date} >= ?")
             args.append(date_from)
@@ -339,8 +361,7 @@ class Catalog:
 
     def file_by_path(self, path: str) -> FileRecord | None:
         row = self._db.execute(
-            "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera "
-            "FROM files f JOIN images i ON i.id = f.image_id WHERE f.path = ?",
+            _RECORD_COLUMNS + "FROM files f JOIN images i ON i.id = f.image_id WHERE f.path = ?",
             (path,),
         ).fetchone()
         return FileRecord(*row) if row else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+import threading
 
 from desktop.core.catalog import Catalog
 from desktop.core.indexer import Indexer
@@ -14,28 +14,52 @@ from models.runtime import ModelRuntime
 
 
 class Library:
-    """Opened lazily, part by part: listing folders never loads a model, a text search never the image tower."""
+    """Opened lazily, part by part: listing folders never loads a model, a text search never the image tower.
 
-    def __init__(self, catalog: Catalog | None = None, runtime: ModelRuntime | None = None, device: str = "auto"):
+    The lazy parts are created under a lock, so a search thread and an indexing thread asking at
+    once share one model and one vector index.
+    """
+
+    def __init__(self, catalog: Catalog | None = None, runtime: ModelRuntime | None = None, device: str = "auto",
+                 vector_index: VectorIndex | None = None, thumbnails: ThumbnailCache | None = None):
         self._catalog = catalog
         self._runtime = runtime
+        self._vector_index = vector_index
+        self._thumbnails = thumbnails
         self.device = device
+        self._lock = threading.RLock()
 
-    @cached_property
+    @property
     def catalog(self) -> Catalog:
-        return self._catalog or Catalog()
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = Catalog()
+            return self._catalog
 
-    @cached_property
+    @property
     def runtime(self) -> ModelRuntime:
-        return self._runtime or ModelRuntime(registry.open_installed(), device=self.device)
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = ModelRuntime(registry.open_installed(), device=self.device)
+            return self._runtime
 
-    @cached_property
+    @property
     def vector_index(self) -> VectorIndex:
-        return VectorIndex.open(self.catalog, self.runtime)
+        with self._lock:
+            if self._vector_index is None:
+                self._vector_index = VectorIndex.open(self.catalog, self.runtime)
+            return self._vector_index
 
-    @cached_property
+    @property
     def thumbnails(self) -> ThumbnailCache:
-        return ThumbnailCache()
+        with self._lock:
+            if self._thumbnails is None:
+                self._thumbnails = ThumbnailCache()
+            return self._thumbnails
+
+    def for_thread(self) -> Library:
+        """A Library for another thread: its own catalog connection, the same model and vector index."""
+        return Library(Catalog(self.catalog.path), self.runtime, self.device, self.vector_index, self.thumbnails)
 
     def indexer(self, **options) -> Indexer:
         return Indexer(self.catalog, self.runtime, self.vector_index, self.thumbnails, **options)
@@ -44,5 +68,5 @@ class Library:
         return Searcher(self.catalog, self.runtime, self.vector_index)
 
     def close(self) -> None:
-        if "catalog" in self.__dict__:
-            self.catalog.close()
+        if self._catalog is not None:
+            self._catalog.close()

@@ -1,0 +1,104 @@
+"""Thin Qt adapters that run core generators and functions off the GUI thread.
+
+The core yields progress from plain generators and checks a `threading.Event` to cancel; these
+classes only move that onto a QThread and back to the GUI thread through queued signals. No Qt
+type crosses into the core.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+
+from models.errors import PicsiftError
+
+
+class GeneratorWorker(QObject):
+    """Runs `make_generator(cancel_event)` on its own QThread and reports what it yields.
+
+    Signals:
+        progress(object): each value the generator yields, on the GUI thread.
+        finished(object): the last value yielded (None if none), after the generator ends.
+        errored(str): a one-line message; PicsiftError text as is, anything else as a bug report.
+    """
+
+    progress = Signal(object)
+    finished = Signal(object)
+    errored = Signal(str)
+
+    def __init__(self, make_generator: Callable[[threading.Event], Iterator], parent: QObject | None = None):
+        super().__init__(parent)
+        self._make_generator = make_generator
+        self.cancel_event = threading.Event()
+        self._thread = QThread()
+        self._thread.setObjectName("picsift-worker")
+        self.moveToThread(self._thread)
+        self._thread.started.connect(self._run)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until the thread ends (for shutdown and tests)."""
+        return self._thread.wait(msecs)
+
+    def _run(self) -> None:
+        last = None
+        try:
+            for last in self._make_generator(self.cancel_event):
+                self.progress.emit(last)
+        except PicsiftError as exc:
+            self.errored.emit(str(exc))
+        except Exception as exc:  # a bug: keep it loud, but never kill the app from a thread
+            traceback.print_exc()
+            self.errored.emit(f"internal error: {exc!r} (please report this)")
+        else:
+            self.finished.emit(last)
+        finally:
+            self._thread.quit()
+
+
+class _Call(QRunnable):
+    def __init__(self, function: Callable[[], object], relay: _Relay):
+        super().__init__()
+        self._function = function
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            result = self._function()
+        except PicsiftError as exc:
+            self._relay.errored.emit(str(exc))
+        except Exception as exc:
+            traceback.print_exc()
+            self._relay.errored.emit(f"internal error: {exc!r} (please report this)")
+        else:
+            self._relay.finished.emit(result)
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread so its signals arrive there (queued from the pool thread)."""
+
+    finished = Signal(object)
+    errored = Signal(str)
+
+
+def run_in_pool(function: Callable[[], object], on_done: Callable[[object], None], on_error: Callable[[str], None], pool: QThreadPool | None = None) -> _Relay:
+    """Run `function()` on a pool thread; `on_done(result)` or `on_error(message)` run on the GUI thread.
+
+    Keep the returned relay referenced until it reports (the caller's attribute is enough).
+    """
+    relay = _Relay()
+    relay.finished.connect(on_done)
+    relay.errored.connect(on_error)
+    (pool or QThreadPool.globalInstance()).start(_Call(function, relay))
+    return relay
