@@ -1,4 +1,4 @@
-"""`picsift`: the command line. Subcommands index, search and manage models; none opens the app."""
+"""`picsift`: the command line. Subcommands index, search and manage models; none opens the desktop app."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open_app() -> int:
-    """No subcommand: the desktop app. Until it ships, show the demo so a new user sees results."""
-    print("The desktop window is not built yet; showing `picsift demo` instead.\n", file=sys.stderr)
-    return main(["demo"])
+    """No subcommand: the desktop app."""
+    from desktop.ui.app import run_app
+
+    return run_app()
 
 
 if __name__ == "__main__":

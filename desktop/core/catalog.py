@@ -207,6 +207,16 @@ class Catalog:
         states.update({path: (size, mtime) for path, size, mtime in errors})
         return states
 
+    def files_missing_features(self, folder_id: int, encoder_id: str) -> list[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of catalogued files whose image has no features from `encoder_id`
+        (the active model's image encoder changed since they were indexed)."""
+        rows = self._db.execute(
+            "SELECT f.path, f.size, f.mtime_ns FROM files f WHERE f.folder_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM features x WHERE x.encoder_id = ? AND x.image_id = f.image_id) ORDER BY f.path",
+            (folder_id, encoder_id),
+        )
+        return list(rows)
+
     def image_for_hash(self, content_hash: str) -> int | None:
         row = self._db.execute("SELECT id FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
         return row[0] if row else None

@@ -122,7 +122,11 @@ class Indexer:
             self.catalog.record_error(path, folder_id, None, None, reason)
             progress.errors.append((path, reason))
         progress.removed += self.catalog.remove_files(plan.vanished)
-        progress.unchanged += plan.unchanged
+        # Unchanged files indexed by another model's image encoder are encoded again for this one.
+        queued = {found.path for found in plan.to_read}
+        stale = [FoundFile(*row) for row in self.catalog.files_missing_features(folder_id, self.encoder_id) if row[0] not in queued]
+        plan.to_read.extend(stale)
+        progress.unchanged += plan.unchanged - len(stale)
         return plan
 
     def _index_plan(self, plan: ScanPlan, progress: IndexProgress, cancel: threading.Event, started: float) -> Iterator[IndexProgress]:

@@ -127,3 +127,15 @@ def test_cancel_keeps_committed_work_and_the_next_run_finishes(library, tmp_path
     final = index_all(library)
     assert final.phase == "done" and library.catalog.count_files() == 44
     assert final.encoded == final.total
+
+
+def test_switching_to_a_model_with_another_image_encoder_encodes_unchanged_files_again(library, photos, tmp_path):
+    from engine_fixtures import open_library as reopen
+
+    library.catalog.add_folder(photos[0].parent)
+    index_all(library)
+    other = reopen(export_toy_bundle(tmp_path / "other", name="other", seed=7))
+    progress = index_all(other)
+    assert (progress.total, progress.encoded, progress.unchanged) == (len(photos), len(photos), 0)
+    assert index_all(other).total == 0
+    assert index_all(library).total == 0  # the first model's features are still there

@@ -1,0 +1,46 @@
+"""Start the desktop app: build the built-in model on first run, then open the main window."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop.core.library import Library
+from desktop.core.settings import Settings
+from models import registry
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("picsift")
+    app.setOrganizationName("picsift")
+    window_holder: list = []
+
+    def open_window() -> None:
+        from desktop.ui.main_window import MainWindow
+
+        window = MainWindow(Library(), Settings.load())
+        window.show()
+        window_holder.append(window)
+
+    if registry.bundle_folder(registry.DEFAULT_BUNDLE).exists():
+        open_window()
+    else:
+        QTimer.singleShot(0, lambda: _build_default_model(open_window, app))
+    return app.exec()
+
+
+def _build_default_model(then, app: QApplication) -> None:
+    from desktop.ui.dialogs import BuildModelDialog
+
+    dialog = BuildModelDialog()
+    dialog.built.connect(then)
+    dialog.failed.connect(lambda message: (QMessageBox.critical(None, "picsift", message), app.quit()))
+    dialog.rejected.connect(app.quit)
+    dialog.start()
+    _keep.append(dialog)
+
+
+_keep: list = []  # dialogs alive until the event loop ends

@@ -1,0 +1,85 @@
+"""The library panel: folders with counts and state, add/remove, and the files that could not be read."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+
+class LibraryPanel(QWidget):
+    """Shows what the catalog reports; it never touches the catalog itself.
+
+    Signals:
+        addRequested(): the user wants to add a folder.
+        removeRequested(str): the user wants to remove this folder from the library.
+        reindexRequested(): index all folders again (new or changed files only).
+    """
+
+    addRequested = Signal()
+    removeRequested = Signal(str)
+    reindexRequested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.folders = QListWidget()
+        self.folders.setObjectName("folders")
+        self.errors = QListWidget()
+        self.errors.setObjectName("errors")
+        self.errors_label = QLabel("Files that could not be read")
+        add = QPushButton("Add folder...", clicked=self.addRequested.emit)
+        self.remove_button = QPushButton("Remove", clicked=self._remove)
+        rescan = QPushButton("Rescan", clicked=self.reindexRequested.emit)
+        buttons = QHBoxLayout()
+        for button in (add, self.remove_button, rescan):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Folders"))
+        layout.addWidget(self.folders, stretch=2)
+        layout.addLayout(buttons)
+        layout.addWidget(self.errors_label)
+        layout.addWidget(self.errors, stretch=1)
+        self.folders.currentItemChanged.connect(lambda *_: self.remove_button.setEnabled(self.folders.currentItem() is not None))
+        self.remove_button.setEnabled(False)
+        self._indexing: set[str] = set()
+
+    def show_folders(self, folders: list[tuple[str, int, int]]) -> None:
+        """folders: (path, photos indexed, files unreadable)."""
+        selected = self.folders.currentItem().data(Qt.ItemDataRole.UserRole) if self.folders.currentItem() else None
+        self.folders.clear()
+        for path, count, unreadable in folders:
+            if path in self._indexing:
+                state = "indexing"
+            elif os.path.isdir(path):
+                state = "indexed"
+            else:
+                state = "offline"
+            text = f"{os.path.basename(path) or path}  -  {count} photos, {state}"
+            if unreadable:
+                text += f", {unreadable} unreadable"
+            item = QListWidgetItem(text)
+            item.setToolTip(path)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.folders.addItem(item)
+            if path == selected:
+                self.folders.setCurrentItem(item)
+
+    def show_errors(self, errors: list[tuple[str, str]]) -> None:
+        self.errors.clear()
+        for path, reason in errors:
+            item = QListWidgetItem(f"{os.path.basename(path)}: {reason.removeprefix(path + ': ')}")
+            item.setToolTip(reason)
+            self.errors.addItem(item)
+        self.errors_label.setText(f"Files that could not be read ({len(errors)})")
+
+    def folder_paths(self) -> list[str]:
+        return [self.folders.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.folders.count())]
+
+    def set_indexing(self, folders: set[str]) -> None:
+        self._indexing = set(folders)
+
+    def _remove(self) -> None:
+        item = self.folders.currentItem()
+        if item is not None:
+            self.removeRequested.emit(item.data(Qt.ItemDataRole.UserRole))

@@ -1,0 +1,144 @@
+"""The preview pane: the selected photo large, its metadata, and what can be done with it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QUrl, Qt, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from desktop.core.photo_reader import read_photo_file
+from desktop.ui.results import ResultRow
+from models.errors import ImageError
+
+PREVIEW_SIDE = 1024  # decode for the preview at about this size (JPEG draft keeps it fast)
+
+
+class PreviewPane(QWidget):
+    """Signals:
+        findSimilar(str): the user asked for photos like this one (its path).
+    """
+
+    findSimilar = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._row: ResultRow | None = None
+        self._pixmap = QPixmap()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _ImageRelay(self)
+        self._relay.loaded.connect(self._image_loaded)
+
+        self.image = QLabel("Select a photo to preview it", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(200, 200)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.path = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.date, self.size, self.dimensions, self.camera = QLabel(), QLabel(), QLabel(), QLabel()
+        form = QFormLayout()
+        for label, widget in (("Path", self.path), ("Taken", self.date), ("Size", self.size), ("Dimensions", self.dimensions), ("Camera", self.camera)):
+            form.addRow(label, widget)
+        buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open", clicked=self.open_file)
+        self.show_button = QPushButton("Show in folder", clicked=self.show_in_folder)
+        self.copy_button = QPushButton("Copy path", clicked=self.copy_path)
+        self.similar_button = QPushButton("Find similar", clicked=lambda: self._row and self.findSimilar.emit(self._row.record.path))
+        for button in (self.open_button, self.show_button, self.copy_button, self.similar_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.image, stretch=1)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        self.show_row(None)
+
+    def show_row(self, row: ResultRow | None) -> None:
+        self._row = row
+        enabled = row is not None
+        for button in (self.open_button, self.show_button, self.copy_button, self.similar_button):
+            button.setEnabled(enabled)
+        if row is None:
+            for label in (self.path, self.date, self.size, self.dimensions, self.camera):
+                label.setText("")
+            self._pixmap = QPixmap()
+            self.image.setText("Select a photo to preview it")
+            return
+        record = row.record
+        self.path.setText(record.path)
+        self.date.setText(record.taken_at.replace("T", " ") if record.taken_at else f"unknown (file modified {record.date.replace('T', ' ')})")
+        self.size.setText(_human_size(record.size))
+        self.dimensions.setText(f"{record.width} x {record.height}" if record.width else "unknown")
+        self.camera.setText(record.camera or "unknown")
+        self.image.setText("Loading...")
+        self._pool.clear()
+        self._pool.start(_LoadPreview(record.path, self._relay))
+
+    def current_path(self) -> str | None:
+        return self._row.record.path if self._row else None
+
+    def _image_loaded(self, path: str, image: QImage) -> None:
+        if self._row is None or path != self._row.record.path:
+            return  # the selection moved on
+        if image.isNull():
+            self._pixmap = QPixmap()
+            self.image.setText("This photo can no longer be read (moved, deleted or offline).")
+            return
+        self._pixmap = QPixmap.fromImage(image)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if not self._pixmap.isNull():
+            self.image.setPixmap(self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+    # --- actions ------------------------------------------------------------------------
+    def open_file(self) -> None:
+        if self._row:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self._row.record.path))
+
+    def show_in_folder(self) -> None:
+        if not self._row:
+            return
+        path = self._row.record.path
+        if sys.platform == "darwin":
+            subprocess.Popen(["open", "-R", path])
+        elif sys.platform == "win32":
+            subprocess.Popen(["explorer", "/select,", os.path.normpath(path)])
+        else:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+
+    def copy_path(self) -> None:
+        if self._row:
+            QGuiApplication.clipboard().setText(self._row.record.path)
+
+
+class _ImageRelay(QObject):
+    loaded = Signal(str, QImage)
+
+
+class _LoadPreview(QRunnable):
+    def __init__(self, path: str, relay: _ImageRelay):
+        super().__init__()
+        self._path, self._relay = path, relay
+
+    def run(self) -> None:
+        try:
+            image = read_photo_file(self._path, PREVIEW_SIDE).image
+            image.thumbnail((PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
+            qimage = QImage(image.tobytes(), image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
+        except ImageError:
+            qimage = QImage()
+        self._relay.loaded.emit(self._path, qimage)
+
+
+def _human_size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} bytes"

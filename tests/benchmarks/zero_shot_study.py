@@ -1,0 +1,265 @@
+"""Compare the zero-shot bridges of trainer/zero_shot.py in torch: choose on Fashion-MNIST train, report on test.
+
+    python tests/benchmarks/zero_shot_study.py [--train-n 2000] [--full-test] [--glosses PATH]
+
+Stage A picks how class names become text (templates x lemmas x WordNet gloss, within the
+build-time budget), stage B each bridge family's hyper-parameters (and the shared-space rank
+of the logit-correlation bridge), both by the selection score on a stratified 2,000-image
+TRAIN sample: the mean text->image mAP@all of the two query forms ("a photo of a t-shirt"
+and "t-shirt").
+The chosen configuration of every family is then measured once on the TEST sample (2,000
+images, seed 0, the benchmark's sample; --full-test adds all 10,000) and on the scikit-image
+demo photos. Nothing here is tuned on test. Encoder outputs are cached under /tmp.
+Writes tests/benchmarks/results/zero_shot_study.json and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import zero_shot as bench  # noqa: E402  (the benchmark script: data and metrics helpers)
+
+from models.preprocess import ImagePreprocess  # noqa: E402
+from trainer import zero_shot as zs  # noqa: E402
+from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, load_builtin_encoders  # noqa: E402
+from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS  # noqa: E402
+
+CACHE = Path("/tmp/picsift_zs")
+RESULTS = Path(__file__).parent / "results" / "zero_shot_study.json"
+SELECT = "select"  # key of the selection score in every row
+
+
+# --- cached encoder outputs -----------------------------------------------------------------
+def cached(name: str, compute):
+    """np.savez cache of a dict of arrays under CACHE."""
+    path = CACHE / f"{name}.npz"
+    if path.is_file():
+        return dict(np.load(path))
+    arrays = compute()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return arrays
+
+
+def image_features(image_tower, split: str, n: int, seed: int = 0) -> dict:
+    """{"features" (N, 1280), "labels" (N,)} of a stratified Fashion-MNIST sample (torch tower)."""
+    spec = ImagePreprocess.from_dict(IMAGE_PREPROCESS)
+
+    def compute():
+        _, images, labels = bench.fashion_sample(split, n, seed)
+        chunks = [encode_pixels(image_tower, bench.fashion_pixels(images[i : i + 500], spec)) for i in range(0, len(images), 500)]
+        return {"features": np.concatenate(chunks), "labels": labels}
+
+    return cached(f"{split}-n{n}-seed{seed}", compute)
+
+
+@torch.no_grad()
+def encode_pixels(image_tower, pixels: np.ndarray) -> np.ndarray:
+    return np.concatenate([image_tower(torch.from_numpy(pixels[i : i + 64])).numpy() for i in range(0, len(pixels), 64)])
+
+
+def test_sample(image_tower, n: int) -> dict:
+    """The benchmark's test sample, cut from the cached full test split when that exists."""
+    full = CACHE / "t10k-n10000-seed0.npz"
+    if n < 10000 and full.is_file():
+        data = dict(np.load(full))
+        index = bench.stratified_sample(data["labels"], n, 0)
+        return {"features": data["features"][index], "labels": data["labels"][index]}
+    return image_features(image_tower, "t10k", n)
+
+
+# --- evaluation -----------------------------------------------------------------------------
+class Workload:
+    """Cached image features and query embeddings of one evaluation set."""
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray, queries: dict[str, torch.Tensor]):
+        self.features = torch.from_numpy(features)
+        self.labels = labels
+        self.queries = queries  # form -> (Q, Dt) text-encoder outputs
+
+    @torch.no_grad()
+    def evaluate(self, image_mapper, text_mapper) -> dict:
+        image_emb = image_mapper(self.features).numpy()
+        out = {}
+        for form, text in self.queries.items():
+            prefix = "" if form == "photo" else f"{form}_"
+            out.update(bench.fashion_metrics(text_mapper(text).numpy(), image_emb, self.labels, prefix))
+        out[SELECT] = (out["text_to_image_mAP@all"] + out["bare_names_text_to_image_mAP@all"]) / 2
+        return out
+
+
+@torch.no_grad()
+def demo_metrics(demo_features: torch.Tensor, demo_queries: torch.Tensor, image_mapper, text_mapper) -> dict:
+    return bench.demo_metrics(text_mapper(demo_queries).numpy(), image_mapper(demo_features).numpy())
+
+
+# --- candidates -----------------------------------------------------------------------------
+ENSEMBLE_TEMPLATES = ("a photo of a {}.", "a {}.", "a picture of a {}.", "an image of a {}.",
+                      "a close-up photo of a {}.", "a photo of the {}.", "{}")
+CLASS_TEXT_VARIANTS = {  # stage A: how each ImageNet class becomes one text embedding
+    "photo_first": zs.ClassTexts(("a photo of a {}.",), 1, gloss=False),
+    "photo_all": zs.ClassTexts(("a photo of a {}.",), None, gloss=False),
+    "ensemble7_all": zs.ClassTexts(ENSEMBLE_TEMPLATES, None, gloss=False),
+    "gloss_only": zs.ClassTexts((), None, gloss=True),
+    "photo_first+gloss": zs.ClassTexts(("a photo of a {}.",), 1, gloss=True),
+    "photo_all+gloss": zs.ClassTexts(("a photo of a {}.",), None, gloss=True),
+    "ensemble7_all+gloss": zs.ClassTexts(ENSEMBLE_TEMPLATES, None, gloss=True),
+}
+BUILD_BUDGET_S = 25  # class-name embedding time allowed to the built-in model's build (2 CPU cores)
+RANK_TOLERANCE = 0.005  # a lower-rank shared space is kept if it loses at most this on train
+RANKS = (256, 384, 512, 768)
+
+
+def candidate_grid(classifier, names: torch.Tensor, baseline_names: torch.Tensor):
+    """(family, params, (image_mapper, text_mapper)) for every configuration tried on train."""
+    yield "a_conse_baseline", {"names": "photo_first", "T": 1.0}, zs.conse_bridge(classifier, baseline_names, 1.0, False)
+    for t in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0):
+        yield "b_conse_temperature", {"T": t}, zs.conse_bridge(classifier, names, t, False)
+        yield "e_conse_centred", {"T": t}, zs.conse_bridge(classifier, names, t, True)
+    for l2 in (0.1, 1.0, 10.0, 100.0, 1000.0):
+        yield "c_ridge_prototypes", {"l2": l2}, zs.ridge_bridge(classifier, names, l2)
+    for t in (1.0, 2.0, 4.0, 8.0, 16.0):
+        for tau in (0.02, 0.03, 0.05, 0.07, 0.1):
+            for root in (True, False):
+                yield "d_class_probability", {"T": t, "tau": tau, "root": root}, zs.probability_bridge(classifier, names, t, tau, root)
+    for tau in (0.02, 0.03, 0.05, 0.07, 0.1):
+        for centred in (False, True):
+            yield "e_logit_correlation", {"tau": tau, "centred": centred, "rank": None}, (
+                zs.correlation_bridge(classifier, names, tau, None, centred))
+
+
+def rank_rows(classifier, names: torch.Tensor, best: dict, train: Workload) -> tuple[list[dict], int | None]:
+    """The best correlation bridge at lower ranks; the smallest within RANK_TOLERANCE of full rank."""
+    params, full = best["params"], best["train"][SELECT]
+    rows, chosen = [], None
+    for rank in RANKS:
+        mappers = zs.correlation_bridge(classifier, names, params["tau"], rank, params["centred"])
+        row = {"family": f"e_logit_correlation_rank{rank}", "params": {**params, "rank": rank},
+               "train": train.evaluate(*mappers), "mappers": mappers}
+        rows.append(row)
+        if chosen is None and row["train"][SELECT] >= full - RANK_TOLERANCE:
+            chosen = rank
+    return rows, chosen
+
+
+def best_by_family(rows: list[dict]) -> dict[str, dict]:
+    best = {}
+    for row in rows:
+        if row["family"] not in best or row["train"][SELECT] > best[row["family"]]["train"][SELECT]:
+            best[row["family"]] = row
+    return best
+
+
+# --- stages ---------------------------------------------------------------------------------
+def class_text_embeddings(text_tower, tokenizer) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Every stage-A variant's (1000, 384) embeddings and its build time in seconds (cached)."""
+    embeddings, seconds = {}, {}
+    for key, texts in CLASS_TEXT_VARIANTS.items():
+        def compute(texts=texts):
+            started = time.perf_counter()
+            names = zs.class_name_embeddings(text_tower, tokenizer, texts).numpy()
+            return {"names": names, "seconds": np.array(time.perf_counter() - started)}
+        data = cached(f"class_texts-{key}", compute)
+        embeddings[key], seconds[key] = torch.from_numpy(data["names"]), float(data["seconds"])
+        print(f"  class texts {key}: {seconds[key]:.1f} s", flush=True)
+    return embeddings, seconds
+
+
+def stage_class_texts(classifier, variants: dict, seconds: dict, train: Workload) -> tuple[str, list[dict]]:
+    """Each variant under two reference bridges; the best mean within the build budget wins."""
+    rows = []
+    for key, names in variants.items():
+        conse = train.evaluate(*zs.conse_bridge(classifier, names, 1.0, False))
+        corr = train.evaluate(*zs.correlation_bridge(classifier, names, 0.05, None))
+        rows.append({"class_texts": key, "seconds": round(seconds[key], 1), "conse_T1": conse[SELECT],
+                     "correlation_tau0.05": corr[SELECT], "mean": (conse[SELECT] + corr[SELECT]) / 2})
+    affordable = [r for r in rows if r["seconds"] <= BUILD_BUDGET_S]
+    return max(affordable, key=lambda r: r["mean"])["class_texts"], rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-n", type=int, default=2000)
+    parser.add_argument("--test-n", type=int, default=2000)
+    parser.add_argument("--full-test", action="store_true", help="also report all 10,000 test images")
+    parser.add_argument("--glosses", type=Path, help=f"WordNet glosses file (default {zs.IMAGENET_GLOSSES})")
+    args = parser.parse_args(argv)
+    if args.glosses:
+        zs.IMAGENET_GLOSSES = args.glosses
+    torch.manual_seed(0)
+    image_tower, text_tower, efficientnet = load_builtin_encoders()
+    tokenizer = zs.load_tokenizer(MINILM_TOKENIZER_JSON)
+    classifier = efficientnet._fc
+    queries = {"photo": zs.embed_texts(text_tower, tokenizer, list(bench.FASHION_QUERIES)),
+               "bare_names": zs.embed_texts(text_tower, tokenizer, list(bench.FASHION_NAMES))}
+    train_data = image_features(image_tower, "train", args.train_n)
+    train = Workload(train_data["features"], train_data["labels"], queries)
+    variants, seconds = class_text_embeddings(text_tower, tokenizer)
+    chosen_texts, text_rows = stage_class_texts(classifier, variants, seconds, train)
+    print(f"stage A: class texts {chosen_texts}")
+    names = variants[chosen_texts]
+
+    rows = [{"family": family, "params": params, "train": train.evaluate(*mappers), "mappers": mappers}
+            for family, params, mappers in candidate_grid(classifier, names, variants["photo_first"])]
+    best = best_by_family(rows)
+    extra, chosen_rank = rank_rows(classifier, names, best["e_logit_correlation"], train)
+    rows += extra
+    best.update({row["family"]: row for row in extra})
+    print(f"stage B: best {max(best.values(), key=lambda r: r['train'][SELECT])['family']}, rank {chosen_rank}")
+
+    test_sets = {"test": test_sample(image_tower, args.test_n)}
+    if args.full_test:
+        test_sets["test_full"] = image_features(image_tower, "t10k", 10000)
+    spec = ImagePreprocess.from_dict(IMAGE_PREPROCESS)
+    demo_queries, demo_pixels = bench.demo_photos(spec)
+    demo = torch.from_numpy(cached("demo", lambda: {"features": encode_pixels(image_tower, demo_pixels)})["features"])
+    demo_text = zs.embed_texts(text_tower, tokenizer, demo_queries)
+    for row in best.values():
+        for name, data in test_sets.items():
+            row[name] = Workload(data["features"], data["labels"], queries).evaluate(*row["mappers"])
+        row["demo"] = demo_metrics(demo, demo_text, *row["mappers"])
+    report = {
+        "selection": "mean text->image mAP@all of both query forms on the train sample",
+        "queries": {"photo": list(bench.FASHION_QUERIES), "bare_names": list(bench.FASHION_NAMES)},
+        "train_n": args.train_n, "test_n": args.test_n, "class_texts": chosen_texts, "chosen_rank": chosen_rank,
+        "class_text_variants": text_rows, "chance": bench.fashion_chance(train.labels, 10),
+        "best_per_family": [{k: v for k, v in row.items() if k != "mappers"} for row in best.values()],
+        "all_train": [{"family": r["family"], "params": r["params"], "train": r["train"]} for r in rows],
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(markdown(report, list(test_sets)))
+    return 0
+
+
+def markdown(report: dict, test_names: list[str]) -> str:
+    lines = ["| class texts | build s | ConSE T=1 | correlation tau=0.05 |", "|---|---|---|---|"]
+    lines += [f"| {r['class_texts']} | {r['seconds']:.1f} | {r['conse_T1']:.3f} | {r['correlation_tau0.05']:.3f} |"
+              for r in report["class_text_variants"]]
+    head = ["family", "params", "train sel", "train t2i@all", "train i2t@all"]
+    for name in test_names:
+        head += [f"{name} t2i@100", f"{name} t2i@all", f"{name} bare t2i@all", f"{name} i2t@all", f"{name} i2t R@1"]
+    head += ["demo R@1", "demo R@5"]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in report["best_per_family"]:
+        cells = [row["family"], json.dumps(row["params"]), row["train"][SELECT], row["train"]["text_to_image_mAP@all"],
+                 row["train"]["image_to_text_mAP@all"]]
+        for name in test_names:
+            m = row[name]
+            cells += [m["text_to_image_mAP@100"], m["text_to_image_mAP@all"], m["bare_names_text_to_image_mAP@all"],
+                      m["image_to_text_mAP@all"], m["image_to_text_R@1"]]
+        cells += [row["demo"]["demo_text_to_image_R@1"], row["demo"]["demo_text_to_image_R@5"]]
+        lines.append("| " + " | ".join(c if isinstance(c, str) else f"{c:.3f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

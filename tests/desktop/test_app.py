@@ -1,0 +1,140 @@
+"""The real window, offscreen: typing searches, dropping searches by image, folders index with progress."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from desktop.core.catalog import Catalog
+from desktop.core.demo_library import demo_image
+from desktop.core.library import Library
+from desktop.core.settings import Settings
+from desktop.ui.main_window import MainWindow
+from engine_fixtures import index_all, write_photos
+from image_zoo import write_photo
+from models.runtime import ModelRuntime
+
+WAIT_MS = 60_000  # generous for CI; tests return as soon as the signal arrives
+
+
+@pytest.fixture
+def runtime(builtin_bundle):
+    return ModelRuntime(builtin_bundle, device="cpu")
+
+
+@pytest.fixture
+def indexed(runtime, tmp_path):
+    folder = tmp_path / "photos"
+    write_photos(folder, names=("chelsea", "coffee", "rocket", "clock", "astronaut", "coins"))
+    write_photo(folder / "dated.jpg", "moon", size=(640, 480), taken_at="2021:03:04 05:06:07", camera=("Canon", "Canon EOS 80D"))
+    library = Library(Catalog(), runtime)
+    library.catalog.add_folder(folder)
+    index_all(library)
+    library.close()
+    return folder
+
+
+def _window(qtbot, runtime, settings=None) -> MainWindow:
+    window = MainWindow(Library(Catalog(), runtime), settings or Settings())
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.show()
+    return window
+
+
+def _names(window: MainWindow) -> list[str]:
+    return [os.path.splitext(row.name)[0] for row in window.model.rows()]
+
+
+def test_window_opens_on_the_library_and_shows_its_photos(qtbot, runtime, indexed):
+    window = _window(qtbot, runtime)
+    assert window.stack.currentIndex() == 1
+    assert len(window.model.rows()) == 7
+
+
+def test_typing_a_query_shows_matching_results_best_first(qtbot, runtime, indexed):
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        qtbot.keyClicks(window.search_field, "a cup of coffee")
+    assert _names(window)[0] == "coffee"
+    scores = [row.score for row in window.model.rows()]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_dropping_an_image_searches_by_image(qtbot, runtime, indexed, tmp_path):
+    query = tmp_path / "query.png"
+    demo_image("rocket").resize((320, 240)).save(query)
+    window = _window(qtbot, runtime)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(query))])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.dropEvent(event)
+    assert window.image_query == str(query) and _names(window)[0] == "rocket"
+    assert window.image_chip.isVisibleTo(window)
+
+
+def test_selecting_a_result_previews_it_with_its_metadata(qtbot, runtime, indexed):
+    window = _window(qtbot, runtime)
+    row = next(i for i, r in enumerate(window.model.rows()) if r.name == "dated.jpg")
+    window.view.setCurrentIndex(window.model.index(row))
+    assert window.preview.path.text().endswith("dated.jpg")
+    assert window.preview.date.text() == "2021-03-04 05:06:07"
+    assert window.preview.camera.text() == "Canon EOS 80D"
+    assert window.preview.dimensions.text() == "640 x 480"
+    qtbot.waitUntil(lambda: window.preview.image.pixmap() is not None and not window.preview.image.pixmap().isNull(), timeout=WAIT_MS)
+
+
+def test_adding_a_folder_indexes_it_with_progress_and_makes_it_searchable(qtbot, runtime, tmp_path):
+    window = _window(qtbot, runtime)
+    assert window.stack.currentIndex() == 0  # empty state first
+    folder = tmp_path / "new"
+    write_photos(folder, names=("chelsea", "coffee", "clock"))
+    with qtbot.waitSignal(window.indexingFinished, timeout=WAIT_MS) as finished:
+        window.add_folder(str(folder))
+        qtbot.waitUntil(lambda: window.progress.isVisibleTo(window), timeout=WAIT_MS)
+    assert finished.args[0].phase == "done" and finished.args[0].encoded == 3
+    qtbot.waitUntil(lambda: window.stack.currentIndex() == 1 and len(window.model.rows()) == 3, timeout=WAIT_MS)
+    assert not window.progress.isVisibleTo(window)
+    assert "3 photos" in window.panel.folders.item(0).text()
+
+
+def test_indexing_can_be_cancelled_and_keeps_what_it_committed(qtbot, runtime, tmp_path):
+    folder = tmp_path / "many"
+    for i in range(60):
+        write_photos(folder / "tmp", names=("astronaut",), size=(200 + i, 150))
+        os.replace(folder / "tmp" / "astronaut.jpg", folder / f"p{i:02d}.jpg")
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.indexingFinished, timeout=WAIT_MS) as finished:
+        window.add_folder(str(folder))
+        qtbot.waitUntil(lambda: window.index_worker is not None, timeout=WAIT_MS)
+        window.index_worker.progress.connect(lambda p: p.done and window.cancel_indexing())
+    assert finished.args[0].phase == "cancelled"
+    assert 0 < finished.args[0].done < 60
+
+
+def test_a_missing_folder_shows_a_clear_message_in_the_window(qtbot, runtime, tmp_path):
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.errorShown, timeout=WAIT_MS) as shown:
+        window.add_folder(str(tmp_path / "does-not-exist"))
+    assert "does not exist" in shown.args[0] and window.error_banner.isVisibleTo(window)
+
+
+def test_demo_library_gives_a_new_user_results(qtbot, runtime):
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.indexingFinished, timeout=WAIT_MS):
+        qtbot.mouseClick(window.findChild(type(window.cancel_button), "demo"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(window.model.rows()) >= 20, timeout=WAIT_MS)
+
+
+def test_window_geometry_and_query_persist_across_restarts(qtbot, runtime, indexed):
+    window = _window(qtbot, runtime, Settings.load())
+    window.resize(900, 650)
+    window.search_field.setText("rocket")
+    window.close()
+    again = _window(qtbot, runtime, Settings.load())
+    assert again.search_field.text() == "rocket"
+    assert (again.width(), again.height()) == (900, 650)
