@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,9 @@ def builtin_bundle(tmp_path_factory):
     """The real built-in bundle (EfficientNet-Lite0 + MiniLM + zero-shot bridge), built once per run."""
     from trainer.default_model import build_default_bundle
 
+    reuse = os.environ.get("PICSIFT_TEST_BUILTIN")  # developers: an already built bundle, to skip the build
+    if reuse:
+        return Path(reuse)
     return build_default_bundle(destination=tmp_path_factory.mktemp("builtin") / "picsift-builtin")
 
 

@@ -31,6 +31,7 @@ from models.runtime import ModelRuntime
 
 BATCH_SIZE = 32  # images per inference call: amortises session overhead, bounded memory (~20 MB)
 INDEX_SAVE_INTERVAL_S = 30.0  # how often the HNSW index is saved while indexing
+PROGRESS_INTERVAL_S = 0.2  # at most five progress reports a second: smooth bars, no signal flood
 
 
 def default_decode_workers() -> int:
@@ -130,29 +131,29 @@ class Indexer:
         return plan
 
     def _index_plan(self, plan: ScanPlan, progress: IndexProgress, cancel: threading.Event, started: float) -> Iterator[IndexProgress]:
+        """Keep `window` files decoding ahead while batches go through the model, in file order."""
         batch: list[_Read] = []
-        last_save = time.monotonic()
+        last_save = last_report = time.monotonic()
         window = self.batch_size * 2 + self.decode_workers
+        queue = iter(plan.to_read)
         with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="picsift-decode") as pool:
             pending: deque[Future] = deque()
-            files = iter(plan.to_read)
-            for found in files:
-                if cancel.is_set():
+            while True:
+                while len(pending) < window and not cancel.is_set() and (found := next(queue, None)):
+                    pending.append(pool.submit(self._read, found, plan.folder_id))
+                if not pending:
                     break
-                pending.append(pool.submit(self._read, found, plan.folder_id))
-                if len(pending) < window:
+                future = pending.popleft()
+                if cancel.is_set():
+                    future.cancel()  # prompt stop: only the batch already decoded is committed
                     continue
-                batch = self._handle(pending.popleft().result(), plan, batch, progress)
-                if len(batch) >= self.batch_size:
-                    self._commit(batch, progress)
-                    batch = []
-                    last_save = self._maybe_save(last_save)
-                    yield self._timed(progress, started)
-            for future in pending:  # drain: decoded work is committed even when cancelling
                 batch = self._handle(future.result(), plan, batch, progress)
                 if len(batch) >= self.batch_size:
                     self._commit(batch, progress)
                     batch = []
+                    last_save = self._maybe_save(last_save)
+                if time.monotonic() - last_report >= PROGRESS_INTERVAL_S:
+                    last_report = time.monotonic()
                     yield self._timed(progress, started)
         if batch:
             self._commit(batch, progress)

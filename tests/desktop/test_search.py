@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 
 import pytest
 from PIL import Image
@@ -67,7 +68,7 @@ def test_folder_filter_keeps_only_that_subtree(library, tmp_path):
 def test_date_filter_uses_exif_date_taken(library, tmp_path):
     from image_zoo import write_photo
 
-    write_photo(tmp_path / "photos" / "dated.jpg", "coffee", size=(400, 300), taken_at="2019:07:14 10:00:00")
+    write_photo(tmp_path / "photos" / "dated.jpg", "coffee", size=(400, 300), taken_at=datetime(2019, 7, 14, 10, 0, 0))
     index_all(library)
     results = library.searcher().search(Query(texts=(("coffee", 1.0),), k=10, date_from="2019-07-01", date_to="2019-07-31"))
     assert _names(results) == ["dated"]
