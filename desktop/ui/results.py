@@ -106,7 +106,8 @@ class ResultsModel(QAbstractListModel):
     def _thumbnail_loaded(self, content_hash: str, image: QImage) -> None:
         if image.isNull():
             return
-        self._pixmaps[content_hash] = QPixmap.fromImage(image)
+        fitted = image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self._pixmaps[content_hash] = QPixmap.fromImage(fitted)  # scaled once here, not on every paint
         while len(self._pixmaps) > _PIXMAP_CACHE:
             self._pixmaps.popitem(last=False)
         for number in self._row_of_hash.get(content_hash, []):
@@ -130,8 +131,7 @@ class ResultDelegate(QStyledItemDelegate):
         if pixmap is None:
             painter.fillRect(box, QColor(128, 128, 128, 40))
         else:
-            scaled = pixmap.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-            painter.drawPixmap(box.x() + (THUMB - scaled.width()) // 2, box.y() + (THUMB - scaled.height()) // 2, scaled)
+            painter.drawPixmap(box.x() + (THUMB - pixmap.width()) // 2, box.y() + (THUMB - pixmap.height()) // 2, pixmap)
         row: ResultRow = index.data(ResultsModel.RowRole)
         text_rect = QRect(rect.x() + 4, box.bottom() + 4, rect.width() - 8, rect.bottom() - box.bottom() - 4)
         text = option.fontMetrics.elidedText(row.name, Qt.TextElideMode.ElideMiddle, text_rect.width())
