@@ -43,16 +43,20 @@ from models.manifest import IMAGE_ENCODER, IMAGE_MAPPER, Manifest
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-# Tuned on 384-d clustered unit vectors (tests/benchmarks/query.py, results in the module's report):
-HNSW_M = 24  # graph degree; M=24/32 gained < 0.002 recall at equal latency and cost 1.3-1.6x build time
-HNSW_EF_CONSTRUCTION = 100  # 200 doubled build time for +0.001 recall@10 at ef=128
-HNSW_EF = 128  # query beam (hnswlib uses max(ef, k)); recall@10 0.998 at 100k, ~0.99 at 1M
-# Brute force beats the graph up to about this many vectors here (0.35 ms vs 0.3 ms at 384-d), and is exact.
+# Tuned on 384-d clustered unit vectors at 100k and 1M on 2 cores (tests/benchmarks/query.py):
+HNSW_M = 24  # graph degree; at 1M M=32 matched its recall with ef=128 but built 20% slower, and on
+# uniform 32-d vectors (high intrinsic dimension) M=16 lost 1.5% recall@10 at equal ef
+HNSW_EF_CONSTRUCTION = 200  # at 1M, 100 left recall@10 stuck near 0.993 at any ef; 200 builds ~2.7x slower
+HNSW_EF = 256  # query beam (hnswlib searches with max(ef, k)): recall@10 0.9998 at 1M in 0.3 ms; 128 gave 0.998
+# Below this many vectors search is brute force: exact, and still under 0.3 ms (the graph is already
+# faster from 1k vectors, but both are far below anything a person notices).
 EXACT_SEARCH_MAX = 5_000
-# A filtered search scores the allowed vectors directly up to this many (~3 ms at 384-d); above it,
-# over-fetching from the graph is faster (a 2% filter at 1M needs ~1,000 graph results).
+# A filter allowing at most this many vectors is scored exactly; above it the graph is over-fetched.
+# At 1M: 20k allowed 4.0 ms exact vs 5.9 ms over-fetched, 50k 9.9 vs 2.3 ms; at 100k they cross near 12k.
 FILTER_EXACT_MAX = 20_000
-OVER_FETCH = 8  # a filter passing a fraction f asks the graph for OVER_FETCH * k / f results (see _over_fetch)
+# A filter passing a fraction f asks the graph for OVER_FETCH * k / f results; at 100k with 2-50%
+# allowed, 2 gave recall@10 0.966-0.999, 4 gave 0.991-1.0, 8 gave 1.0.
+OVER_FETCH = 8
 ADD_CHUNK = 512  # vectors inserted per exclusive hold: ~0.2 s at 1M on 2 cores, the longest a search waits
 _MIN_CAPACITY = 1024
 _MAX_LABEL = 2**31 - 1  # labels index a dense row table; catalog image ids stay far below this

@@ -133,6 +133,7 @@ def measure_size(n: int, queries_count: int, text_runtime) -> dict:
     if text_runtime is not None:
         result["text_query_end_to_end"] = text_query(index, text_runtime)
     result.update(persistence(index, folder))
+    result["load_average_after"] = [round(x, 1) for x in os.getloadavg()]  # other work on the machine skews timings
     return result
 
 

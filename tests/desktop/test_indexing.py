@@ -113,7 +113,8 @@ def test_missing_folder_is_offline_and_its_photos_are_kept(library, photos, tmp_
     assert library.catalog.count_files() == len(photos)
 
 
-def test_cancel_keeps_committed_work_and_the_next_run_finishes(library, tmp_path):
+def test_cancel_keeps_committed_work_and_the_next_run_finishes(library, tmp_path, monkeypatch):
+    monkeypatch.setattr("desktop.core.indexer.PROGRESS_INTERVAL_S", 0.0)  # report after every photo
     write_photos(tmp_path / "many", names=("chelsea", "coffee", "rocket", "moon"), size=(320, 240))
     for i in range(40):  # distinct content: a different crop of a real photo each
         write_photos(tmp_path / "many", names=("astronaut",), size=(300 + i, 240))

@@ -219,6 +219,7 @@ def test_features_arriving_later_for_known_images_are_added(catalog, runtime):
     assert len(index) == 40
 
 
+@pytest.mark.slow  # ~4-7 s: building a 20k graph on 2 cores
 def test_recall_at_10_is_at_least_0_99_on_20k_random_unit_vectors():
     dim = 32  # uniform on the sphere: no clusters to lean on, harder per dimension than real embeddings
     vectors = unit_queries(20_000, dim, seed=1)
