@@ -59,14 +59,12 @@ def build_default_bundle(force: bool = False, destination: Path | None = None) -
     destination = destination or registry.bundle_folder(registry.DEFAULT_BUNDLE)
     if destination.exists() and not force:
         return destination
-    with tqdm(total=3, desc="built-in model", unit="step", leave=False) as bar:
-        bar.set_postfix_str("loading encoders")
+    with tqdm(total=2, desc="built-in model", unit="step", leave=False) as bar:
+        bar.set_postfix_str("loading encoders, building the zero-shot bridge")
         pair = builtin_pair()
         bar.update()
-        bar.set_postfix_str("exporting to ONNX")
-        pixels = _sample_pixels()
-        bar.update()
-        export_bundle(pair, destination, registry.DEFAULT_BUNDLE, _SAMPLE_TEXTS, pixels)
+        bar.set_postfix_str("exporting to ONNX, checking parity")
+        export_bundle(pair, destination, registry.DEFAULT_BUNDLE, _SAMPLE_TEXTS, _sample_pixels())
         bar.update()
     return destination
 
