@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self.image_query: str | None = None
         self.index_worker: GeneratorWorker | None = None
         self._last_refresh = 0.0
+        self._after_indexing = None
 
         self._build_widgets()
         self._build_actions()
@@ -194,6 +195,9 @@ class MainWindow(QMainWindow):
         view_menu.addAction(QAction("&Preview pane", self, shortcut=QKeySequence("Space"), triggered=self.toggle_preview))
         model_menu = self.menuBar().addMenu("&Model")
         model_menu.addAction(QAction("Model &settings...", self, triggered=self.open_model_settings))
+        model_menu.addAction(QAction("&Teach picsift your folders...", self, triggered=self.open_fine_tune))
+        model_menu.addAction(QAction("&Export active model...", self, triggered=self.export_model))
+        model_menu.addAction(QAction("&Import model...", self, triggered=self.import_model))
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self._focus_search)
         QShortcut(QKeySequence("Escape"), self, activated=self.clear_search)
         QShortcut(QKeySequence.StandardKey.Paste, self.view, activated=self.paste_image)
@@ -421,12 +425,14 @@ class MainWindow(QMainWindow):
         self._on_engine(remove, lambda _: (self.refresh_library(), self.search_now()))
 
     # --- indexing ---------------------------------------------------------------------------
-    def start_indexing(self, folder_ids: list[int] | None) -> None:
+    def start_indexing(self, folder_ids: list[int] | None, library: Library | None = None, then=None) -> None:
+        """Index in the background; `library` defaults to the current one, `then()` runs after a full run."""
         if self.index_worker is not None and self.index_worker.is_running():
             self.status_label.setText("Indexing is already running; new folders are picked up by the next rescan.")
             self.refresh_library()
             return
-        library = self.library
+        library = library or self.library
+        self._after_indexing = then
         self.index_worker = GeneratorWorker(lambda cancel: library.for_thread().indexer().run(folder_ids, cancel))
         self.index_worker.progress.connect(self._index_progress)
         self.index_worker.finished.connect(self._index_finished)
@@ -457,6 +463,9 @@ class MainWindow(QMainWindow):
             self.status_label.setText("Cancelling after the current photos...")
 
     def _index_finished(self, progress: IndexProgress | None) -> None:
+        then, self._after_indexing = self._after_indexing, None
+        if then is not None and progress is not None and progress.phase == "done":
+            then()
         self._index_done()
         if progress is not None:
             verb = "Indexed" if progress.phase == "done" else "Cancelled after"
@@ -466,6 +475,7 @@ class MainWindow(QMainWindow):
         self.indexingFinished.emit(progress)
 
     def _index_failed(self, message: str) -> None:
+        self._after_indexing = None
         self._index_done()
         self.show_error(message)
         self.indexingFinished.emit(None)
@@ -486,18 +496,59 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def use_model(self, name: str) -> None:
+        """Switch models. Same image encoder: stored features are re-mapped, searchable in seconds.
+        Another encoder: photos are encoded in the background while the current model keeps answering."""
+        from desktop.core.catalog import Catalog
+        from models import registry
+        from models.runtime import ModelRuntime
+
+        def prepare():
+            runtime = ModelRuntime(registry.open_installed(name), device=self.library.device)
+            library = Library(Catalog(self.library.catalog.path), runtime, self.library.device, thumbnails=self.library.thumbnails)
+            encoder = runtime.manifest.image_encoder_id
+            missing = sum(len(library.catalog.files_missing_features(fid, encoder)) for fid, _ in library.catalog.folders())
+            if not missing:
+                library.vector_index  # noqa: B018 - builds (re-maps) the index off the GUI thread
+            return library, missing
+        self._on_engine(prepare, lambda result: self._model_prepared(name, *result))
+
+    def _model_prepared(self, name: str, library: Library, missing: int) -> None:
+        if not missing:
+            self._switch_to(name, library)
+            return
+        self.status_label.setText(f"Encoding {missing} photos for {name}; {self.library.runtime.manifest.name} answers until then...")
+        self.start_indexing(None, library, then=lambda: self._switch_to(name, library))
+
+    def _switch_to(self, name: str, library: Library) -> None:
         from models import registry
 
-        def switch():
-            registry.use(name)
-            return Library(device=self.library.device)
-        self._on_engine(switch, self._model_switched)
-
-    def _model_switched(self, library: Library) -> None:
         self.library = library
-        self.status_label.setText("Model switched; encoding photos the new model has not seen...")
-        self.start_indexing(None)
+        self._on_engine(lambda: registry.use(name), lambda _: None)
+        self.status_label.setText(f"Now searching with {name}.")
+        self.search_now()
 
+    def open_fine_tune(self) -> None:
+        from desktop.ui.fine_tune import FineTuneDialog
+
+        self.fine_tune_dialog = FineTuneDialog(self)
+        self.fine_tune_dialog.useModel.connect(self.use_model)
+        self.fine_tune_dialog.open()
+
+    def export_model(self) -> None:
+        from models import registry
+
+        name = registry.active_name()
+        target, _ = QFileDialog.getSaveFileName(self, "Export model", str(Path.home() / f"{name}.zip"), "Model bundle (*.zip)")
+        if target:
+            self._on_engine(lambda: registry.export(name, target), lambda path: self.status_label.setText(f"Exported {name} to {path}"))
+
+    def import_model(self) -> None:
+        from models import registry
+
+        source, _ = QFileDialog.getOpenFileName(self, "Import model", str(Path.home()), "Model bundle (*.zip)")
+        if source:
+            self._on_engine(lambda: registry.install(source), lambda bundle: self.status_label.setText(
+                f"Imported and verified {bundle.name}; choose it in Model settings to use it."))
 
 def _date_or_none(edit: QDateEdit) -> str | None:
     return None if edit.date() == _ANY_DATE else edit.date().toString("yyyy-MM-dd")

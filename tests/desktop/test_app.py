@@ -141,3 +141,43 @@ def test_window_geometry_and_query_persist_across_restarts(qtbot, runtime, index
     again = _window(qtbot, runtime, Settings.load())
     assert again.search_field.text() == "rocket" and again.height() == 500
     assert again.sort_box.currentText() == "Date" and again.scores_action.isChecked()
+
+
+def _install_copy_of(bundle, name: str) -> None:
+    """The same towers under another name (as a retrained text side would keep the image encoder)."""
+    import json
+    import shutil
+
+    from models import paths
+
+    target = paths.models_dir() / name
+    shutil.copytree(bundle, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["name"] = name
+    (target / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_switching_to_a_model_with_the_same_image_encoder_decodes_nothing(qtbot, runtime, indexed, builtin_bundle):
+    _install_copy_of(builtin_bundle, "same-encoder")
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.use_model("same-encoder")
+    assert window.index_worker is None  # nothing to encode: stored features were re-mapped
+    assert window.library.runtime.manifest.name == "same-encoder"
+    from models import registry
+
+    qtbot.waitUntil(lambda: registry.active_name() == "same-encoder", timeout=WAIT_MS)
+
+
+def test_switching_to_another_image_encoder_encodes_in_the_background_first(qtbot, runtime, indexed, tmp_path):
+    from models import registry
+    from toy_bundle import export_toy_bundle
+
+    registry.install(export_toy_bundle(tmp_path / "toy", name="toy"))
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.indexingFinished, timeout=WAIT_MS) as finished:
+        window.use_model("toy")
+        qtbot.waitUntil(lambda: window.index_worker is not None, timeout=WAIT_MS)
+        assert window.library.runtime.manifest.name == "picsift-builtin"  # still answering meanwhile
+    assert finished.args[0].encoded == 7
+    assert window.library.runtime.manifest.name == "toy"

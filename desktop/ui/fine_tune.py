@@ -1,0 +1,258 @@
+"""The fine-tuning dialog: teach picsift your own labelled folders, in a separate trainer process.
+
+The trainer runs as `python -m trainer train ... --progress jsonl`; this dialog only reads its
+JSON lines (start, progress, metrics, done, error), so the app stays responsive and the
+trainer's memory is returned when it exits. The active model changes only on "Use this model".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from PySide6.QtCore import QProcess, QProcessEnvironment, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.scanner import is_skipped, walk_photos
+from desktop.core.trainer_process import trainer_command
+
+MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
+QUICK_STAGES, THOROUGH_STAGES = "mapper", "image,mapper"
+OBJECTIVE = "prototype"  # CLIP4CMR's best class-wise objective; see docs/study.md
+CHART_METRICS = ("text_to_image_mAP@all", "image_to_text_mAP@all", "text_to_image_R@1", "text_to_image_R@5")
+
+
+def scan_classes(root: str) -> list[tuple[str, int]]:
+    """(subfolder name, photos in it) for each non-hidden subfolder of `root`, by name."""
+    classes = []
+    with os.scandir(root) as entries:
+        for entry in sorted(entries, key=lambda e: e.name.lower()):
+            if entry.is_dir() and not is_skipped(entry.name):
+                classes.append((entry.name, sum(1 for _ in walk_photos(entry.path))))
+    return classes
+
+
+class MetricsChart(QWidget):
+    """Paired bars: the current model vs the fine-tuned one, per metric (0..1)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumHeight(150)
+        self.rows: list[tuple[str, float, float]] = []
+
+    def set_rows(self, rows: list[tuple[str, float, float]]) -> None:
+        self.rows = rows
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        if not self.rows:
+            return
+        painter = QPainter(self)
+        width = self.width() / len(self.rows)
+        height = self.height() - 34
+        for number, (name, before, after) in enumerate(self.rows):
+            x = number * width
+            for offset, value, color in ((0.15, before, QColor("#9aa0a6")), (0.5, after, QColor("#1a73e8"))):
+                bar = max(0.0, min(1.0, value)) * height
+                painter.fillRect(QRectF(x + offset * width, 4 + height - bar, width * 0.33, bar), color)
+            painter.drawText(QRectF(x, height + 6, width, 28), Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, name.replace("_", " "))
+        painter.end()
+
+
+class FineTuneDialog(QDialog):
+    """Signals:
+        useModel(str): the user wants the new bundle active.
+        finishedRun(dict): the trainer's "done" event (or {"event": "error", ...}).
+    """
+
+    useModel = Signal(str)
+    finishedRun = Signal(dict)
+
+    def __init__(self, parent=None, root: str = ""):
+        super().__init__(parent)
+        self.setWindowTitle("Teach picsift your folders")
+        self.resize(640, 620)
+        self.process: QProcess | None = None
+        self.result_event: dict | None = None
+        self._buffer = ""
+
+        self.root = QLineEdit(root, placeholderText="A folder whose subfolders are your labels (Birds/, Receipts/, ...)")
+        self.root.editingFinished.connect(self.preview_classes)
+        browse = QPushButton("Browse...", clicked=self._browse)
+        self.name = QLineEdit(placeholderText="name of the new model")
+        self.quick = QRadioButton("Quick: the mapper only, from cached features (seconds)", checked=True)
+        self.thorough = QRadioButton("Thorough: image encoder + mapper (minutes on CPU, faster on GPU)")
+        self.classes = QTableWidget(0, 3)
+        self.classes.setHorizontalHeaderLabels(["Label", "Photos", ""])
+        self.classes.horizontalHeader().setStretchLastSection(True)
+        self.warning = QLabel(wordWrap=True)
+        self.warning.setStyleSheet("color:#8a1c14")
+        self.progress = QProgressBar()
+        self.status = QLabel("", wordWrap=True)
+        self.chart = MetricsChart()
+        self.metrics = QLabel("", wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.start_button = QPushButton("Start training", clicked=self.start)
+        self.cancel_button = QPushButton("Cancel", clicked=self.cancel, enabled=False)
+        self.use_button = QPushButton("Use this model", clicked=self._use, enabled=False)
+        close = QPushButton("Close", clicked=self.reject)
+
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.root)
+        folder_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Labelled folders", folder_row)
+        form.addRow("Model name", self.name)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.cancel_button, self.use_button, close):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.classes, stretch=1)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.quick)
+        layout.addWidget(self.thorough)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.chart)
+        layout.addWidget(self.metrics)
+        layout.addLayout(buttons)
+        if root:
+            self.preview_classes()
+
+    # --- choosing data ----------------------------------------------------------------------
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder whose subfolders are labels", self.root.text())
+        if folder:
+            self.root.setText(folder)
+            self.preview_classes()
+
+    def preview_classes(self) -> list[tuple[str, int]]:
+        root = self.root.text().strip()
+        if not os.path.isdir(root):
+            self.warning.setText(f"{root or 'No folder chosen'}: not a folder." if root else "")
+            self.classes.setRowCount(0)
+            return []
+        classes = scan_classes(root)
+        self.classes.setRowCount(len(classes))
+        for row, (label, count) in enumerate(classes):
+            self.classes.setItem(row, 0, QTableWidgetItem(label))
+            self.classes.setItem(row, 1, QTableWidgetItem(str(count)))
+            self.classes.setItem(row, 2, QTableWidgetItem("too few to learn from" if count < MIN_PER_CLASS else ""))
+        small = [label for label, count in classes if count < MIN_PER_CLASS]
+        problems = []
+        if len(classes) < 2:
+            problems.append("Training needs at least two labelled subfolders.")
+        if small:
+            problems.append(f"{len(small)} labels have fewer than {MIN_PER_CLASS} photos ({', '.join(small[:5])}); they will barely be learned.")
+        self.warning.setText(" ".join(problems))
+        if not self.name.text():
+            self.name.setText(_bundle_name(os.path.basename(os.path.normpath(root))))
+        self.start_button.setEnabled(len(classes) >= 2)
+        return classes
+
+    # --- running the trainer ------------------------------------------------------------------
+    def command(self) -> list[str]:
+        stages = QUICK_STAGES if self.quick.isChecked() else THOROUGH_STAGES
+        name = self.name.text().strip() or _bundle_name(os.path.basename(self.root.text()))
+        return trainer_command(["train", "--data", self.root.text().strip(), "--format", "folders", "--stages", stages,
+                                "--objective", OBJECTIVE, "--name", name, "--progress", "jsonl"])
+
+    def start(self) -> None:
+        if len(self.preview_classes()) < 2:
+            return
+        program, *args = self.command()
+        self.result_event = None
+        self.process = QProcess(self)
+        environment = QProcessEnvironment.systemEnvironment()
+        environment.insert("PYTHONUNBUFFERED", "1")  # JSON lines arrive as they are printed
+        self.process.setProcessEnvironment(environment)
+        self.process.readyReadStandardOutput.connect(self._read)
+        self.process.finished.connect(self._finished)
+        self.process.start(program, args)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.use_button.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.status.setText("Starting the trainer...")
+
+    def cancel(self) -> None:
+        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
+            self.process.terminate()  # SIGTERM: the trainer stops after its current step
+            self.status.setText("Cancelling...")
+            self.cancel_button.setEnabled(False)
+
+    def _read(self) -> None:
+        self._buffer += bytes(self.process.readAllStandardOutput()).decode(errors="replace")
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # not ours (a library printing to stdout)
+            if isinstance(event, dict):
+                self.handle_event(event)
+
+    def handle_event(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "start":
+            self.status.setText(f"Training on {event.get('train_size', '?')} photos in {len(event.get('classes', []))} labels...")
+        elif kind == "progress":
+            self.progress.setRange(0, int(event.get("steps") or 0))
+            self.progress.setValue(int(event.get("step") or 0))
+            self.status.setText(f"{event.get('stage')}: epoch {event.get('epoch')}/{event.get('epochs')}, loss {float(event.get('loss', 0)):.3f}")
+        elif kind == "metrics":
+            metrics = event.get("metrics", {})
+            value = metrics.get("text_to_image_mAP@all")
+            if value is not None:
+                self.status.setText(f"{event.get('stage')}: epoch {event.get('epoch')}, validation text->image mAP {value:.3f}")
+        elif kind == "done":
+            self.result_event = event
+            self._show_comparison(event.get("baseline", {}), event.get("metrics", {}))
+            self.use_button.setEnabled(True)
+            self.status.setText(f"Done in {float(event.get('seconds', 0)):.0f} s: model {event.get('bundle')} is installed.")
+        elif kind == "error":
+            self.result_event = event
+            self.status.setText(f"Training failed: {event.get('message')}")
+
+    def _show_comparison(self, before: dict, after: dict) -> None:
+        rows = [(key, float(before.get(key, 0.0)), float(after.get(key, 0.0))) for key in CHART_METRICS if key in after]
+        self.chart.set_rows(rows)
+        lines = "".join(f"<tr><td>{key.replace('_', ' ')}</td><td>{b:.3f}</td><td><b>{a:.3f}</b></td></tr>" for key, b, a in rows)
+        self.metrics.setText(f"<table><tr><th>held-out test</th><th>current</th><th>fine-tuned</th></tr>{lines}</table>")
+
+    def _finished(self, code: int, status) -> None:
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if code == 0 else 0)
+        if code == 130:
+            self.status.setText("Cancelled; the current model is unchanged.")
+        elif code != 0 and (self.result_event is None or self.result_event.get("event") != "error"):
+            tail = bytes(self.process.readAllStandardError()).decode(errors="replace").strip().splitlines()
+            self.status.setText(f"The trainer stopped unexpectedly ({tail[-1] if tail else f'exit code {code}'}); the current model is unchanged.")
+        self.finishedRun.emit(self.result_event or {"event": "error", "message": self.status.text()})
+
+    def _use(self) -> None:
+        if self.result_event and self.result_event.get("bundle"):
+            self.useModel.emit(self.result_event["bundle"])
+            self.accept()
+
+
+def _bundle_name(folder_name: str) -> str:
+    return (re.sub(r"[^A-Za-z0-9._-]+", "-", folder_name).strip(".-") or "my") + "-tuned"
