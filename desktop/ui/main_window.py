@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.sort_box.addItems(["Relevance", "Date"])
         self.sort_box.currentIndexChanged.connect(self._sort_changed)
         self.folder_box = QComboBox(toolTip="Only photos in this folder")
+        self.folder_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # folders arrive after the first show
         self.folder_box.currentIndexChanged.connect(lambda _: self.search_now())
         self.date_from, self.date_to = self._date_edit("from"), self._date_edit("to")
 
@@ -213,6 +214,8 @@ class MainWindow(QMainWindow):
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
         if s.splitter_state:
             self.splitter.restoreState(QByteArray.fromBase64(s.splitter_state.encode()))
+        else:
+            self.splitter.setSizes([600, 400])  # grid 3 : preview 2 (stretch factors only share out later growth)
         self.sort_box.setCurrentIndex(1 if s.sort_by == "date" else 0)
         self.scores_action.setChecked(s.show_scores)
         self.search_field.setText(s.last_query)
