@@ -140,3 +140,33 @@ def test_switching_to_a_model_with_another_image_encoder_encodes_unchanged_files
     assert (progress.total, progress.encoded, progress.unchanged) == (len(photos), len(photos), 0)
     assert index_all(other).total == 0
     assert index_all(library).total == 0  # the first model's features are still there
+
+
+def test_searching_while_indexing_runs_sees_photos_as_they_are_committed(library, tmp_path, monkeypatch):
+    monkeypatch.setattr("desktop.core.indexer.PROGRESS_INTERVAL_S", 0.0)
+    folder = tmp_path / "growing"
+    for i in range(40):
+        write_photos(folder / ".staging", names=("coffee",), size=(220 + i, 180))
+        os.replace(folder / ".staging" / "coffee.jpg", folder / f"c{i:02d}.jpg")
+    library.catalog.add_folder(folder)
+    searcher = library.for_thread()  # the search side: its own catalog connection, shared index
+    query = library.runtime.encode_texts(["coffee"])[0]
+    seen, errors = [], []
+
+    def index() -> None:
+        try:
+            for _ in library.indexer(batch_size=4).run():
+                pass
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    worker = threading.Thread(target=index)
+    worker.start()
+    while worker.is_alive():
+        ids, _ = searcher.vector_index.search(query, k=100)
+        seen.append(len(ids))
+        searcher.catalog.files_for_images(ids.tolist())
+    worker.join()
+    assert not errors
+    assert seen == sorted(seen) and seen[-1] <= 40  # results only grow while indexing
+    assert len(searcher.vector_index.search(query, k=100)[0]) == 40
