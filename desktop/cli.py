@@ -9,13 +9,14 @@ from models.errors import PicsiftError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop import cli_demo, cli_library, cli_model
+    from desktop import cli_demo, cli_library, cli_model, cli_train
 
     parser = argparse.ArgumentParser(prog="picsift", description="Search your photos by meaning, offline.")
     commands = parser.add_subparsers(dest="command")
     cli_model.add_parser(commands)
     cli_library.add_parsers(commands)
     cli_demo.add_parser(commands)
+    cli_train.add_parsers(commands)
     return parser
 
 

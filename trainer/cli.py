@@ -1,11 +1,27 @@
-"""The trainer's command line: build the built-in model, convert transformers models to bundles."""
+"""The trainer's command line: build the built-in model, convert transformers models, train, evaluate, export."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import traceback
 
 from models.errors import PicsiftError
+
+DEVICES = ("auto", "cpu", "cuda")
+OBJECTIVE_NAMES = ("infonce", "triplet", "prototype", "ce", "supcon", "seed")  # trainer.losses.OBJECTIVES
+FORMAT_NAMES = ("folders", "csv", "coco", "karpathy", "fashion-mnist")  # trainer.training_data.FORMATS
+
+
+class UsageError(Exception):
+    """A bad command line; raised instead of argparse's exit so --progress jsonl can report it as an event."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def _build_default(args: argparse.Namespace) -> None:
@@ -22,8 +38,104 @@ def _convert(args: argparse.Namespace) -> None:
     print(f"installed {folder.name}: {folder}")
 
 
+def _train(args: argparse.Namespace) -> int:
+    """Train; every failure becomes one line (an error event in jsonl mode) and an exit code."""
+    from trainer.progress import CancelFlag, Cancelled, Events
+    from trainer.train import TrainConfig, train
+
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    events = Events(args.progress, stream=sys.stdout, enabled=main_process)
+    config = TrainConfig(
+        data=args.data, format=args.format, images=args.images, limit_per_class=args.limit_per_class,
+        stages=tuple(s.strip() for s in args.stages.split(",") if s.strip()), objective=args.objective,
+        temperature=args.temperature, base=args.base,
+        mix_weight=TrainConfig.mix_weight if args.mix_weight is None else args.mix_weight,
+        image_blocks=None if args.unfreeze_all else 2, text_blocks=None if args.unfreeze_all else 2,
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
+        name=args.name or "", replace=args.replace, resume=args.resume, progress=args.progress,
+        debug_weights_dir=args.debug_weights_dir)
+    # in jsonl mode stdout carries the contract only; anything else printed goes to stderr
+    quiet = contextlib.redirect_stdout(sys.stderr) if args.progress == "jsonl" else contextlib.nullcontext()
+    try:
+        with quiet, CancelFlag() as cancel:
+            train(config, events, cancel)
+    except PicsiftError as exc:
+        events.error(str(exc))
+        return 1
+    except (Cancelled, KeyboardInterrupt):
+        events.log("picsift: cancelled; the checkpoint is kept: run the same command with --resume to continue")
+        return 130
+    except Exception as exc:  # a bug: the app still gets its event, the traceback goes to stderr
+        if args.progress == "jsonl":
+            events.error(f"internal error: {type(exc).__name__}: {exc} (details on stderr)")
+            traceback.print_exc()
+            return 1
+        raise
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from models import registry
+    from models.runtime import ModelRuntime
+    from trainer.evaluate import evaluate_bundle
+    from trainer.training_data import load_splits, load_whole
+
+    folder = Path(args.bundle) if (Path(args.bundle) / "manifest.json").is_file() else None
+    runtime = ModelRuntime(folder or registry.open_installed(args.bundle), device=args.device)
+    if args.split == "all":
+        dataset = load_whole(args.data, args.format, args.images, args.seed, args.limit_per_class)
+    else:
+        dataset = getattr(load_splits(args.data, args.format, args.images, args.seed, args.limit_per_class), args.split)
+    metrics = evaluate_bundle(runtime, dataset)
+    print(json.dumps({"bundle": runtime.manifest.name, "data": args.data, "split": args.split,
+                      "images": len(dataset.images), "metrics": metrics}, indent=2))
+
+
+def _export(args: argparse.Namespace) -> None:
+    from models import registry
+
+    print(f"exported {args.name} to {registry.export(args.name, args.destination)}")
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True,
+                        help="a folder of class folders, a caption .csv (image,caption), a COCO or Karpathy .json, "
+                             "or 'fashion-mnist'")
+    parser.add_argument("--images", help="folder the caption file's image paths are relative to (default: beside it)")
+    parser.add_argument("--format", choices=FORMAT_NAMES, help="detected from --data when omitted")
+    parser.add_argument("--limit-per-class", type=int, metavar="N", help="at most N images per class (quick runs)")
+    parser.add_argument("--seed", type=int, default=0, help="splits, batch order and initial weights (default 0)")
+
+
+def _add_train_parser(commands) -> None:
+    train = commands.add_parser("train", help="fine-tune on your data; install the result as a bundle")
+    _add_data_arguments(train)
+    train.add_argument("--stages", default="mapper", help="comma-separated, of text,image,mapper (default: mapper)")
+    train.add_argument("--objective", choices=OBJECTIVE_NAMES, default="infonce", help="mapper loss (default infonce)")
+    train.add_argument("--epochs", type=int, help="epochs of every stage (default: text 3, image 3, mapper 30)")
+    train.add_argument("--batch-size", type=int, help="items per step (default: text 64, image 64, mapper 256)")
+    train.add_argument("--lr", type=float, help="peak learning rate (default: text 2e-5, image 3e-4, mapper 1e-3)")
+    train.add_argument("--temperature", type=float, help="the objective's temperature (default: the loss's own)")
+    train.add_argument("--mix-weight", type=float,
+                       help="share of the trained space in the search score, the rest the base model's "
+                            "(default: trainer.train.MIX_WEIGHT, 0.5)")
+    train.add_argument("--unfreeze-all", action="store_true", help="train whole towers, not their last blocks (slow)")
+    train.add_argument("--base", help="bundle name or folder, or a CLIP-like model folder or hub id (default: built-in)")
+    train.add_argument("--name", help="name of the installed bundle (default: <data>-tuned)")
+    train.add_argument("--replace", action="store_true", help="overwrite an installed bundle of that name")
+    train.add_argument("--resume", action="store_true", help="continue the run of that name from its checkpoint")
+    train.add_argument("--device", choices=DEVICES, default="auto", help="mixed precision on CUDA (default auto)")
+    train.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
+                       help="bars on stderr, or JSON lines on stdout for programs (default bar)")
+    train.add_argument("--debug-weights-dir", help=argparse.SUPPRESS)
+    train.set_defaults(run=_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    parser = _Parser(prog="python -m trainer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build-default", help="build the offline built-in model bundle")
     build.add_argument("--force", action="store_true", help="rebuild even if it is installed")
@@ -34,17 +146,44 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--name", help="bundle name (default: from the source)")
     convert.add_argument("--replace", action="store_true", help="overwrite an installed bundle of that name")
     convert.set_defaults(run=_convert)
+    _add_train_parser(commands)
+    evaluate = commands.add_parser("evaluate", help="retrieval metrics of a bundle on data, through its ONNX graphs")
+    evaluate.add_argument("--bundle", required=True, help="installed bundle name, or a bundle folder")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
+                          help="the split training used (same --seed and --limit-per-class), or all of the data")
+    evaluate.add_argument("--device", choices=DEVICES, default="auto")
+    evaluate.set_defaults(run=_evaluate)
+    export = commands.add_parser("export", help="copy an installed bundle to a folder or a .zip")
+    export.add_argument("name")
+    export.add_argument("destination", help="a new folder, or a path ending in .zip")
+    export.set_defaults(run=_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args.run(args)
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _usage_error(str(exc), argv)
+    try:
+        code = args.run(args)
     except PicsiftError as exc:
         print(f"picsift: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("picsift: cancelled", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
+
+
+def _usage_error(message: str, argv: list[str]) -> int:
+    """argparse's complaint: an error event when --progress jsonl was asked for, else usage on stderr (exit 2)."""
+    if "--progress=jsonl" in argv or any(a == "--progress" and b == "jsonl" for a, b in zip(argv, argv[1:])):
+        from trainer.progress import Events
+
+        Events("jsonl", stream=sys.stdout).error(message)
+        return 1
+    print(message, file=sys.stderr)
+    return 2

@@ -47,17 +47,18 @@ FORMAT_VERSION = 1
 HNSW_M = 24  # graph degree; at 1M M=32 matched its recall with ef=128 but built 20% slower, and on
 # uniform 32-d vectors (high intrinsic dimension) M=16 lost 1.5% recall@10 at equal ef
 HNSW_EF_CONSTRUCTION = 200  # at 1M, 100 left recall@10 stuck near 0.993 at any ef; 200 builds ~2.7x slower
-HNSW_EF = 256  # query beam (hnswlib searches with max(ef, k)): recall@10 0.9998 at 1M in 0.3 ms; 128 gave 0.998
-# Below this many vectors search is brute force: exact, and still under 0.3 ms (the graph is already
-# faster from 1k vectors, but both are far below anything a person notices).
+HNSW_EF = 256  # query beam (hnswlib searches with max(ef, k)): recall@10 0.999+ at 1M in 0.3 ms; 128: 0.998-0.9998
+# Up to this many vectors search is brute force: exact, and still under 0.3 ms. The graph catches up
+# at ~1k vectors (0.08 ms each) and is 0.17 ms at 5k: both far below anything a person notices.
 EXACT_SEARCH_MAX = 5_000
 # A filter allowing at most this many vectors is scored exactly; above it the graph is over-fetched.
-# At 1M: 20k allowed 4.0 ms exact vs 5.9 ms over-fetched, 50k 9.9 vs 2.3 ms; at 100k they cross near 12k.
+# At 1M: 20k allowed 4-8 ms exact vs 6-11 ms over-fetched, 50k 10-13 vs 2.3-2.8 ms; at 100k they cross
+# near 12k (10k: 1.6 vs 2.0 ms), so 20k costs a 100k library at most ~2 ms.
 FILTER_EXACT_MAX = 20_000
 # A filter passing a fraction f asks the graph for OVER_FETCH * k / f results; at 100k with 2-50%
 # allowed, 2 gave recall@10 0.966-0.999, 4 gave 0.991-1.0, 8 gave 1.0.
 OVER_FETCH = 8
-ADD_CHUNK = 512  # vectors inserted per exclusive hold: ~0.2 s at 1M on 2 cores, the longest a search waits
+ADD_CHUNK = 512  # vectors inserted per exclusive hold: 0.2-0.3 s at 1M on 2 cores, the longest a search waits
 _MIN_CAPACITY = 1024
 _MAX_LABEL = 2**31 - 1  # labels index a dense row table; catalog image ids stay far below this
 _SCORE_BLOCK_FLOATS = 1 << 18  # one BLAS call per block: small calls stay single-threaded (see _exact)
@@ -323,7 +324,10 @@ class VectorIndex:
         block = max(1, _SCORE_BLOCK_FLOATS // self.dim)
         for start in range(0, len(rows), block):
             scores[:, start : start + block] = queries @ self._vectors[rows[start : start + block]].T  # (Q, B)
-        best = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < len(rows) else np.tile(np.arange(len(rows)), (len(queries), 1))
+        if k < len(rows):
+            best = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (Q, k) unordered
+        else:
+            best = np.tile(np.arange(len(rows)), (len(queries), 1))
         best_scores = np.take_along_axis(scores, best, axis=1)
         order = np.argsort(-best_scores, axis=1, kind="stable")
         return self._labels[rows[np.take_along_axis(best, order, axis=1)]], np.take_along_axis(best_scores, order, axis=1)
@@ -360,7 +364,7 @@ class VectorIndex:
         (25 ms at 100k photos here).
         """
         if runtime.manifest.image_encoder_id != self.encoder_id:
-            raise ValueError(f"this index holds {self.encoder_id!r} vectors, the runtime makes {runtime.manifest.image_encoder_id!r}")
+            raise ValueError(f"this index holds {self.encoder_id!r} vectors, not {runtime.manifest.image_encoder_id!r}")
         with self._sync_lock:
             newest = catalog.max_image_id()  # before `live`: an image above it may be missing from `live`
             added, top = self._add_features(catalog.features(self.encoder_id, after_id=self.max_image_id), runtime)
