@@ -1,0 +1,170 @@
+"""The shared-space stage: encoders frozen, two mappers trained on cached features with the chosen objective.
+
+What is exported, per side, is one module (trainer.zero_shot.ConcatMapper):
+
+    output = normalize([sqrt(a) * trained(x), sqrt(1 - a) * base(x)])
+
+`trained` is a linear map normalize(W x + b) into a new space for the built-in family (METHOD.md
+stage 3), or a trainable copy of the model's own projection for transformers families; `base` is
+the base model's mapper, frozen (for the built-in family the zero-shot bridge). Between two such
+outputs, cosine = a cos_trained + (1 - a) cos_base: the trained space knows the user's labels,
+the base keeps the general search it would otherwise forget. a = 1 exports `trained` alone.
+The loss is taken on that output, so the trained part learns to complement the base. The base
+part is frozen, so its outputs are computed once per item and training runs the trained part
+alone: ConcatMapper(Columns(trained), Columns(identity)) over [features, base output] side by
+side gives exactly what the exported ConcatMapper(trained, base) gives from the features.
+
+Labelled data: each image is paired with a text of its class, drawn per step among the prompt
+TEMPLATES (so any phrasing of a label finds it, not one string); validation queries are the
+bare label texts. Caption data: each (image, caption) pair is an item, labelled by its image.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.errors import PicsiftError
+from trainer.encoding import Encoding
+from trainer.evaluate import PRIMARY, split_metrics
+from trainer.losses import make_objective
+from trainer.mappers import LinearMapper
+from trainer.training_data import Splits
+from trainer.towers import TowerPair
+from trainer.zero_shot import ConcatMapper
+
+# Phrasings of a label text; the first is the label itself. Used by the mapper and text stages.
+TEMPLATES = ("{}", "a photo of a {}", "a picture of a {}", "an image of a {}", "a photo of the {}",
+             "a close-up photo of a {}", "a {}", "a photo of my {}")
+CLASS_WISE = ("prototype", "ce")  # objectives that need class labels
+TEMPERATURE_OBJECTIVES = ("infonce", "supcon", "prototype")  # objectives with a temperature argument
+
+
+def hybrid_mapper(trained: nn.Module, base: nn.Module, weight: float) -> nn.Module:
+    """The exported mapper of one side (see the module docstring); `base` is frozen."""
+    if not 0.0 < weight <= 1.0:
+        raise PicsiftError(f"--mix-weight must be in (0, 1], not {weight}")
+    if weight == 1.0:
+        return trained
+    for p in base.parameters():
+        p.requires_grad_(False)
+    return ConcatMapper(trained, base, weight)
+
+
+def trainable_mapper(pair: TowerPair, side: str, features: int, width: int) -> nn.Module:
+    """A fresh linear map (built-in family) or a trainable copy of the model's own projection."""
+    if pair.family == "builtin":
+        return LinearMapper(features, width)
+    mapper = copy.deepcopy(getattr(pair, f"{side}_mapper"))
+    for p in mapper.parameters():
+        p.requires_grad_(True)
+    return mapper
+
+
+class Columns(nn.Module):
+    """x (B, D) -> module(x[:, start:stop]): one of several inputs laid side by side."""
+
+    def __init__(self, module: nn.Module, start: int, stop: int | None = None):
+        super().__init__()
+        self.module, self.start, self.stop = module, start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x[:, self.start:self.stop])
+
+
+def with_base_output(trained: nn.Module, base: nn.Module, weight: float, width: int):
+    """(the mapper trained on [features (width), base output], a function adding the base output to features)."""
+    if weight == 1.0:
+        return trained, lambda features: features
+    mapper = ConcatMapper(Columns(trained, 0, width), Columns(nn.Identity(), width), weight)
+
+    @torch.no_grad()
+    def add_base_output(features: torch.Tensor) -> torch.Tensor:  # (N, width) -> (N, width + D_base)
+        chunks = [base(features[i:i + 1024]) for i in range(0, len(features), 1024)]
+        return torch.cat([features, torch.cat(chunks).to(features.dtype)], dim=-1)
+
+    return mapper, add_base_output
+
+
+class PairedLoss(nn.Module):
+    """(image features (B, Di), text features (B, Dt), labels (B,)) -> the objective on both mappers' outputs."""
+
+    def __init__(self, image_mapper: nn.Module, text_mapper: nn.Module, objective: nn.Module):
+        super().__init__()
+        self.image_mapper, self.text_mapper, self.objective = image_mapper, text_mapper, objective
+
+    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.objective(self.image_mapper(image_features), self.text_mapper(text_features), labels)
+
+
+class MapperStage:
+    """Stage 3 for trainer.loop.fit; on return the pair's mappers are the trained hybrids."""
+
+    name = "mapper"
+
+    def __init__(self, pair: TowerPair, splits: Splits, encoding: Encoding, objective: str, temperature: float | None,
+                 mix_weight: float, width: int, seed: int, device: torch.device):
+        if objective in CLASS_WISE and not splits.labelled:
+            raise PicsiftError(f"--objective {objective} needs class labels (a folder of class folders); "
+                               "for captions use infonce, triplet, supcon or seed")
+        self.splits, self.seed, self.device = splits, seed, device
+        self.primary = PRIMARY["labelled" if splits.labelled else "captions"]
+        train, self.val = encoding.images(splits.train, "train"), encoding.images(splits.val, "val")
+        val_texts = encoding.texts(splits.val.texts)  # labelled data: the bare label texts, the queries
+        image_width, text_width = train.features.shape[1], val_texts.shape[1]
+        trained_image = trainable_mapper(pair, "image", image_width, width)
+        trained_text = trainable_mapper(pair, "text", text_width, width)
+        self.image_mapper = hybrid_mapper(trained_image, pair.image_mapper, mix_weight)  # what is exported
+        self.text_mapper = hybrid_mapper(trained_text, pair.text_mapper, mix_weight)
+        image_mapper, add_image_base = with_base_output(trained_image, pair.image_mapper, mix_weight, image_width)
+        text_mapper, add_text_base = with_base_output(trained_text, pair.text_mapper, mix_weight, text_width)
+        self.train_inputs = add_image_base(train.features).to(device)  # (N, Di [+ D_base])
+        self.val_inputs = add_image_base(self.val.features).to(device)
+        self.val_texts = add_text_base(val_texts).to(device)
+        self._items(train.rows, encoding, add_text_base)
+        with torch.no_grad():
+            dim = image_mapper.eval()(self.train_inputs[:1]).shape[1]
+        kwargs = {"temperature": temperature} if temperature is not None and objective in TEMPERATURE_OBJECTIVES else {}
+        classes = len(splits.train.texts) if splits.labelled else 0
+        loss = make_objective(objective, dim=dim, num_classes=classes, **kwargs)
+        self.model = PairedLoss(image_mapper, text_mapper.eval(), loss).eval()  # no dropout; BatchNorm keeps its statistics
+        self.trained = nn.ModuleDict({"image_mapper": trained_image, "text_mapper": trained_text, "objective": loss})
+
+    def _items(self, rows: np.ndarray, encoding: Encoding, add_base) -> None:
+        """Training items, their labels, and the texts they pair with."""
+        train = self.splits.train
+        if self.splits.labelled:
+            variants = [template.format(name) for name in train.texts for template in TEMPLATES]
+            texts = add_base(encoding.texts(variants))  # (C * T, Dt [+ D_base])
+            self.class_texts = texts.view(len(train.texts), len(TEMPLATES), -1).to(self.device)
+            self.labels = train.labels[rows]  # item k = image feature row k
+            return
+        position = {int(r): k for k, r in enumerate(rows)}
+        pairs = [(position[i], t) for i, t in train.pairs if i in position]
+        self.item_image = np.array([k for k, _ in pairs], np.int64)
+        self.item_text = np.array([t for _, t in pairs], np.int64)
+        self.labels = self.item_image  # captions of one image are positives of one another
+        self.caption_features = add_base(encoding.texts(train.texts)).to(self.device)
+
+    def batch(self, items: np.ndarray, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        labels = torch.as_tensor(self.labels[items], device=self.device)
+        if self.splits.labelled:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)  # same draw on resume
+            variant = torch.randint(len(TEMPLATES), (len(items),), generator=generator).to(self.device)
+            return self.train_inputs[torch.as_tensor(items, device=self.device)], self.class_texts[labels, variant], labels
+        image_rows = torch.as_tensor(self.item_image[items], device=self.device)
+        texts = torch.as_tensor(self.item_text[items], device=self.device)
+        return self.train_inputs[image_rows], self.caption_features[texts], labels
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        image_emb = self.model.image_mapper(self.val_inputs).float().cpu().numpy()
+        text_emb = self.model.text_mapper(self.val_texts).float().cpu().numpy()
+        return split_metrics(self.splits.val, image_emb, self.val.rows, text_emb)
+
+    def install(self, pair: TowerPair) -> None:
+        """Put the trained mappers into the pair (after fit has restored the best epoch)."""
+        pair.image_mapper, pair.text_mapper = self.image_mapper.eval().cpu(), self.text_mapper.eval().cpu()
