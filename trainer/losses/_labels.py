@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def check_embeddings(name: str, embeddings: torch.Tensor) -> None:
@@ -52,3 +53,9 @@ def labelled_modalities(
             raise ValueError(f"{name}_emb was given without {name}_labels")
         check_labels(labels, len(embeddings))
     return [(embeddings, labels) for _, embeddings, labels in given]
+
+
+def summed_cross_entropy(logits, image_emb, image_labels, text_emb=None, text_labels=None) -> torch.Tensor:
+    """Sum over the labelled modalities of cross_entropy(logits(embeddings), labels), as CLIP4CMR adds them."""
+    terms = [F.cross_entropy(logits(e), y) for e, y in labelled_modalities(image_emb, image_labels, text_emb, text_labels)]
+    return torch.stack(terms).sum()

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.losses._labels import labelled_modalities
+from trainer.losses._labels import summed_cross_entropy
 
 Metric = Literal["squared_euclidean", "cosine"]
 
@@ -98,8 +98,4 @@ class PrototypeContrastive(nn.Module):
         text_emb: torch.Tensor | None = None,
         text_labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        terms = [
-            F.cross_entropy(self.logits(embeddings), labels)
-            for embeddings, labels in labelled_modalities(image_emb, image_labels, text_emb, text_labels)
-        ]
-        return torch.stack(terms).sum()
+        return summed_cross_entropy(self.logits, image_emb, image_labels, text_emb, text_labels)
