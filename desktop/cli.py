@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from models.errors import PicsiftError
+from models.errors import run_reporting_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,15 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         return _open_app()
-    try:
-        args.run(args)
-    except PicsiftError as exc:
-        print(f"picsift: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("picsift: cancelled", file=sys.stderr)
-        return 130
-    return 0
+    return run_reporting_errors(lambda: args.run(args))
 
 
 def _open_app() -> int:

@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 
-from models.errors import PicsiftError
+from models.errors import PicsiftError, run_reporting_errors
 
 DEVICES = ("auto", "cpu", "cuda")
 OBJECTIVE_NAMES = ("infonce", "triplet", "prototype", "ce", "supcon", "seed")  # trainer.losses.OBJECTIVES
@@ -167,15 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _usage_error(str(exc), argv)
-    try:
-        code = args.run(args)
-    except PicsiftError as exc:
-        print(f"picsift: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("picsift: cancelled", file=sys.stderr)
-        return 130
-    return code or 0
+    return run_reporting_errors(lambda: args.run(args))
 
 
 def _usage_error(message: str, argv: list[str]) -> int:
