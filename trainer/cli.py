@@ -48,7 +48,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data=args.data, format=args.format, images=args.images, limit_per_class=args.limit_per_class,
         stages=tuple(s.strip() for s in args.stages.split(",") if s.strip()), objective=args.objective,
-        temperature=args.temperature, base=args.base,
+        temperature=args.temperature, base=args.base, keep_images=args.keep_images, keep_texts=args.keep_texts,
         mix_weight=TrainConfig.mix_weight if args.mix_weight is None else args.mix_weight,
         image_blocks=None if args.unfreeze_all else 2, text_blocks=None if args.unfreeze_all else 2,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
@@ -119,6 +119,10 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--batch-size", type=int, help="items per step (default: text 64, image 64, mapper 256)")
     train.add_argument("--lr", type=float, help="peak learning rate (default: text 2e-5, image 3e-4, mapper 1e-3)")
     train.add_argument("--temperature", type=float, help="the objective's temperature (default: the loss's own)")
+    train.add_argument("--keep-images", type=float, default=1.0, metavar="SHARE",
+                       help="modality imbalance study: only this share of mapper training items keep their image")
+    train.add_argument("--keep-texts", type=float, default=1.0, metavar="SHARE",
+                       help="likewise for their text (the others train one side only)")
     train.add_argument("--mix-weight", type=float,
                        help="share of the trained space in the search score, the rest the base model's "
                             "(default: trainer.train.MIX_WEIGHT, 0.5)")

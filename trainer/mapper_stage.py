@@ -31,6 +31,7 @@ from models.errors import PicsiftError
 from trainer.encoding import Encoding
 from trainer.evaluate import PRIMARY, split_metrics
 from trainer.losses import make_objective
+from trainer.losses.paired import with_missing_sides
 from trainer.mappers import LinearMapper
 from trainer.training_data import Splits
 from trainer.towers import TowerPair
@@ -90,14 +91,46 @@ def with_base_output(trained: nn.Module, base: nn.Module, weight: float, width: 
 
 
 class PairedLoss(nn.Module):
-    """(image features (B, Di), text features (B, Dt), labels (B,)) -> the objective on both mappers' outputs."""
+    """(image features (B, Di), text features (B, Dt), labels (B,)[, has_image, has_text]) -> the objective
+    on both mappers' outputs; the masks (bool (B,)) mark items that kept that side (modality imbalance)."""
 
     def __init__(self, image_mapper: nn.Module, text_mapper: nn.Module, objective: nn.Module):
         super().__init__()
         self.image_mapper, self.text_mapper, self.objective = image_mapper, text_mapper, objective
 
-    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.objective(self.image_mapper(image_features), self.text_mapper(text_features), labels)
+    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor, labels: torch.Tensor,
+                has_image: torch.Tensor | None = None, has_text: torch.Tensor | None = None) -> torch.Tensor:
+        image_emb, text_emb = self.image_mapper(image_features), self.text_mapper(text_features)
+        if has_image is None:
+            return self.objective(image_emb, text_emb, labels)
+        return with_missing_sides(self.objective, image_emb, text_emb, labels, has_image, has_text)
+
+
+def check_kept_shares(keep_images: float, keep_texts: float) -> None:
+    """Refuse --keep-images / --keep-texts values that cannot work, with the reason."""
+    for name, value in (("--keep-images", keep_images), ("--keep-texts", keep_texts)):
+        if not 0.0 < value <= 1.0:
+            raise PicsiftError(f"{name} must be in (0, 1], not {value}")
+    if (1.0 - keep_images) + (1.0 - keep_texts) > 1.0:
+        raise PicsiftError("--keep-images and --keep-texts together drop both sides of some items; "
+                           "their dropped shares must add up to at most 1")
+
+
+def kept_sides(items: int, keep_images: float, keep_texts: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(has_image, has_text) bool (items,): a seeded share of items loses its image, another its text; None if all keep both.
+
+    The two dropped sets never overlap, so every item keeps at least one side.
+    """
+    check_kept_shares(keep_images, keep_texts)
+    if keep_images == 1.0 and keep_texts == 1.0:
+        return None
+    order = np.random.default_rng([seed, 7]).permutation(items)
+    no_image = round((1.0 - keep_images) * items)
+    no_text = round((1.0 - keep_texts) * items)
+    has_image, has_text = np.ones(items, bool), np.ones(items, bool)
+    has_image[order[:no_image]] = False
+    has_text[order[no_image:no_image + no_text]] = False
+    return has_image, has_text
 
 
 class MapperStage:
@@ -106,7 +139,8 @@ class MapperStage:
     name = "mapper"
 
     def __init__(self, pair: TowerPair, splits: Splits, encoding: Encoding, objective: str, temperature: float | None,
-                 mix_weight: float, width: int, seed: int, device: torch.device):
+                 mix_weight: float, width: int, seed: int, device: torch.device,
+                 keep_images: float = 1.0, keep_texts: float = 1.0):
         if objective in CLASS_WISE and not splits.labelled:
             raise PicsiftError(f"--objective {objective} needs class labels (a folder of class folders); "
                                "for captions use infonce, triplet, supcon or seed")
@@ -125,8 +159,12 @@ class MapperStage:
         self.val_inputs = add_image_base(self.val.features).to(device)
         self.val_texts = add_text_base(val_texts).to(device)
         self._items(train.rows, encoding, add_text_base)
-        with torch.no_grad():
-            dim = image_mapper.eval()(self.train_inputs[:1]).shape[1]
+        self.sides = kept_sides(len(self.labels), keep_images, keep_texts, seed)
+        one_sided_ok = objective in CLASS_WISE + ("supcon",)  # trainer.losses.paired.with_missing_sides
+        if self.sides is not None and not one_sided_ok and int((self.sides[0] & self.sides[1]).sum()) < 2:
+            raise PicsiftError(f"--objective {objective} learns from complete pairs only, and too few are left")
+        with torch.no_grad():  # the mappers are still on the CPU here; fit() moves them
+            dim = image_mapper.eval()(add_image_base(train.features[:1])).shape[1]
         kwargs = {"temperature": temperature} if temperature is not None and objective in TEMPERATURE_OBJECTIVES else {}
         classes = len(splits.train.texts) if splits.labelled else 0
         loss = make_objective(objective, dim=dim, num_classes=classes, **kwargs)
@@ -149,15 +187,19 @@ class MapperStage:
         self.labels = self.item_image  # captions of one image are positives of one another
         self.caption_features = add_base(encoding.texts(train.texts)).to(self.device)
 
-    def batch(self, items: np.ndarray, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, items: np.ndarray, step: int) -> tuple[torch.Tensor, ...]:
         labels = torch.as_tensor(self.labels[items], device=self.device)
         if self.splits.labelled:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)  # same draw on resume
             variant = torch.randint(len(TEMPLATES), (len(items),), generator=generator).to(self.device)
-            return self.train_inputs[torch.as_tensor(items, device=self.device)], self.class_texts[labels, variant], labels
-        image_rows = torch.as_tensor(self.item_image[items], device=self.device)
-        texts = torch.as_tensor(self.item_text[items], device=self.device)
-        return self.train_inputs[image_rows], self.caption_features[texts], labels
+            batch = self.train_inputs[torch.as_tensor(items, device=self.device)], self.class_texts[labels, variant], labels
+        else:
+            image_rows = torch.as_tensor(self.item_image[items], device=self.device)
+            texts = torch.as_tensor(self.item_text[items], device=self.device)
+            batch = self.train_inputs[image_rows], self.caption_features[texts], labels
+        if self.sides is None:
+            return batch
+        return *batch, *(torch.as_tensor(side[items], device=self.device) for side in self.sides)
 
     @torch.no_grad()
     def validate(self) -> dict:

@@ -58,6 +58,8 @@ class TrainConfig:
     temperature: float | None = None  # the objective's temperature (infonce, supcon, prototype); None = its default
     stage_temperature: float = 0.1  # SupCon temperature of the text and image stages
     base: str | None = None  # model to start from (trainer.base); None = the built-in model
+    keep_images: float = 1.0  # share of mapper-stage training items that keep their image (modality imbalance study)
+    keep_texts: float = 1.0  # share that keep their text; the rest train one side only
     mix_weight: float = MIX_WEIGHT  # a: the trained space's share of the exported cosine; the rest is the base's
     mapper_dim: int = 256  # width of the trained linear space (built-in family; others keep their projection's)
     image_blocks: int | None = 2  # last image-tower blocks (and what follows) the image stage trains; None = all
@@ -155,6 +157,9 @@ def _checked(config: TrainConfig) -> tuple[str, list[str]]:
         raise PicsiftError(f"unknown stage(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(STAGES)}")
     if config.objective not in OBJECTIVES:
         raise PicsiftError(f"unknown objective {config.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    from trainer.mapper_stage import check_kept_shares
+
+    check_kept_shares(config.keep_images, config.keep_texts)
     name = config.bundle_name()
     if name == registry.DEFAULT_BUNDLE:
         raise PicsiftError(f"{name!r} is the built-in model's name; choose another --name")
@@ -172,7 +177,7 @@ def _make_stage(name: str, config: TrainConfig, pair, splits, encoding, device, 
     if name == "image":
         return ImageStage(pair, splits, config.image_blocks, config.stage_temperature, device, events, cancel)
     return MapperStage(pair, splits, encoding, config.objective, config.temperature, config.mix_weight,
-                       config.mapper_dim, config.seed, device)
+                       config.mapper_dim, config.seed, device, config.keep_images, config.keep_texts)
 
 
 def _install(name: str, stage, pair, encoding: Encoding) -> None:
@@ -198,6 +203,7 @@ def _publish(config, name, base, pair, splits, results, baseline, timings, start
                  for split in ("val", "test")}
         timings["evaluate"] = _lap(clock)
         training = {"stages": list(results), "objective": config.objective, "temperature": config.temperature,
+                    "keep_images": config.keep_images, "keep_texts": config.keep_texts,
                     "mix_weight": config.mix_weight, "seed": config.seed, "selected_on": "val",
                     "epochs": {s: r["epochs"] for s, r in results.items()},
                     "best_epochs": {s: r["best_epoch"] for s, r in results.items()}}

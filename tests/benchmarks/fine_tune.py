@@ -65,6 +65,16 @@ def trainer(args: list[str], data_dir: Path) -> tuple[dict, float]:
     return events[-1], seconds
 
 
+def with_builtin(data_dir: Path, builtin: str | None) -> None:
+    """A data dir whose models/ holds the built-in bundle: `builtin` linked in, or built there."""
+    (data_dir / "models").mkdir(parents=True)
+    if builtin:
+        (data_dir / "models" / "picsift-builtin").symlink_to(Path(builtin).resolve(), target_is_directory=True)
+    else:
+        subprocess.run([sys.executable, "-m", "trainer", "build-default"], cwd=ROOT, check=True,
+                       env={**os.environ, "PICSIFT_DATA_DIR": str(data_dir)})
+
+
 def general_search(folder: Path) -> dict:
     """Text->image R@1/R@5 of the demo photos' own queries (general photos, nothing like Fashion-MNIST)."""
     from desktop.core.demo_library import DEMO_PHOTOS, demo_image
@@ -111,12 +121,7 @@ def main() -> None:
     data_dir, data = work / "data-dir", work / "clothes"
     write_fashion_mnist_folders(data, args.per_class, split="train", seed=0)
     official = write_fashion_mnist_folders(work / "official-test", 100, split="test", seed=0)
-    (data_dir / "models").mkdir(parents=True)
-    if args.builtin:
-        (data_dir / "models" / "picsift-builtin").symlink_to(Path(args.builtin).resolve(), target_is_directory=True)
-    else:
-        subprocess.run([sys.executable, "-m", "trainer", "build-default"], cwd=ROOT, check=True,
-                       env={**os.environ, "PICSIFT_DATA_DIR": str(data_dir)})
+    with_builtin(data_dir, args.builtin)
     results = {"data": {"train_source": f"Fashion-MNIST train, {args.per_class} per class, labelled folders",
                         "split": "seeded 80/10/10 per class (trainer default); test = held-out part",
                         "official_test": "Fashion-MNIST test, 100 per class (1,000)"},

@@ -18,6 +18,8 @@ from trainer.losses import (
     SymmetricInfoNCE,
     make_objective,
 )
+from trainer.losses.paired import with_missing_sides
+
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
@@ -315,3 +317,44 @@ def test_each_objective_trains_a_tiny_random_problem(name):
     for _ in range(48):
         step()
     assert step() < first
+
+
+# --- modality imbalance: items that lost one side ------------------------------------------------------
+
+def _one_sided_batch():
+    torch.manual_seed(0)
+    image, text = F.normalize(torch.randn(8, 6), dim=1), F.normalize(torch.randn(8, 6), dim=1)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
+    has_image = torch.tensor([1, 1, 1, 0, 1, 0, 1, 1], dtype=torch.bool)
+    has_text = torch.tensor([1, 0, 1, 1, 1, 1, 0, 1], dtype=torch.bool)
+    return image, text, labels, has_image, has_text
+
+
+def test_class_wise_objectives_learn_from_every_surviving_row_of_each_side():
+    image, text, labels, has_image, has_text = _one_sided_batch()
+    loss = make_objective("prototype", dim=6, num_classes=3)
+    expected = loss.loss(image[has_image], labels[has_image], text[has_text], labels[has_text])
+    assert with_missing_sides(loss, image, text, labels, has_image, has_text) == pytest.approx(float(expected))
+    only_texts = with_missing_sides(loss, image, text, labels, torch.zeros(8, dtype=torch.bool), has_text)
+    assert float(only_texts) == pytest.approx(float(loss.loss(text[has_text], labels[has_text])))
+
+
+def test_supcon_takes_all_surviving_rows_and_pairwise_objectives_complete_pairs_only():
+    image, text, labels, has_image, has_text = _one_sided_batch()
+    supcon = make_objective("supcon", dim=6, num_classes=3)
+    expected = supcon.loss(torch.cat([image[has_image], text[has_text]]), torch.cat([labels[has_image], labels[has_text]]))
+    assert float(with_missing_sides(supcon, image, text, labels, has_image, has_text)) == pytest.approx(float(expected))
+    infonce = make_objective("infonce", dim=6, num_classes=3)
+    both = has_image & has_text
+    got = with_missing_sides(infonce, image, text, labels, has_image, has_text)
+    assert float(got) == pytest.approx(float(infonce(image[both], text[both], labels[both])))
+
+
+def test_a_batch_without_two_complete_pairs_gives_a_zero_loss_that_still_backpropagates():
+    image, text, labels, _, _ = _one_sided_batch()
+    image.requires_grad_(True)
+    alone = torch.zeros(8, dtype=torch.bool)
+    alone[0] = True
+    loss = with_missing_sides(make_objective("triplet", dim=6, num_classes=3), image, text, labels, alone, torch.ones(8, dtype=torch.bool))
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.isfinite(image.grad).all()

@@ -177,7 +177,23 @@ def test_a_transformers_model_trains_from_its_own_projections(capsys, tiny_folde
     assert manifest.provenance["training"]["base"] == str(source)
 
 
-@pytest.mark.parametrize("problem", ["missing folder", "one class", "unknown stage", "taken name"])
+def test_modality_imbalance_trains_class_wise_objectives_on_one_sided_items(capsys, base, tiny_folders):
+    code, events = _train(capsys, "--data", str(tiny_folders), "--base", base, "--name", "few-images",
+                          "--objective", "prototype", "--keep-images", "0.3", *TINY)
+    assert code == 0 and events[-1]["metrics"]["text_to_image_mAP@all"] > events[-1]["baseline"]["text_to_image_mAP@all"]
+    training = open_bundle(registry.bundle_folder("few-images")).manifest.provenance["training"]
+    assert (training["keep_images"], training["keep_texts"]) == (0.3, 1.0)
+
+
+def test_kept_sides_drop_disjoint_seeded_shares():
+    from trainer.mapper_stage import kept_sides
+
+    has_image, has_text = kept_sides(100, 0.3, 0.8, seed=0)
+    assert (~has_image).sum() == 70 and (~has_text).sum() == 20 and (has_image | has_text).all()
+    assert (kept_sides(100, 0.3, 0.8, seed=0)[0] == has_image).all() and kept_sides(100, 1.0, 1.0, seed=0) is None
+
+
+@pytest.mark.parametrize("problem", ["missing folder", "one class", "unknown stage", "taken name", "keep nothing"])
 def test_bad_input_gives_one_error_event_and_exit_code_1(capsys, tmp_path, problem):
     data = tmp_path / "photos"
     args = ["--data", str(data)]
@@ -190,12 +206,16 @@ def test_bad_input_gives_one_error_event_and_exit_code_1(capsys, tmp_path, probl
     if problem == "taken name":
         (registry.bundle_folder("mine") / "manifest.json").parent.mkdir(parents=True)
         args += ["--name", "mine"]
+    if problem == "keep nothing":
+        write_fashion_mnist_folders(data, per_class=3)
+        args += ["--keep-images", "0.5", "--keep-texts", "0.4"]
     code, events = _train(capsys, *args)
     assert code == 1 and [e["event"] for e in events] == ["error"]
     message = events[0]["message"]
     assert "\n" not in message and "Traceback" not in capsys.readouterr().err
     expected = {"missing folder": "no such file or folder", "one class": "at least two are needed",
-                "unknown stage": "unknown stage(s) vision", "taken name": "--replace"}[problem]
+                "unknown stage": "unknown stage(s) vision", "taken name": "--replace",
+                "keep nothing": "drop both sides"}[problem]
     assert expected in message
 
 

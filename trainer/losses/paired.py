@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainer.losses._labels import check_labels, check_pairs
+from trainer.losses._labels import check_labels, check_pairs, zero_loss
+from trainer.losses.supcon import SupervisedContrastive
 
 
 def interleave(image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
@@ -47,3 +48,26 @@ class OnEachModality(nn.Module):
         if labels is None:
             raise ValueError(f"{type(self.loss).__name__} is a class-wise objective: it needs class labels")
         return self.loss(image_emb, labels, text_emb, labels)
+
+
+def with_missing_sides(objective: nn.Module, image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor,
+                       has_image: torch.Tensor, has_text: torch.Tensor) -> torch.Tensor:
+    """The objective on a batch where some items lost one side (CLIP4CMR's modality imbalance).
+
+    Row k of image_emb / text_emb counts only where has_image[k] / has_text[k] (bool (B,)).
+    Class-wise objectives (prototype, ce) take every surviving row of each modality, since they
+    never compare an image with a text; SupCon takes all surviving rows as one batch (any order
+    is fine for it); pair-wise objectives (infonce, triplet, seed) can use complete pairs only.
+    """
+    if isinstance(objective, OnEachModality):
+        sides = [(e[m], labels[m]) for e, m in ((image_emb, has_image), (text_emb, has_text)) if bool(m.any())]
+        if not sides:
+            return zero_loss(image_emb, text_emb)
+        return objective.loss(*sides[0], *(sides[1] if len(sides) > 1 else (None, None)))
+    if isinstance(objective, OnInterleavedPairs) and isinstance(objective.loss, SupervisedContrastive):
+        return objective.loss(torch.cat([image_emb[has_image], text_emb[has_text]]),
+                              torch.cat([labels[has_image], labels[has_text]]))
+    both = has_image & has_text
+    if int(both.sum()) < 2:
+        return zero_loss(image_emb, text_emb)
+    return objective(image_emb[both], text_emb[both], labels[both])
