@@ -14,6 +14,7 @@ from models.atomic import replace_folder, write_text_atomic
 from models.bundle import Bundle, open_bundle
 from models.errors import BundleError, PicsiftError
 from models.manifest import BUNDLE_FILES, MANIFEST, read_manifest
+from models.model_card import CARD_FILE, model_card
 
 DEFAULT_BUNDLE = "picsift-builtin"  # the offline model built from the two packaged encoders
 _ACTIVE_FILE = "active.json"
@@ -115,6 +116,8 @@ def export(name: str, destination: str | Path) -> Path:
         if destination.exists():
             raise PicsiftError(f"{destination} already exists; choose a new folder or a .zip path")
         shutil.copytree(bundle.folder, destination)
+        if not (destination / CARD_FILE).is_file():
+            (destination / CARD_FILE).write_text(model_card(bundle.manifest), encoding="utf-8")
     return destination
 
 
@@ -170,9 +173,11 @@ def _zip_bundle(bundle: Bundle, destination: Path) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for file_name in (MANIFEST, *BUNDLE_FILES, *_extra_files(bundle)):
             archive.write(bundle.path(file_name), f"{bundle.name}/{file_name}")
+        if not bundle.path(CARD_FILE).is_file():
+            archive.writestr(f"{bundle.name}/{CARD_FILE}", model_card(bundle.manifest))
     tmp.replace(destination)
 
 
 def _extra_files(bundle: Bundle) -> list[str]:
-    """Documentation that travels with the bundle (model card, report) when present."""
-    return [name for name in ("MODEL_CARD.md", "report.json") if bundle.path(name).is_file()]
+    """Documentation that travels with the bundle (model card, training report and curves) when present."""
+    return [name for name in (CARD_FILE, "report.json", "curves.png") if bundle.path(name).is_file()]

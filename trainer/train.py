@@ -25,6 +25,8 @@ import torch
 
 from models import paths, registry
 from models.errors import PicsiftError
+from models.manifest import read_manifest
+from models.model_card import CARD_FILE, model_card
 from models.runtime import ModelRuntime
 from trainer import distributed
 from trainer.base import load_base, sample_pixels
@@ -209,6 +211,7 @@ def _publish(config, name, base, pair, splits, results, baseline, timings, start
                     "best_epochs": {s: r["best_epoch"] for s, r in results.items()}}
         metrics = {"split": "test", "baseline": baseline["test"], "fine_tuned": tuned["test"]}
         set_provenance(folder, training_provenance(pair.provenance, base.label, splits.summary(), training, metrics))
+        (folder / CARD_FILE).write_text(model_card(read_manifest(folder)), encoding="utf-8")
         timings["total"] = _lap(started)
         report = write_report(folder, {"bundle": name, "config": asdict(config), "data": splits.summary(),
                                        "base": base.label, "stages": results,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 
 import pytest
@@ -88,3 +87,32 @@ def test_active_bundle_cannot_be_removed(installed):
     registry.use("toy")
     with pytest.raises(PicsiftError, match="active model"):
         registry.remove("toy")
+
+
+def test_every_export_carries_a_model_card_written_from_the_manifest(installed, tmp_path):
+    archive = registry.export("toy", tmp_path / "toy.zip")
+    card = zipfile.ZipFile(archive).read("toy/MODEL_CARD.md").decode()
+    assert card.startswith("# toy\n") and "## Weights" in card and "## Use and limits" in card
+    folder = registry.export("toy", tmp_path / "toy-folder")
+    assert (folder / "MODEL_CARD.md").read_text() == card
+
+
+def test_a_fine_tuned_card_shows_data_and_held_out_figures_against_its_base(tmp_path):
+    from dataclasses import replace
+
+    from models.bundle import open_bundle
+    from models.model_card import model_card
+
+    base = open_bundle(export_toy_bundle(tmp_path / "birds", name="birds-tuned")).manifest
+    tuned = replace(base, provenance={
+        "base_weights": {"image": "EfficientNet-Lite0", "text": "MiniLM"},
+        "training_data": {"source": "/photos/Birds", "format": "folders", "classes": ["Robin", "Wren"],
+                          "train_size": 80, "val_size": 10, "test_size": 10},
+        "training": {"base": "picsift-builtin", "stages": ["mapper"], "objective": "infonce", "mix_weight": 0.5,
+                     "seed": 0, "selected_on": "val"},
+        "metrics": {"split": "test", "baseline": {"text_to_image_mAP@all": 0.25},
+                    "fine_tuned": {"text_to_image_mAP@all": 0.75}}})
+    card = model_card(tuned)
+    assert "started from: picsift-builtin" in card and "labels: Robin, Wren" in card
+    assert "- image: EfficientNet-Lite0" in card and "stages: mapper; objective infonce" in card
+    assert "| text to image mAP@all | 0.250 | 0.750 |" in card

@@ -95,7 +95,10 @@ def test_training_installs_a_bundle_that_beats_zero_shot_with_its_report(capsys,
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["metrics"]["text_to_image_mAP@all"] == pytest.approx(done["metrics"]["text_to_image_mAP@all"])
     assert main(["export", "clothes", str(tmp_path / "clothes.zip")]) == 0
-    assert "clothes/report.json" in zipfile.ZipFile(tmp_path / "clothes.zip").namelist()
+    assert {"clothes/report.json", "clothes/curves.png", "clothes/MODEL_CARD.md"} <= set(
+        zipfile.ZipFile(tmp_path / "clothes.zip").namelist())
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "Ankle boot" in card and "| text to image mAP@all |" in card
 
 
 def test_resume_continues_with_the_next_epoch_instead_of_starting_over(capsys, base, tiny_folders):
