@@ -8,6 +8,9 @@ import sys
 from models.errors import PicsiftError
 
 
+CANCELLED_EXIT = 130  # the trainer's exit code after SIGINT/SIGTERM, once its checkpoint is saved
+
+
 def trainer_command(args: list[str]) -> list[str]:
     """The argv that runs `python -m trainer ARGS` with this interpreter."""
     return [sys.executable, "-m", "trainer", *args]
@@ -18,9 +21,15 @@ def run_trainer(args: list[str]) -> None:
 
     Raises PicsiftError when it fails; the trainer has already printed its one-line reason.
     """
-    try:
-        code = subprocess.call(trainer_command(args))
-    except KeyboardInterrupt:
-        raise PicsiftError("cancelled") from None
+    process = subprocess.Popen(trainer_command(args))
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:  # Ctrl-C reaches the trainer too: let it save its checkpoint and exit 130
+            continue
+    if code == CANCELLED_EXIT:
+        raise PicsiftError("cancelled; the current model is unchanged (add --resume to the same command to go on "
+                           "from the last checkpoint)")
     if code != 0:
         raise PicsiftError(f"the trainer stopped with exit code {code} (`picsift {' '.join(args)}`)")
