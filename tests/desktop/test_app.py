@@ -169,7 +169,8 @@ def test_switching_to_a_model_with_the_same_image_encoder_decodes_nothing(qtbot,
     qtbot.waitUntil(lambda: registry.active_name() == "same-encoder", timeout=WAIT_MS)
 
 
-def test_switching_to_another_image_encoder_encodes_in_the_background_first(qtbot, runtime, indexed, tmp_path):
+def test_switching_to_another_image_encoder_encodes_in_the_background_first(qtbot, runtime, indexed, tmp_path,
+                                                                             installed_builtin):
     from models import registry
     from toy_bundle import export_toy_bundle
 
@@ -181,3 +182,8 @@ def test_switching_to_another_image_encoder_encodes_in_the_background_first(qtbo
         assert window.library.runtime.manifest.name == "picsift-builtin"  # still answering meanwhile
     assert finished.args[0].encoded == 7
     assert window.library.runtime.manifest.name == "toy"
+    encoding = window.index_worker
+    window.use_model("picsift-builtin")  # back to the earlier model: its vectors were kept
+    qtbot.waitUntil(lambda: window.library.runtime.manifest.name == "picsift-builtin", timeout=WAIT_MS)
+    assert window.index_worker is encoding  # nothing encoded again
+    assert {row.name for row in window.model.rows()} >= {"chelsea.jpg", "rocket.jpg"}
