@@ -187,3 +187,36 @@ def test_switching_to_another_image_encoder_encodes_in_the_background_first(qtbo
     qtbot.waitUntil(lambda: window.library.runtime.manifest.name == "picsift-builtin", timeout=WAIT_MS)
     assert window.index_worker is encoding  # nothing encoded again
     assert {row.name for row in window.model.rows()} >= {"chelsea.jpg", "rocket.jpg"}
+
+
+def test_the_model_menu_exports_and_imports_a_bundle_that_searches_elsewhere(qtbot, runtime, indexed, tmp_path,
+                                                                           installed_builtin, monkeypatch):
+    import zipfile
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from models import registry
+
+    window = _window(qtbot, runtime)
+    archive = tmp_path / "exported" / "picsift-builtin.zip"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(archive), ""))
+    window.export_model()
+    qtbot.waitUntil(lambda: "Exported" in window.status_label.text(), timeout=WAIT_MS)
+    assert {"picsift-builtin/manifest.json", "picsift-builtin/MODEL_CARD.md"} <= set(zipfile.ZipFile(archive).namelist())
+
+    monkeypatch.setenv("PICSIFT_DATA_DIR", str(tmp_path / "another-machine"))  # a fresh data dir
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(archive), ""))
+    window.import_model()
+    qtbot.waitUntil(lambda: "Imported and verified" in window.status_label.text(), timeout=WAIT_MS)
+    imported = ModelRuntime(registry.open_installed("picsift-builtin"), device="cpu")
+    assert imported.encode_texts(["a cat"]).shape == runtime.encode_texts(["a cat"]).shape
+
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            if not item.filename.endswith("text_mapper.onnx"):
+                target.writestr(item, source.read(item))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (str(broken), ""))
+    with qtbot.waitSignal(window.errorShown, timeout=WAIT_MS) as shown:
+        window.import_model()
+    assert "text_mapper.onnx" in shown.args[0]
