@@ -43,7 +43,7 @@ RESULTS_DIR = Path(__file__).parent / "results"
 MARKDOWN = ROOT / "docs" / "study.md"
 PARTS = ("objectives", "stages", "imbalance", "sensitivity")
 OBJECTIVES = ("infonce", "triplet", "prototype", "ce", "supcon", "seed")
-STAGE_SETS = ("mapper", "image,mapper", "text,image,mapper")
+STAGE_SETS = ("mapper", "text,mapper", "image,mapper", "text,image,mapper")
 TEMPERATURES = {"infonce": (0.01, 0.03, 0.07, 0.2, 0.5), "prototype": (0.1, 0.3, 1.0, 3.0)}
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 T2I, I2T = "text_to_image_mAP@all", "image_to_text_mAP@all"
@@ -55,10 +55,11 @@ def record(done: dict, seconds: float) -> dict:
             "val_t2i": round(report["metrics"]["fine_tuned"]["val"][T2I], 4),
             "wall_seconds": round(seconds, 1),
             "stage_seconds": {k[6:]: v for k, v in report["timings_seconds"].items() if k.startswith("stage_")},
-            "best_epochs": {s: r["best_epoch"] for s, r in report["stages"].items()}}
+            "best_epochs": {s: r["best_epoch"] for s, r in report["stages"].items()},
+            "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
-def run_parts(parts: list[str], data: Path, data_dir: Path, device: str) -> dict:
+def run_parts(parts: list[str], data: Path, data_dir: Path, device: str, stage_sets=STAGE_SETS) -> dict:
     base = ["--data", str(data), "--replace", "--name", "study", "--device", device]
     runs: dict = {}
 
@@ -75,7 +76,7 @@ def run_parts(parts: list[str], data: Path, data_dir: Path, device: str) -> dict
             for objective in OBJECTIVES:
                 run(f"objective={objective} a={weight}", "--objective", objective, "--mix-weight", weight)
     if "stages" in parts:
-        for stages in STAGE_SETS:
+        for stages in stage_sets:
             run(f"stages={stages}", "--stages", stages)
     if "imbalance" in parts:
         for side in ("images", "texts"):
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="labelled folders already written (default: write them)")
     parser.add_argument("--builtin", help="an up-to-date built-in bundle folder (default: build one)")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {','.join(PARTS)}")
+    parser.add_argument("--stage-sets", default=";".join(STAGE_SETS),
+                        help="the stages part's runs, separated by ';' (default: all four)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     parser.add_argument("--results", type=Path, help="results file (default: results/study[_cuda].json)")
     parser.add_argument("--markdown", type=Path, default=MARKDOWN, help="the table to regenerate (default docs/study.md)")
@@ -110,7 +113,7 @@ def main() -> None:
         write_fashion_mnist_folders(data, args.per_class, split="train", seed=0)
     with_builtin(data_dir, args.builtin)
     started = time.perf_counter()
-    runs = run_parts(parts, data, data_dir, args.device)
+    runs = run_parts(parts, data, data_dir, args.device, [s for s in args.stage_sets.split(";") if s])
     previous = json.loads(results_path.read_text()) if results_path.is_file() else {}
     results = {"data": f"Fashion-MNIST train, {args.per_class} per class as labelled folders; seeded 80/10/10 split "
                        "per class, figures on the held-out test part",
@@ -173,17 +176,18 @@ def write_markdown(path: Path) -> None:
             lines.append(f"| {objective} | {half['t2i']:.3f} | {half['i2t']:.3f} | {one['t2i']:.3f} | {one['i2t']:.3f} | "
                          f"{one['wall_seconds']:.0f} |")
     lines += ["", "## 2. Which stages to train", "",
-              "| stages | t2i | i2t | wall s, CPU | of which stages, CPU | " + ("wall s, GPU | t2i, GPU |" if cuda else ""),
-              "|---|---|---|---|---|" + ("---|---|" if cuda else "")]
+              "| stages | t2i | i2t | wall s, CPU | of which stages, CPU | "
+              + ("wall s, GPU | of which stages, GPU | t2i, GPU |" if cuda else ""),
+              "|---|---|---|---|---|" + ("---|---|---|" if cuda else "")]
     for stages in STAGE_SETS:
         row = runs.get(f"stages={stages}")
         if not row:
             continue
-        stage_times = ", ".join(f"{k} {v:.0f}" for k, v in row["stage_seconds"].items())
-        line = f"| {stages} | {row['t2i']:.3f} | {row['i2t']:.3f} | {row['wall_seconds']:.0f} | {stage_times} |"
+        line = (f"| {stages} | {row['t2i']:.3f} | {row['i2t']:.3f} | {row['wall_seconds']:.0f} | "
+                f"{_stage_times(row)} |")
         gpu = cuda["runs"].get(f"stages={stages}") if cuda else None
         if cuda:
-            line += f" {gpu['wall_seconds']:.0f} | {gpu['t2i']:.3f} |" if gpu else " | |"
+            line += f" {gpu['wall_seconds']:.0f} | {_stage_times(gpu)} | {gpu['t2i']:.3f} |" if gpu else " | | |"
         lines.append(line)
     lines += ["", "## 3. Modality imbalance: only 30% of the training items keep one side (a = 1)", "",
               "| objective | balanced t2i | 30% images: t2i | i2t | 30% texts: t2i | i2t |", "|---|---|---|---|---|---|"]
@@ -208,6 +212,10 @@ def write_markdown(path: Path) -> None:
     if findings.is_file():
         lines += ["", findings.read_text().strip()]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _stage_times(row: dict) -> str:
+    return ", ".join(f"{k} {v:.1f}" if v < 10 else f"{k} {v:.0f}" for k, v in row["stage_seconds"].items())
 
 
 def _without_empty_tables(lines: list[str]) -> list[str]:
