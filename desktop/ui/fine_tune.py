@@ -91,6 +91,8 @@ class FineTuneDialog(QDialog):
         self.process: QProcess | None = None
         self.result_event: dict | None = None
         self._buffer = ""
+        self._cancelled = False
+        self._auto_name = ""  # the name preview_classes suggested, replaced when the folder changes
 
         self.root = QLineEdit(root, placeholderText="A folder whose subfolders are your labels (Birds/, Receipts/, ...)")
         self.root.editingFinished.connect(self.preview_classes)
@@ -112,6 +114,8 @@ class FineTuneDialog(QDialog):
         self.use_button = QPushButton("Use this model", clicked=self._use, enabled=False)
         close = QPushButton("Close", clicked=self.reject)
 
+        for button in (browse, self.start_button, self.cancel_button, self.use_button, close):
+            button.setAutoDefault(False)  # Enter in the folder field previews it; it must not press a button
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.root)
         folder_row.addWidget(browse)
@@ -147,6 +151,7 @@ class FineTuneDialog(QDialog):
         if not os.path.isdir(root):
             self.warning.setText(f"{root or 'No folder chosen'}: not a folder." if root else "")
             self.classes.setRowCount(0)
+            self.start_button.setEnabled(False)
             return []
         classes = scan_classes(root)
         self.classes.setRowCount(len(classes))
@@ -155,15 +160,17 @@ class FineTuneDialog(QDialog):
             self.classes.setItem(row, 1, QTableWidgetItem(str(count)))
             self.classes.setItem(row, 2, QTableWidgetItem("too few to learn from" if count < MIN_PER_CLASS else ""))
         small = [label for label, count in classes if count < MIN_PER_CLASS]
+        usable = sum(1 for _, count in classes if count)
         problems = []
-        if len(classes) < 2:
-            problems.append("Training needs at least two labelled subfolders.")
-        if small:
+        if usable < 2:
+            problems.append("Training needs at least two labelled subfolders with photos in them.")
+        elif small:
             problems.append(f"{len(small)} labels have fewer than {MIN_PER_CLASS} photos ({', '.join(small[:5])}); they will barely be learned.")
         self.warning.setText(" ".join(problems))
-        if not self.name.text():
-            self.name.setText(_bundle_name(os.path.basename(os.path.normpath(root))))
-        self.start_button.setEnabled(len(classes) >= 2)
+        if not self.name.text() or self.name.text() == self._auto_name:
+            self._auto_name = _bundle_name(os.path.basename(os.path.normpath(root)))
+            self.name.setText(self._auto_name)
+        self.start_button.setEnabled(usable >= 2)
         return classes
 
     # --- running the trainer ------------------------------------------------------------------
@@ -174,16 +181,19 @@ class FineTuneDialog(QDialog):
                                 "--objective", OBJECTIVE, "--name", name, "--replace", "--progress", "jsonl"])
 
     def start(self) -> None:
-        if len(self.preview_classes()) < 2:
+        if sum(1 for _, count in self.preview_classes() if count) < 2:
             return
         program, *args = self.command()
         self.result_event = None
+        self._buffer = ""
+        self._cancelled = False
         self.process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
         environment.insert("PYTHONUNBUFFERED", "1")  # JSON lines arrive as they are printed
         self.process.setProcessEnvironment(environment)
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._finished)
+        self.process.errorOccurred.connect(self._failed_to_start)
         self.process.start(program, args)
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -191,8 +201,12 @@ class FineTuneDialog(QDialog):
         self.progress.setRange(0, 0)
         self.status.setText("Starting the trainer...")
 
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+
     def cancel(self) -> None:
-        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
+        if self.is_running():
+            self._cancelled = True
             self.process.terminate()  # SIGTERM: the trainer stops after its current step
             self.status.setText("Cancelling...")
             self.cancel_button.setEnabled(False)
@@ -241,12 +255,23 @@ class FineTuneDialog(QDialog):
         self.start_button.setEnabled(True)
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if code == 0 else 0)
-        if code == 130:
+        if code == 130 or (self._cancelled and status == QProcess.ExitStatus.CrashExit):
+            # 130: stopped after a step; a crash exit: SIGTERM came before the trainer's handler was installed
             self.status.setText("Cancelled; the current model is unchanged.")
         elif code != 0 and (self.result_event is None or self.result_event.get("event") != "error"):
             tail = bytes(self.process.readAllStandardError()).decode(errors="replace").strip().splitlines()
             self.status.setText(f"The trainer stopped unexpectedly ({tail[-1] if tail else f'exit code {code}'}); the current model is unchanged.")
         self.finishedRun.emit(self.result_event or {"event": "error", "message": self.status.text()})
+
+    def _failed_to_start(self, error) -> None:
+        if error != QProcess.ProcessError.FailedToStart:
+            return  # the others end in finished(), handled there
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status.setText(f"Could not start the trainer ({self.process.errorString()}); the current model is unchanged.")
+        self.finishedRun.emit({"event": "error", "message": self.status.text()})
 
     def _use(self) -> None:
         if self.result_event and self.result_event.get("bundle"):

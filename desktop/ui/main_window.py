@@ -533,6 +533,10 @@ class MainWindow(QMainWindow):
     def open_fine_tune(self) -> None:
         from desktop.ui.fine_tune import FineTuneDialog
 
+        running = getattr(self, "fine_tune_dialog", None)
+        if running is not None and running.is_running():  # closed while training: show that run again
+            running.open()
+            return
         self.fine_tune_dialog = FineTuneDialog(self)
         self.fine_tune_dialog.useModel.connect(self.use_model)
         self.fine_tune_dialog.open()
