@@ -4,9 +4,12 @@ The JSON-lines contract (`--progress jsonl`), one object per line, in this order
     {"event": "start", "stages": [...], "train_size": N, "val_size": N, "test_size": N, "classes": [...] | null}
     {"event": "progress", "stage": "mapper", "epoch": e, "epochs": E, "step": s, "steps": S, "loss": float}
     {"event": "metrics", "stage": ..., "epoch": e, "split": "val", "metrics": {flat keys}}
+    {"event": "task", "task": "image features, train", "done": d, "total": T}  (work between epochs:
+                                                      encoding photos, scoring a split; any time after start)
     {"event": "done", "bundle": NAME, "folder": path, "report": path, "baseline": {...}, "metrics": {...}, "seconds": float}
     {"event": "error", "message": "one line, actionable"}            (then exit code 1)
-Progress events come at most PROGRESS_HZ times a second, plus the last step of every epoch;
+Progress and task events come at most PROGRESS_HZ times a second, plus the last step of every
+epoch and the end of every task;
 epochs and steps count from 1. Non-finite numbers are written as null (JSON has no NaN).
 Everything else a run prints goes to stderr.
 """
@@ -119,14 +122,18 @@ class Events:
             tqdm.write(message, file=sys.stderr)
 
     def task(self, description: str, cancel: CancelFlag | None = None):
-        """A (done, total) callback for work outside the training loop: a bar (bar mode only), and a stop
-        point (Cancelled) when `cancel` is given."""
+        """A (done, total) callback for work outside the training loop: a bar, or task events in jsonl
+        mode (so the app's bar moves while photos are encoded), and a stop point (Cancelled) when
+        `cancel` is given."""
         state: dict = {}
 
         def update(done: int, total: int) -> None:
             if cancel is not None:
                 cancel.check()
-            if not self.enabled or self.mode != "bar":
+            if not self.enabled:
+                return
+            if self.mode == "jsonl":
+                self._task_event(description, done, total)
                 return
             bar = state.get("bar")
             if bar is None:
@@ -136,6 +143,12 @@ class Events:
                 bar.close()
 
         return update
+
+    def _task_event(self, description: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_progress >= 1.0 / PROGRESS_HZ:
+            self._last_progress = now
+            self._emit({"event": "task", "task": description, "done": done, "total": total})
 
     def _epoch_bar(self, stage: str, epoch: int, epochs: int, step: int, steps: int, loss: float) -> None:
         if self._bar is None or step == 1:

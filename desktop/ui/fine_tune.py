@@ -49,11 +49,14 @@ def scan_classes(root: str) -> list[tuple[str, int]]:
 
 
 class MetricsChart(QWidget):
-    """Paired bars: the current model vs the fine-tuned one, per metric (0..1)."""
+    """Paired bars with their values: the current model vs the fine-tuned one, per metric (0..1)."""
+
+    SERIES = (("current", QColor("#9aa0a6")), ("fine-tuned", QColor("#1a73e8")))
+    LEGEND_H, VALUE_H, NAME_H = 18, 16, 30  # pixels: legend row, a bar's value, the metric's name
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(170)
         self.rows: list[tuple[str, float, float]] = []
 
     def set_rows(self, rows: list[tuple[str, float, float]]) -> None:
@@ -64,15 +67,28 @@ class MetricsChart(QWidget):
         if not self.rows:
             return
         painter = QPainter(self)
+        self._legend(painter)
         width = self.width() / len(self.rows)
-        height = self.height() - 34
-        for number, (name, before, after) in enumerate(self.rows):
+        top = self.LEGEND_H + self.VALUE_H
+        height = self.height() - top - self.NAME_H
+        for number, (name, *values) in enumerate(self.rows):
             x = number * width
-            for offset, value, color in ((0.15, before, QColor("#9aa0a6")), (0.5, after, QColor("#1a73e8"))):
+            for offset, value, (_, color) in zip((0.15, 0.5), values, self.SERIES):
                 bar = max(0.0, min(1.0, value)) * height
-                painter.fillRect(QRectF(x + offset * width, 4 + height - bar, width * 0.33, bar), color)
-            painter.drawText(QRectF(x, height + 6, width, 28), Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, name.replace("_", " "))
+                left, bar_top = x + offset * width, top + height - bar
+                painter.fillRect(QRectF(left, bar_top, width * 0.33, bar), color)
+                painter.drawText(QRectF(left, bar_top - self.VALUE_H, width * 0.33, self.VALUE_H),
+                                 Qt.AlignmentFlag.AlignCenter, f"{value:.2f}")
+            painter.drawText(QRectF(x, top + height + 4, width, self.NAME_H),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap, name.replace("_", " "))
         painter.end()
+
+    def _legend(self, painter: QPainter) -> None:
+        x = 4.0
+        for label, color in self.SERIES:
+            painter.fillRect(QRectF(x, 4, 12, 12), color)
+            painter.drawText(QRectF(x + 16, 0, 90, self.LEGEND_H), Qt.AlignmentFlag.AlignVCenter, label)
+            x += 16 + painter.fontMetrics().horizontalAdvance(label) + 16
 
 
 class FineTuneDialog(QDialog):
@@ -87,7 +103,7 @@ class FineTuneDialog(QDialog):
     def __init__(self, parent=None, root: str = ""):
         super().__init__(parent)
         self.setWindowTitle("Teach picsift your folders")
-        self.resize(640, 620)
+        self.resize(660, 780)
         self.process: QProcess | None = None
         self.result_event: dict | None = None
         self._buffer = ""
@@ -103,6 +119,9 @@ class FineTuneDialog(QDialog):
         self.classes = QTableWidget(0, 3)
         self.classes.setHorizontalHeaderLabels(["Label", "Photos", ""])
         self.classes.horizontalHeader().setStretchLastSection(True)
+        self.classes.verticalHeader().hide()
+        self.classes.setMinimumHeight(150)  # a few labels stay visible beside the chart
+        self.classes.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.warning = QLabel(wordWrap=True)
         self.warning.setStyleSheet("color:#8a1c14")
         self.progress = QProgressBar()
@@ -165,7 +184,9 @@ class FineTuneDialog(QDialog):
         if usable < 2:
             problems.append("Training needs at least two labelled subfolders with photos in them.")
         elif small:
-            problems.append(f"{len(small)} labels have fewer than {MIN_PER_CLASS} photos ({', '.join(small[:5])}); they will barely be learned.")
+            which = "1 label has" if len(small) == 1 else f"{len(small)} labels have"
+            problems.append(f"{which} fewer than {MIN_PER_CLASS} photos ({', '.join(small[:5])}); "
+                            f"{'it' if len(small) == 1 else 'they'} will barely be learned.")
         self.warning.setText(" ".join(problems))
         if not self.name.text() or self.name.text() == self._auto_name:
             self._auto_name = _bundle_name(os.path.basename(os.path.normpath(root)))
@@ -230,6 +251,10 @@ class FineTuneDialog(QDialog):
             self.progress.setRange(0, int(event.get("steps") or 0))
             self.progress.setValue(int(event.get("step") or 0))
             self.status.setText(f"{event.get('stage')}: epoch {event.get('epoch')}/{event.get('epochs')}, loss {float(event.get('loss', 0)):.3f}")
+        elif kind == "task":  # photos being encoded or scored between epochs: the bar keeps moving
+            self.progress.setRange(0, int(event.get("total") or 0))
+            self.progress.setValue(int(event.get("done") or 0))
+            self.status.setText(f"{_task_text(str(event.get('task', '')))}: {event.get('done')} of {event.get('total')}")
         elif kind == "metrics":
             metrics = event.get("metrics", {})
             value = metrics.get("text_to_image_mAP@all")
@@ -239,7 +264,8 @@ class FineTuneDialog(QDialog):
             self.result_event = event
             self._show_comparison(event.get("baseline", {}), event.get("metrics", {}))
             self.use_button.setEnabled(True)
-            self.status.setText(f"Done in {float(event.get('seconds', 0)):.0f} s: model {event.get('bundle')} is installed.")
+            self.status.setText(f"Done in {float(event.get('seconds', 0)):.0f} s: model {event.get('bundle')} is installed. "
+                                "\"Use this model\" searches your library with it.")
         elif kind == "error":
             self.result_event = event
             self.status.setText(f"Training failed: {event.get('message')}")
@@ -247,8 +273,9 @@ class FineTuneDialog(QDialog):
     def _show_comparison(self, before: dict, after: dict) -> None:
         rows = [(key, float(before.get(key, 0.0)), float(after.get(key, 0.0))) for key in CHART_METRICS if key in after]
         self.chart.set_rows(rows)
-        lines = "".join(f"<tr><td>{key.replace('_', ' ')}</td><td>{b:.3f}</td><td><b>{a:.3f}</b></td></tr>" for key, b, a in rows)
-        self.metrics.setText(f"<table><tr><th>held-out test</th><th>current</th><th>fine-tuned</th></tr>{lines}</table>")
+        lines = "".join(f"<tr><td>{key.replace('_', ' ')}</td><td align='right'>{b:.3f}</td><td align='right'><b>{a:.3f}</b></td></tr>" for key, b, a in rows)
+        self.metrics.setText(f"<table cellpadding='2' cellspacing='6'><tr><th align='left'>held-out test photos</th>"
+                             f"<th>current</th><th>fine-tuned</th></tr>{lines}</table>")
 
     def _finished(self, code: int, status) -> None:
         self.cancel_button.setEnabled(False)
@@ -277,6 +304,20 @@ class FineTuneDialog(QDialog):
         if self.result_event and self.result_event.get("bundle"):
             self.useModel.emit(self.result_event["bundle"])
             self.accept()
+
+
+TASK_TEXTS = {  # the trainer's task names (trainer/progress.py), as the dialog says them
+    "image features": "Reading photos",
+    "image stage inputs": "Preparing photos for the image encoder",
+    "baseline": "Scoring the current model",
+    "evaluate": "Scoring the new model",
+}
+
+
+def _task_text(task: str) -> str:
+    """"image features, train" -> "Reading photos (train)"; unknown names are shown as they are."""
+    what, _, split = task.partition(", ")
+    return f"{TASK_TEXTS.get(what, what)} ({split})" if split else TASK_TEXTS.get(what, what)
 
 
 def _bundle_name(folder_name: str) -> str:

@@ -126,7 +126,7 @@ def test_a_quick_run_from_the_window_trains_compares_and_switches_search_to_the_
     too_few = "too few to learn from"
     assert _table(dialog) == [("Bag", "15", ""), ("Dress", "15", ""), ("Sandal", "3", too_few),
                               ("Sneaker", "15", ""), ("Trouser", "15", "")]
-    assert "Sandal" in dialog.warning.text() and "fewer than 5 photos" in dialog.warning.text()
+    assert dialog.warning.text() == "1 label has fewer than 5 photos (Sandal); it will barely be learned."
     assert dialog.name.text() == "clothes-tuned" and dialog.start_button.isEnabled()
     assert not dialog.use_button.isEnabled()
 
@@ -141,6 +141,10 @@ def test_a_quick_run_from_the_window_trains_compares_and_switches_search_to_the_
     kinds = [event["event"] for event in seen]
     assert kinds[0] == "start" and kinds[-1] == "done" and "metrics" in kinds
     assert seen[0]["classes"] == sorted([*LABELS, "Sandal"]) and "labels" in seen[0]["_status"]
+    tasks = [event for event in seen if event["event"] == "task"]  # photos read before the first epoch
+    assert tasks and kinds.index("task") < kinds.index("progress")
+    assert all(e["_bar"] == (e["done"], e["total"]) for e in tasks)
+    assert any(e["_status"] == f"Reading photos (train): {e['total']} of {e['total']}" for e in tasks)
     progress = [event for event in seen if event["event"] == "progress"]
     assert progress and all(e["_bar"] == (e["step"], e["steps"]) for e in progress)  # the bar followed the steps
     assert any("mapper: epoch" in e["_status"] for e in progress)

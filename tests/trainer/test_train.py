@@ -65,8 +65,14 @@ def test_training_installs_a_bundle_that_beats_zero_shot_with_its_report(capsys,
     code, events = _train(capsys, "--data", str(tiny_folders), "--base", base, "--name", "clothes", *TINY)
     assert code == 0
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "done" and set(kinds) == {"start", "progress", "metrics", "done"}
+    assert kinds[0] == "start" and kinds[-1] == "done" and set(kinds) == {"start", "task", "progress", "metrics", "done"}
     assert kinds.index("metrics") > kinds.index("progress")  # an epoch's steps come before its validation
+    tasks = [e for e in events if e["event"] == "task"]
+    assert all(0 <= e["done"] <= e["total"] for e in tasks)
+    assert {e["task"] for e in tasks} >= {"baseline, test", "evaluate, test"}
+    for name in {e["task"] for e in tasks}:  # every task reports its end, so a bar never stops short
+        last = [e for e in tasks if e["task"] == name][-1]
+        assert last["done"] == last["total"], last
     start, done = events[0], events[-1]
     assert (start["stages"], start["train_size"], start["val_size"], start["test_size"]) == (["mapper"], 80, 10, 10)
     assert "Ankle boot" in start["classes"]
@@ -265,6 +271,12 @@ def test_jsonl_events_are_rate_limited_and_always_valid_json(capsys):
         events.progress("mapper", 1, 1, step, 100, float("nan") if step == 100 else 0.5)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert 1 <= len(lines) < 10 and lines[-1]["step"] == 100 and lines[-1]["loss"] is None
+
+    tick = events.task("image features, train")
+    for done in range(0, 1001, 10):
+        tick(done, 1000)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert 1 <= len(lines) < 10 and lines[-1] == {"event": "task", "task": "image features, train", "done": 1000, "total": 1000}
 
 
 def test_the_command_line_offers_every_objective():
