@@ -86,9 +86,7 @@ class Events:
         if self.mode == "bar":
             self._epoch_bar(stage, epoch, epochs, step, steps, loss)
             return
-        now = time.monotonic()
-        if step == steps or now - self._last_progress >= 1.0 / PROGRESS_HZ:
-            self._last_progress = now
+        if self._due(final=step == steps):
             self._emit({"event": "progress", "stage": stage, "epoch": epoch, "epochs": epochs,
                         "step": step, "steps": steps, "loss": loss})
 
@@ -145,10 +143,16 @@ class Events:
         return update
 
     def _task_event(self, description: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - self._last_progress >= 1.0 / PROGRESS_HZ:
-            self._last_progress = now
+        if self._due(final=done >= total):
             self._emit({"event": "task", "task": description, "done": done, "total": total})
+
+    def _due(self, final: bool) -> bool:
+        """Whether a progress or task event goes out now: the last of its kind always, others at PROGRESS_HZ."""
+        now = time.monotonic()
+        if final or now - self._last_progress >= 1.0 / PROGRESS_HZ:
+            self._last_progress = now
+            return True
+        return False
 
     def _epoch_bar(self, stage: str, epoch: int, epochs: int, step: int, steps: int, loss: float) -> None:
         if self._bar is None or step == 1:

@@ -179,7 +179,7 @@ class FineTuneDialog(QDialog):
             self.classes.setItem(row, 1, QTableWidgetItem(str(count)))
             self.classes.setItem(row, 2, QTableWidgetItem("too few to learn from" if count < MIN_PER_CLASS else ""))
         small = [label for label, count in classes if count < MIN_PER_CLASS]
-        usable = sum(1 for _, count in classes if count)
+        usable = _labels_with_photos(classes)
         problems = []
         if usable < 2:
             problems.append("Training needs at least two labelled subfolders with photos in them.")
@@ -202,7 +202,7 @@ class FineTuneDialog(QDialog):
                                 "--objective", OBJECTIVE, "--name", name, "--replace", "--progress", "jsonl"])
 
     def start(self) -> None:
-        if sum(1 for _, count in self.preview_classes() if count) < 2:
+        if _labels_with_photos(self.preview_classes()) < 2:
             return
         program, *args = self.command()
         self.result_event = None
@@ -318,6 +318,10 @@ def _task_text(task: str) -> str:
     """"image features, train" -> "Reading photos (train)"; unknown names are shown as they are."""
     what, _, split = task.partition(", ")
     return f"{TASK_TEXTS.get(what, what)} ({split})" if split else TASK_TEXTS.get(what, what)
+
+
+def _labels_with_photos(classes: list[tuple[str, int]]) -> int:
+    return sum(1 for _, count in classes if count)
 
 
 def _bundle_name(folder_name: str) -> str:
