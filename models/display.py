@@ -1,0 +1,44 @@
+"""Show file names and other untrusted text safely: one line, readable, no bytes that fool a terminal.
+
+File names are whatever the disk holds. On POSIX a name that is not UTF-8 (Latin-1 bytes left by
+old Windows or Samba copies) reaches Python as a str with lone surrogates (PEP 383), which
+cannot be printed or stored as UTF-8; a name may also hold a newline (which would split an
+error line in two) or a bidirectional override (which can make `gpj.exe` display as `exe.jpg`).
+`printable` keeps such text in one readable line; the path itself stays as the OS gave it.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+
+# Bidirectional embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) and the
+# marks that reorder neighbouring text: shown as escapes, never obeyed.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` as one line of valid UTF-8: undecodable bytes as `\\xe9`, control and bidi characters
+    as escapes (`\\n`, `\\x1b`, `\\u202e`); everything else, accents and scripts included, as is."""
+    if text.isprintable() and text.isascii():
+        return text  # the common case, fast
+    return "".join(_escape(char) for char in text)
+
+
+def printable_path(path: str | os.PathLike | bytes) -> str:
+    """A path as `printable` text (bytes paths are decoded as the OS would)."""
+    return printable(os.fsdecode(os.fspath(path)))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, smuggled by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    if char in _NAMED:
+        return _NAMED[char]
+    if char in _BIDI or 0xD800 <= code <= 0xDFFF:
+        return f"\\u{code:04x}"
+    if unicodedata.category(char) in ("Cc", "Cf") and char not in "\u200d":  # keep ZWJ: emoji sequences
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char

@@ -1,0 +1,27 @@
+"""printable(): untrusted names shown in one safe, readable line."""
+
+import os
+
+from models.display import printable, printable_path
+
+
+def test_latin1_bytes_in_a_file_name_show_as_hex_escapes():
+    name = os.fsdecode(b"/photos/caf\xe9.jpg")
+    shown = printable_path(name)
+    assert shown == "/photos/caf\\xe9.jpg"
+    shown.encode("utf-8")  # printable and storable
+
+
+def test_newlines_and_bidi_overrides_are_escaped_not_obeyed():
+    assert printable("a\nb.jpg") == "a\\nb.jpg"
+    assert printable("photo\u202egpj.exe") == "photo\\u202egpj.exe"
+    assert printable("bell\x07") == "bell\\x07"
+
+
+def test_accents_scripts_and_emoji_stay_as_they_are():
+    for text in ("café.jpg", "Москва.jpg", "東京.png", "👨‍👩‍👧.heic"):
+        assert printable(text) == text
+
+
+def test_bytes_paths_are_decoded_as_the_os_does():
+    assert printable_path(b"/x/caf\xe9.jpg") == "/x/caf\\xe9.jpg"
