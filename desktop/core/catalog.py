@@ -11,6 +11,7 @@ once. Each indexing batch is one transaction, so a crash loses at most the batch
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -115,6 +116,28 @@ def catalog_path() -> Path:
     return paths.data_dir() / "catalog.sqlite3"
 
 
+# File names are stored as the OS gives them. One that is valid UTF-8 (nearly all) is TEXT; one
+# that is not (Latin-1 bytes from an old Windows or Samba copy reach Python as lone surrogates,
+# PEP 383, which SQLite's UTF-8 cannot hold) is stored as a BLOB of its exact bytes. The two
+# never collide: a name either is UTF-8 or it is not. Reasons naming such a file go the same way.
+def _to_db(text: str) -> str | bytes:
+    """A path (or text naming one) as SQLite can store it, losslessly."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+    return text
+
+
+def _from_db(value: str | bytes) -> str:
+    """Back from `_to_db`: the str the OS would give (undecodable bytes as surrogates)."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _record(row: tuple) -> FileRecord:
+    return FileRecord(_from_db(row[0]), *row[1:])
+
+
 class Catalog:
     """A connection to the catalog; use one per thread (SQLite connections are not shared)."""
 
@@ -173,20 +196,20 @@ class Catalog:
 
     # --- folders ------------------------------------------------------------------------
     def add_folder(self, path: str | Path) -> int:
-        path = str(Path(path).resolve())
+        path = _to_db(str(Path(path).resolve()))
         with self.transaction():
             self._db.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time()))
         return self._db.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()[0]
 
     def remove_folder(self, path: str | Path) -> bool:
         """Forget a folder and its files (features stay, so re-adding it costs no decoding)."""
-        path = str(Path(path).resolve())
+        path = _to_db(str(Path(path).resolve()))
         with self.transaction():
             cursor = self._db.execute("DELETE FROM folders WHERE path = ?", (path,))
         return cursor.rowcount > 0
 
     def folders(self) -> list[tuple[int, str]]:
-        return list(self._db.execute("SELECT id, path FROM folders ORDER BY path"))
+        return [(fid, _from_db(path)) for fid, path in self._db.execute("SELECT id, path FROM folders ORDER BY path")]
 
     def folder_counts(self) -> dict[int, tuple[int, int]]:
         """folder id -> (files indexed, files that could not be read)."""
@@ -202,9 +225,9 @@ class Catalog:
     def file_states(self, folder_id: int) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) for every catalogued file and recorded error under a folder."""
         rows = self._db.execute("SELECT path, size, mtime_ns FROM files WHERE folder_id = ?", (folder_id,))
-        states = {path: (size, mtime) for path, size, mtime in rows}
+        states = {_from_db(path): (size, mtime) for path, size, mtime in rows}
         errors = self._db.execute("SELECT path, size, mtime_ns FROM errors WHERE folder_id = ?", (folder_id,))
-        states.update({path: (size, mtime) for path, size, mtime in errors})
+        states.update({_from_db(path): (size, mtime) for path, size, mtime in errors})
         return states
 
     def files_missing_features(self, folder_id: int, encoder_id: str) -> list[tuple[str, int, int]]:
@@ -215,7 +238,7 @@ class Catalog:
             "(SELECT 1 FROM features x WHERE x.encoder_id = ? AND x.image_id = f.image_id) ORDER BY f.path",
             (folder_id, encoder_id),
         )
-        return list(rows)
+        return [(_from_db(path), size, mtime) for path, size, mtime in rows]
 
     def image_for_hash(self, content_hash: str) -> int | None:
         row = self._db.execute("SELECT id FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
@@ -260,6 +283,7 @@ class Catalog:
         return self._db.execute("SELECT id FROM images WHERE content_hash = ?", (item.content_hash,)).fetchone()[0]
 
     def _upsert_file(self, path: str, folder_id: int, size: int, mtime_ns: int, image_id: int) -> None:
+        path = _to_db(path)
         self._db.execute("DELETE FROM errors WHERE path = ?", (path,))
         self._db.execute(
             "INSERT INTO files(path, folder_id, size, mtime_ns, image_id) VALUES (?, ?, ?, ?, ?) "
@@ -272,22 +296,24 @@ class Catalog:
         """Drop vanished files (and their recorded errors); their images and features stay for reuse."""
         removed = 0
         with self.transaction():
-            for path in file_paths:
+            for path in map(_to_db, file_paths):
                 removed += self._db.execute("DELETE FROM files WHERE path = ?", (path,)).rowcount
                 self._db.execute("DELETE FROM errors WHERE path = ?", (path,))
         return removed
 
     def record_error(self, path: str, folder_id: int, size: int | None, mtime_ns: int | None, reason: str) -> None:
+        path = _to_db(path)
         with self.transaction():
             self._db.execute("DELETE FROM files WHERE path = ?", (path,))
             self._db.execute(
                 "INSERT OR REPLACE INTO errors(path, folder_id, size, mtime_ns, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (path, folder_id, size, mtime_ns, reason, time.time()),
+                (path, folder_id, size, mtime_ns, _to_db(reason), time.time()),
             )
 
     def errors(self) -> list[tuple[str, str]]:
         """(path, reason) for every file that could not be read, by path."""
-        return list(self._db.execute("SELECT path, reason FROM errors ORDER BY path"))
+        rows = self._db.execute("SELECT path, reason FROM errors ORDER BY path")
+        return [(_from_db(path), _from_db(reason)) for path, reason in rows]
 
     # --- reading for search -------------------------------------------------------------
     def count_files(self) -> int:
@@ -330,7 +356,7 @@ class Catalog:
                 chunk,
             )
             for row in rows:
-                found.setdefault(row[1], []).append(FileRecord(*row))
+                found.setdefault(row[1], []).append(_record(row))
         return found
 
     def recent_files(self, limit: int = 500) -> list[FileRecord]:
@@ -340,7 +366,7 @@ class Catalog:
             "ORDER BY COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch', 'localtime')) DESC LIMIT ?",
             (limit,),
         )
-        return [FileRecord(*row) for row in rows]
+        return [_record(row) for row in rows]
 
     def image_ids_matching(self, folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> set[int]:
         """Images with a file under `folder` (a subtree) taken within [date_from, date_to] (ISO dates).
@@ -348,10 +374,10 @@ class Catalog:
         Photos without an EXIF date are dated by their file modification time.
         """
         clauses, args = [], []
-        if folder:
-            root = str(Path(folder).resolve())
-            clauses.append("(f.path = ? OR substr(f.path, 1, ?) = ?)")
-            prefix = root.rstrip("/\\") + "/"
+        if folder:  # compared as bytes: names stored as TEXT and as BLOB alike
+            root = os.fsencode(str(Path(folder).resolve()))
+            prefix = root.rstrip(b"/\\") + b"/"
+            clauses.append("(CAST(f.path AS BLOB) = ? OR substr(CAST(f.path AS BLOB), 1, ?) = ?)")
             args += [root, len(prefix), prefix]
         date = "COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch', 'localtime'))"
         if date_from:
@@ -372,9 +398,9 @@ class Catalog:
     def file_by_path(self, path: str) -> FileRecord | None:
         row = self._db.execute(
             _RECORD_COLUMNS + "FROM files f JOIN images i ON i.id = f.image_id WHERE f.path = ?",
-            (path,),
+            (_to_db(path),),
         ).fetchone()
-        return FileRecord(*row) if row else None
+        return _record(row) if row else None
 
 
 class _Transaction:

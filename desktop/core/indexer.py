@@ -10,6 +10,7 @@ loses at most the batch in flight and the next run resumes where this one stoppe
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -25,9 +26,11 @@ from desktop.core.photo_reader import read_photo
 from desktop.core.scanner import FoundFile, ScanPlan, plan_folder
 from desktop.core.thumbnails import ThumbnailCache
 from desktop.core.vector_index import VectorIndex
-from models.errors import ImageError
+from models.errors import ImageError, PicsiftError
 from models.preprocess import preprocess
 from models.runtime import ModelRuntime
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32  # images per inference call: amortises session overhead, bounded memory (~20 MB)
 INDEX_SAVE_INTERVAL_S = 30.0  # how often the HNSW index is saved while indexing
@@ -160,7 +163,10 @@ class Indexer:
         yield self._timed(progress, started)
 
     def _read(self, found: FoundFile, folder_id: int) -> _Read:
-        """Worker thread: read once, hash, and decode only content the catalog has not encoded."""
+        """Worker thread: read once, hash, and decode only content the catalog has not encoded.
+
+        Whatever goes wrong with this one file becomes its `error`; nothing here stops the run.
+        """
         result = _Read(found)
         try:
             with open(found.path, "rb") as handle:
@@ -174,22 +180,32 @@ class Indexer:
                     found.path, folder_id, len(data), found.mtime_ns, result.content_hash,
                     photo.width, photo.height, photo.taken_at, photo.camera,
                 )
-                if self.thumbnails is not None:
-                    self.thumbnails.put(result.content_hash, photo.image)
+                self._put_thumbnail(result.content_hash, photo)
         except ImageError as exc:
             result.error = str(exc)
         except FileNotFoundError:
             result.error = f"{found.path}: file vanished while indexing"
         except OSError as exc:
             result.error = f"{found.path}: cannot be read ({exc.strerror or exc})"
+        except Exception as exc:  # a decoder bug on one file: logged loudly, the run goes on
+            log.exception("%s: unexpected error while reading", found.path)
+            result.error = f"{found.path}: could not be read ({type(exc).__name__}: {exc}); please report this"
         return result
+
+    def _put_thumbnail(self, content_hash: str, photo) -> None:
+        """A thumbnail is a convenience: failing to write one (disk full, permissions) is no
+        reason to call the photo unreadable; the app makes it again from the photo when shown."""
+        if self.thumbnails is None:
+            return
+        try:
+            self.thumbnails.put(content_hash, photo.image)
+        except OSError as exc:
+            log.warning("thumbnail cache: cannot write %s (%s)", self.thumbnails.folder, exc.strerror or exc)
 
     def _handle(self, read: _Read, plan: ScanPlan, batch: list[_Read], progress: IndexProgress) -> list[_Read]:
         progress.current = read.found.path
         if read.error:
-            self.catalog.record_error(read.found.path, plan.folder_id, read.found.size, read.found.mtime_ns, read.error)
-            progress.failed += 1
-            progress.errors.append((read.found.path, read.error))
+            self._record_failure(read.found, plan.folder_id, read.error, progress)
             progress.done += 1
         elif read.known_image is not None:
             found = read.found
@@ -202,11 +218,40 @@ class Indexer:
 
     def _commit(self, batch: list[_Read], progress: IndexProgress) -> None:
         features = self.runtime.image_features(np.stack([r.pixels for r in batch]))  # (B, Di)
-        ids = self.catalog.add_images([r.item for r in batch], features, self.encoder_id)
-        if self.vector_index is not None:
-            self.vector_index.add(np.asarray(ids, np.int64), self.runtime.map_images(features))
-        progress.encoded += len(batch)
+        kept, ids = self._catalogue(batch, features, progress)
+        if self.vector_index is not None and kept:
+            self.vector_index.add(np.asarray(ids, np.int64), self.runtime.map_images(features[kept]))
+        progress.encoded += len(kept)
         progress.done += len(batch)
+
+    def _catalogue(self, batch: list[_Read], features: np.ndarray, progress: IndexProgress) -> tuple[list[int], list[int]]:
+        """Commit the batch in one transaction; if that fails, file by file, so one file the
+        catalog cannot take is recorded as an error and the rest of its batch still lands.
+        Returns (positions in the batch that were committed, their image ids)."""
+        try:
+            return list(range(len(batch))), self.catalog.add_images([r.item for r in batch], features, self.encoder_id)
+        except PicsiftError:
+            raise  # disk full, damaged catalog: no single file is to blame
+        except Exception:
+            if len(batch) == 1:
+                raise
+        kept, ids = [], []
+        for position, read in enumerate(batch):
+            try:
+                ids += self.catalog.add_images([read.item], features[position : position + 1], self.encoder_id)
+                kept.append(position)
+            except PicsiftError:
+                raise
+            except Exception as exc:  # a bug, not the user's doing: logged loudly, the run goes on
+                log.exception("%s: cannot be catalogued", read.found.path)
+                reason = f"{read.found.path}: could not be catalogued ({type(exc).__name__}: {exc}); please report this"
+                self._record_failure(read.found, read.item.folder_id, reason, progress)
+        return kept, ids
+
+    def _record_failure(self, found: FoundFile, folder_id: int, reason: str, progress: IndexProgress) -> None:
+        self.catalog.record_error(found.path, folder_id, found.size, found.mtime_ns, reason)
+        progress.failed += 1
+        progress.errors.append((found.path, reason))
 
     def _maybe_save(self, last_save: float) -> float:
         if self.vector_index is None or time.monotonic() - last_save < INDEX_SAVE_INTERVAL_S:

@@ -43,6 +43,7 @@ class ThumbnailCache:
         with self._lock:
             if self._bytes is not None:
                 self._bytes += len(data) - old_size
+        self.prune()  # free while under the bound: the size is tracked, the disk walked only when over
         return target
 
     def path(self, content_hash: str) -> Path | None:

@@ -83,3 +83,20 @@ def test_a_new_cache_over_a_full_folder_prunes_it(tmp_path):
     total = sum(p.stat().st_size for p in tmp_path.rglob("*.jpg"))
     assert ThumbnailCache(tmp_path, max_bytes=total // 3).prune() > 0
     assert sum(p.stat().st_size for p in tmp_path.rglob("*.jpg")) <= total // 3
+
+
+def test_indexing_keeps_the_thumbnail_cache_within_its_bound(tmp_path):
+    from desktop.core.catalog import Catalog
+    from desktop.core.library import Library
+    from engine_fixtures import index_all, write_photos
+    from models.runtime import ModelRuntime
+    from toy_bundle import export_toy_bundle
+
+    photos = write_photos(tmp_path / "photos")
+    bound = 3 * (tmp_path / "photos" / "coffee.jpg").stat().st_size // 20  # room for a few thumbnails only
+    cache = ThumbnailCache(tmp_path / "thumbs", max_bytes=bound)
+    library = Library(Catalog(), ModelRuntime(export_toy_bundle(tmp_path / "toy"), device="cpu"), thumbnails=cache)
+    library.catalog.add_folder(photos[0].parent)
+    assert index_all(library).encoded == len(photos)
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "thumbs").rglob("*.jpg"))
+    assert 0 < on_disk <= bound
