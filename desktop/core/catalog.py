@@ -11,6 +11,10 @@ once. Each indexing batch is one transaction, so a crash loses at most the batch
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
+import logging
 import os
 import sqlite3
 import time
@@ -21,9 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from models import paths
-from models.errors import PicsiftError
+from models.atomic import write_text_atomic
+from models.errors import CatalogDamagedError, DiskFullError, PicsiftError, is_disk_full
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
 FEATURE_DTYPE = np.float16  # half the disk of float32; retrieval is unaffected at this precision
 
 _SCHEMA_V1 = """
@@ -66,8 +73,22 @@ CREATE TABLE errors (
 );
 """
 
+# v2: the catalog's identity, so a vector index knows which catalog it was built from.
+_SCHEMA_V2 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO meta(key, value) VALUES ('catalog_id', lower(hex(randomblob(16))))
+"""
+
 # MIGRATIONS[n] upgrades a database at version n to n + 1; the newest version is SCHEMA_VERSION.
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+# Room a batch commit needs beyond what is on disk (features of one batch are ~100 KB; the WAL
+# and SQLite's temporary files want more): what a disk-full message asks the user to free.
+WRITE_HEADROOM_BYTES = 64_000_000
+# SQLite's words for a file whose pages are not what it wrote (or not a database at all).
+_DAMAGE_SIGNS = ("malformed", "not a database", "file is encrypted", "disk i/o error")
 
 
 @dataclass(frozen=True)
@@ -138,12 +159,41 @@ def _record(row: tuple) -> FileRecord:
     return FileRecord(_from_db(row[0]), *row[1:])
 
 
+def set_aside(path: str | Path | None = None) -> Path:
+    """Move a damaged catalog (with its WAL and shared-memory files) out of the way, keeping its
+    folder list beside the new catalog to come; returns where it went."""
+    path = Path(path) if path else catalog_path()
+    target = path.with_name(f"{path.stem}.damaged-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+    backup = path.with_name(path.stem + ".folders.json")
+    if not backup.exists():  # a catalog from before the backup existed: salvage its list if the page is whole
+        folders = _salvage_folders(path)
+        if folders:
+            write_text_atomic(backup, json.dumps({"folders": folders}, indent=1) + "\n")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            os.replace(source, f"{target}{suffix}")
+    return target
+
+
+def _salvage_folders(path: Path) -> list[str]:
+    from contextlib import closing
+    from urllib.parse import quote
+
+    try:
+        with closing(sqlite3.connect(f"file:{quote(os.fsencode(path))}?mode=ro", uri=True)) as db:
+            return [_from_db(row[0]) for row in db.execute("SELECT path FROM folders")]
+    except sqlite3.Error:
+        return []
+
+
 class Catalog:
     """A connection to the catalog; use one per thread (SQLite connections are not shared)."""
 
     def __init__(self, path: str | Path | None = None, readonly: bool = False):
         self.path = Path(path) if path else catalog_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.damaged = False  # set on the first sign of damage: from then on nothing is written
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -153,10 +203,8 @@ class Catalog:
                 self._migrate()
             else:
                 self._check_version()
-        except sqlite3.DatabaseError as exc:
-            raise PicsiftError(
-                f"{self.path}: the catalog cannot be opened ({exc}); move it aside and run `picsift index` to rebuild it"
-            ) from exc
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -180,18 +228,55 @@ class Catalog:
 
     def _migrate(self) -> None:
         self._check_version()
+        created = self._version() == 0
         while (version := self._version()) < SCHEMA_VERSION:
             with self.transaction():
                 self._run_script(MIGRATIONS[version])
                 self._db.execute(f"PRAGMA user_version={version + 1}")
+        if created:
+            self._restore_folders()
 
     def _run_script(self, script: str) -> None:
         for statement in filter(str.strip, script.split(";")):
             self._db.execute(statement)
 
+    @functools.cached_property
+    def catalog_id(self) -> str:
+        """This catalog's identity, random at creation: a vector index is bound to it."""
+        return self._db.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()[0]
+
+    # --- damage and full disks ----------------------------------------------------------
+    def check_integrity(self) -> None:
+        """Before a run that writes: refuse a damaged file (SQLite's quick_check reads every page,
+        about a second per 300 MB) rather than write into it and spread the damage."""
+        rows = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
+        if rows != ["ok"]:
+            raise self._damaged("; ".join(rows))
+
+    def _translated(self, exc: sqlite3.Error) -> Exception:
+        """SQLite's error as the user's problem it is: a full disk, a damaged file, a busy
+        catalog; anything else (a bug) comes back as it was."""
+        message = str(exc)
+        if is_disk_full(exc):
+            return DiskFullError.at(self.path.parent, WRITE_HEADROOM_BYTES)
+        if isinstance(exc, sqlite3.DatabaseError) and any(sign in message.lower() for sign in _DAMAGE_SIGNS):
+            return self._damaged(message)
+        if "database is locked" in message:
+            return PicsiftError(f"{self.path}: the catalog stayed busy for 30 s (another picsift is writing to it); try again")
+        return exc
+
+    def _damaged(self, detail: str) -> CatalogDamagedError:
+        self.damaged = True
+        return CatalogDamagedError(
+            f"{self.path}: the catalog is damaged ({detail}); run `picsift repair` to set it aside and "
+            "rebuild it from your photos (your library folders are kept)"
+        )
+
     # --- transactions -------------------------------------------------------------------
     def transaction(self) -> _Transaction:
         """`with catalog.transaction():` groups writes into one atomic commit."""
+        if self.damaged:
+            raise self._damaged("damage was found earlier; nothing is written into it")
         return _Transaction(self._db)
 
     # --- folders ------------------------------------------------------------------------
@@ -199,6 +284,7 @@ class Catalog:
         path = _to_db(str(Path(path).resolve()))
         with self.transaction():
             self._db.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time()))
+        self._save_folders()
         return self._db.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()[0]
 
     def remove_folder(self, path: str | Path) -> bool:
@@ -206,10 +292,38 @@ class Catalog:
         path = _to_db(str(Path(path).resolve()))
         with self.transaction():
             cursor = self._db.execute("DELETE FROM folders WHERE path = ?", (path,))
+        self._save_folders()
         return cursor.rowcount > 0
 
     def folders(self) -> list[tuple[int, str]]:
         return [(fid, _from_db(path)) for fid, path in self._db.execute("SELECT id, path FROM folders ORDER BY path")]
+
+    @property
+    def folders_backup(self) -> Path:
+        """The folder list kept beside the catalog, so a rebuilt catalog knows the library's folders."""
+        return self.path.with_name(self.path.stem + ".folders.json")
+
+    def _save_folders(self) -> None:
+        # ensure_ascii: undecodable names travel as \udcXX escapes, which json reads back exactly
+        folders = [path for _, path in self.folders()]
+        try:
+            write_text_atomic(self.folders_backup, json.dumps({"folders": folders}, indent=1) + "\n")
+        except OSError as exc:  # the catalog holds the truth; the backup catches up on the next change
+            log.warning("%s: cannot write (%s)", self.folders_backup, exc.strerror or exc)
+
+    def _restore_folders(self) -> None:
+        """A new catalog where an old one kept a folder list (it was damaged and set aside)."""
+        try:
+            folders = json.loads(self.folders_backup.read_text(encoding="utf-8"))["folders"]
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: unreadable, library folders not restored (%s)", self.folders_backup, exc)
+            return
+        with self.transaction():
+            for path in folders:
+                self._db.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (_to_db(str(path)), time.time()))
+        log.warning("%s: a new catalog; %d library folders restored from %s", self.path, len(folders), self.folders_backup.name)
 
     def folder_counts(self) -> dict[int, tuple[int, int]]:
         """folder id -> (files indexed, files that could not be read)."""
@@ -340,6 +454,10 @@ class Catalog:
             vectors = np.stack([np.frombuffer(r[1], FEATURE_DTYPE) for r in rows]).astype(np.float32)
             yield ids, vectors
 
+    def count_features(self, encoder_id: str) -> int:
+        """Images with features from `encoder_id` (what a vector index for it can hold at most)."""
+        return self._db.execute("SELECT COUNT(*) FROM features WHERE encoder_id = ?", (encoder_id,)).fetchone()[0]
+
     def max_image_id(self) -> int:
         return self._db.execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0]
 
@@ -418,4 +536,37 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self._outer:
             return
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type:
+            self._db.execute("ROLLBACK")
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:  # a full disk can refuse the commit itself: leave nothing half-open
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+
+def _translating(method):
+    """Wrap a Catalog method so SQLite's errors reach callers as `Catalog._translated` says."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self, *args, **kwargs):
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise self._translated(exc) from exc
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
+    return wrapper
+
+
+for _name, _member in list(vars(Catalog).items()):
+    if inspect.isfunction(_member) and not _name.startswith("_") and _name not in {"transaction", "close"}:
+        setattr(Catalog, _name, _translating(_member))

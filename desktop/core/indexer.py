@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from desktop.core.catalog import Catalog, NewImage
+from desktop.core.index_lock import IndexLock
 from desktop.core.photo_reader import read_photo
 from desktop.core.scanner import FoundFile, ScanPlan, plan_folder
 from desktop.core.thumbnails import ThumbnailCache
@@ -96,7 +97,14 @@ class Indexer:
         self._encoded: dict[str, int] = {}
 
     def run(self, folder_ids: list[int] | None = None, cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
-        cancel = cancel or threading.Event()
+        """Index the folders (all by default). Raises BusyError when another process is indexing
+        this library, CatalogDamagedError before writing into a damaged catalog, DiskFullError
+        when the disk fills (what was committed stays)."""
+        with IndexLock(self.catalog.path):
+            self.catalog.check_integrity()
+            yield from self._run(folder_ids, cancel or threading.Event())
+
+    def _run(self, folder_ids: list[int] | None, cancel: threading.Event) -> Iterator[IndexProgress]:
         progress = IndexProgress()
         # content hash -> image id for everything already encoded by this model: a renamed,
         # moved or copied photo is recognised from its bytes and never decoded again.

@@ -5,12 +5,15 @@ switching back loads instead of rebuilding. On disk, in `paths.data_dir() / "ind
 
     <key>.<generation>.hnsw   the hnswlib graph with its float32 vectors
     <key>.<generation>.npz    labels (N,) int64 and a float32 copy of the vectors (N, D) for exact search
-    <key>.json                written last: format version, parameters, counts, deleted labels, and the
-                              generation, size and CRC-32 of the two files it stands for
+    <key>.json                written last: format version, parameters, counts, deleted labels, the
+                              catalog it was built from (its id), and the generation, size and
+                              CRC-32 of the two files it stands for
 
 A save writes a new generation and then swaps the JSON in, so a crash at any point leaves the old
 generation whole and referenced; unreferenced files are deleted on the next save. A missing, stale
-or corrupt index is rebuilt from the catalog's features with the reason in `rebuild_reason`.
+or corrupt index, or one built from another catalog (a rebuilt or restored catalog, an index copied
+in from elsewhere), is rebuilt from the catalog's features with the reason in `rebuild_reason`.
+A save that finds too little disk space writes nothing and says so; the old generation stays.
 
 Searches run concurrently with each other and with a save; adds, removals and growth take the
 index exclusively (hnswlib: "knn_query: thread-safe with other knn_query calls, but not with
@@ -20,10 +23,12 @@ search waits at most one chunk while the indexer adds.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -38,11 +43,12 @@ import numpy as np
 
 from models import paths
 from models.atomic import write_text_atomic
+from models.errors import DiskFullError, PicsiftError, is_disk_full
 from models.manifest import IMAGE_ENCODER, IMAGE_MAPPER, Manifest
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: bound to its catalog (catalog_id)
 # Tuned on 384-d clustered unit vectors at 100k and 1M on 2 cores (tests/benchmarks/query.py):
 HNSW_M = 24  # graph degree; at 1M M=32 matched its recall with ef=128 but built 20% slower, and on
 # uniform 32-d vectors (high intrinsic dimension) M=16 lost 1.5% recall@10 at equal ef
@@ -102,6 +108,7 @@ class VectorIndex:
         *,
         encoder_id: str = "",
         bundle: str = "",
+        catalog_id: str = "",
         m: int = HNSW_M,
         ef_construction: int = HNSW_EF_CONSTRUCTION,
         ef: int = HNSW_EF,
@@ -111,6 +118,7 @@ class VectorIndex:
         self.stem = stem
         self.encoder_id = encoder_id
         self.bundle = bundle
+        self.catalog_id = catalog_id  # the catalog whose image ids label these vectors
         self.max_image_id = 0  # every catalog image up to this id has been looked at by a sync
         self.rebuild_reason: str | None = None  # why `open` rebuilt instead of loading, None if it loaded
         self.exact_search_max = EXACT_SEARCH_MAX
@@ -139,22 +147,29 @@ class VectorIndex:
         manifest = runtime.manifest
         stem = Path(folder or index_dir()) / index_key(manifest)
         try:
-            index = cls.load(stem, manifest)
+            index = cls.load(stem, manifest, catalog)
         except IndexUnusable as exc:
             log.warning("%s: rebuilding the search index from the catalog: %s", stem, exc)
-            index = cls(manifest.embedding_dim, stem, encoder_id=manifest.image_encoder_id, bundle=manifest.name)
+            index = cls(manifest.embedding_dim, stem, encoder_id=manifest.image_encoder_id, bundle=manifest.name,
+                        catalog_id=catalog.catalog_id)
             index.rebuild_reason = str(exc)
         result = index.sync_from_catalog(catalog, runtime)
         if index.rebuild_reason is not None or result.changed:
-            index.save()  # a rebuild can take minutes at scale: never redo it after a crash
+            try:
+                index.save()  # a rebuild can take minutes at scale: never redo it after a crash
+            except PicsiftError as exc:  # a full disk: search from memory now, save on a later run
+                log.warning("%s: the search index was not saved: %s", stem, exc)
         return index
 
     @classmethod
-    def load(cls, stem: Path, manifest: Manifest) -> VectorIndex:
-        """Load a saved index; raises IndexUnusable when it is missing, stale or corrupt."""
+    def load(cls, stem: Path, manifest: Manifest, catalog=None) -> VectorIndex:
+        """Load a saved index; raises IndexUnusable when it is missing, stale, corrupt or, with a
+        `catalog`, built from another catalog or from a later state of this one."""
         meta = _read_meta(stem.with_suffix(".json"))
         _check_compatible(meta, manifest)
-        index = cls(meta["dim"], stem, encoder_id=meta["encoder_id"], bundle=manifest.name)
+        if catalog is not None:
+            _check_bound(meta, catalog)
+        index = cls(meta["dim"], stem, encoder_id=meta["encoder_id"], bundle=manifest.name, catalog_id=meta["catalog_id"])
         index._restore(meta)
         return index
 
@@ -365,6 +380,9 @@ class VectorIndex:
         """
         if runtime.manifest.image_encoder_id != self.encoder_id:
             raise ValueError(f"this index holds {self.encoder_id!r} vectors, not {runtime.manifest.image_encoder_id!r}")
+        if self.catalog_id and self.catalog_id != catalog.catalog_id:
+            raise ValueError(f"this index belongs to catalog {self.catalog_id}, not {catalog.catalog_id}")
+        self.catalog_id = catalog.catalog_id
         with self._sync_lock:
             newest = catalog.max_image_id()  # before `live`: an image above it may be missing from `live`
             added, top = self._add_features(catalog.features(self.encoder_id, after_id=self.max_image_id), runtime)
@@ -403,14 +421,37 @@ class VectorIndex:
             raise ValueError("this index has no file to save to")
         self.stem.parent.mkdir(parents=True, exist_ok=True)
         with self._write_lock:  # no change while writing; hnswlib's save only reads, like a search
+            self._check_room()
             generation = self._generation + 1
-            files = {
-                "hnsw": self._write(generation, "hnsw", lambda path: self._hnsw.save_index(str(path))),
-                "vectors": self._write(generation, "npz", self._write_vectors),
-            }
-            write_text_atomic(self.stem.with_suffix(".json"), json.dumps(self._meta(generation, files), indent=1) + "\n")
+            try:
+                files = {
+                    "hnsw": self._write(generation, "hnsw", self._write_graph),
+                    "vectors": self._write(generation, "npz", self._write_vectors),
+                }
+                write_text_atomic(self.stem.with_suffix(".json"), json.dumps(self._meta(generation, files), indent=1) + "\n")
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise DiskFullError.at(self.stem.parent, self._bytes_needed()) from exc
+                raise
             self._generation = generation
             self._delete_other_generations()
+
+    def _bytes_needed(self) -> int:
+        """What a save writes: the graph (vector, links and label per row) and the vector copy."""
+        graph_row = 4 * self.dim + 4 * (2 * self._hnsw.M + 1) + 8 + 8  # level 0 + its link-list size field
+        return self._n * (graph_row + 4 * self.dim + 8) + (1 << 20)
+
+    def _check_room(self) -> None:
+        """Refuse a save the disk cannot hold before writing a byte: hnswlib's writer does not
+        report a full disk, it leaves a short file."""
+        if shutil.disk_usage(self.stem.parent).free < self._bytes_needed():
+            raise DiskFullError.at(self.stem.parent, self._bytes_needed())
+
+    def _write_graph(self, path: Path) -> None:
+        self._hnsw.save_index(str(path))
+        level0 = self._n * (4 * self.dim + 4 * (2 * self._hnsw.M + 1) + 8)  # what any whole file holds at least
+        if path.stat().st_size < level0:
+            raise OSError(errno.ENOSPC, f"the graph was written short ({path.stat().st_size} of >= {level0} bytes)")
 
     def _write(self, generation: int, suffix: str, write) -> dict:
         """Write one file through a temp name, fsync it, rename it in; returns its name, size and CRC."""
@@ -436,6 +477,7 @@ class VectorIndex:
             "format_version": FORMAT_VERSION,
             "bundle": self.bundle,
             "encoder_id": self.encoder_id,
+            "catalog_id": self.catalog_id,
             "dim": self.dim,
             "M": self._hnsw.M,
             "ef_construction": self._hnsw.ef_construction,
@@ -461,22 +503,30 @@ def _read_meta(path: Path) -> dict:
         raise IndexUnusable("no saved index for this model yet")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-        for field, kind in (("format_version", int), ("dim", int), ("encoder_id", str), ("count", int),
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise IndexUnusable(f"the index format is version {meta.get('format_version')}, this picsift writes {FORMAT_VERSION}")
+        for field, kind in (("format_version", int), ("dim", int), ("encoder_id", str), ("catalog_id", str), ("count", int),
                             ("max_image_id", int), ("deleted", list), ("generation", int), ("files", dict)):
             if not isinstance(meta[field], kind):
                 raise TypeError(f"{field} is not {kind.__name__}")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IndexUnusable(f"the index metadata {path.name} is unreadable ({exc!r})") from exc
     return meta
 
 
 def _check_compatible(meta: dict, manifest: Manifest) -> None:
-    if meta["format_version"] != FORMAT_VERSION:
-        raise IndexUnusable(f"the index format is version {meta['format_version']}, this picsift writes {FORMAT_VERSION}")
     if meta["dim"] != manifest.embedding_dim:
         raise IndexUnusable(f"the index holds {meta['dim']}-d vectors, the model makes {manifest.embedding_dim}-d")
     if meta["encoder_id"] != manifest.image_encoder_id:
         raise IndexUnusable("the index was built with another image encoder or preprocessing")
+
+
+def _check_bound(meta: dict, catalog) -> None:
+    """The index labels are the image ids of one catalog, at or before its present state."""
+    if meta["catalog_id"] != catalog.catalog_id:
+        raise IndexUnusable("the index was built from another catalog (the catalog was rebuilt, or the index copied in)")
+    if meta["max_image_id"] > catalog.max_image_id() or meta["count"] > catalog.count_features(meta["encoder_id"]):
+        raise IndexUnusable("the index holds photos this catalog does not have (the catalog is older than the index)")
 
 
 def _checked_file(stem: Path, meta: dict, part: str) -> Path:
