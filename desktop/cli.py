@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 
+from models.display import printable
 from models.errors import run_reporting_errors
 
 
@@ -24,7 +27,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         return _open_app()
-    return run_reporting_errors(lambda: args.run(args))
+    handler = _LogLines()
+    logging.getLogger().addHandler(handler)
+    try:
+        return run_reporting_errors(lambda: _checked(args).run(args))
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def _checked(args: argparse.Namespace) -> argparse.Namespace:
+    """Checks that need more than the parser (the catalog): they exit 2 like a parser error."""
+    if hasattr(args, "check"):
+        args.check(args)
+    return args
+
+
+class _LogLines(logging.Handler):
+    """The engine's warnings as `picsift: message` lines on stderr, written through tqdm so that a
+    progress bar is lifted out of the way first and redrawn after: a line never glues onto a bar."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("picsift: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(printable(self.format(record)), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
 
 
 def _open_app() -> int:

@@ -6,8 +6,10 @@ import argparse
 
 import numpy as np
 
+from desktop.cli_args import positive_int
 from desktop.core.demo_library import DEMO_PHOTOS, write_demo_library
 from models import paths, registry
+from models.display import fixed, plural, printable, printable_path
 from models.runtime import ModelRuntime
 
 
@@ -20,14 +22,15 @@ def _demo(args: argparse.Namespace) -> None:
     images = runtime.encode_image_files(photos)  # (N, D)
     queries = args.query or [p.query for p in DEMO_PHOTOS[:: max(1, len(DEMO_PHOTOS) // 6)]]
     scores = runtime.encode_texts(queries) @ images.T  # (Q, N)
-    print(f"model {runtime.manifest.name} on {runtime.active_provider()}; {len(photos)} demo photos in {photos[0].parent}")
+    where = printable_path(photos[0].parent)
+    print(f"model {runtime.manifest.name} on {runtime.active_provider()}; {plural(len(photos), 'demo photo')} in {where}")
     for query, row in zip(queries, scores):
         best = np.argsort(-row)[: args.k]
-        print(f'"{query}": ' + ", ".join(f"{photos[i].stem} ({row[i]:.2f})" for i in best))
+        print(f'"{printable(query)}": ' + ", ".join(f"{photos[i].stem} ({fixed(row[i], 2)})" for i in best))
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="search the bundled sample photos (builds the model if needed)")
     demo.add_argument("query", nargs="*", help="text queries (default: a few examples)")
-    demo.add_argument("-k", type=int, default=3, help="results per query")
+    demo.add_argument("-k", type=positive_int, default=3, help="results per query")
     demo.set_defaults(run=_demo)

@@ -10,6 +10,8 @@ import threading
 
 from tqdm import tqdm
 
+from desktop.cli_args import check_query_arguments, cosine_threshold, finite_float, iso_date, positive_int
+from models.display import fixed, plural, printable, printable_path
 from models.errors import PicsiftError
 
 # The engine is imported inside each command, so `picsift model list` and `--help` start fast.
@@ -55,9 +57,9 @@ def _print_summary(progress) -> None:
         f"{progress.unchanged} unchanged, {progress.removed} removed, {progress.failed} could not be read"
     )
     for folder in progress.offline_folders:
-        print(f"offline (kept, not scanned): {folder}")
+        print(f"offline (kept, not scanned): {printable_path(folder)}")
     for path, reason in progress.errors[-10:]:
-        print(f"  skipped: {reason}", file=sys.stderr)
+        print(f"  skipped: {printable(reason)}", file=sys.stderr)
     if len(progress.errors) > 10:
         print(f"  ... and {len(progress.errors) - 10} more; see `picsift status`", file=sys.stderr)
 
@@ -87,14 +89,28 @@ def _similar(args: argparse.Namespace) -> None:
     _print_results(library.searcher().similar(args.path, args.k, **filters), args.json)
 
 
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    from desktop.core.catalog import Catalog
+
+    with Catalog() as catalog:
+        check_query_arguments(parser, args, catalog)
+
+
+def print_json(value) -> None:
+    """JSON on stdout. Paths stay the OS's names: json's ASCII escapes write a byte that is not UTF-8
+    (a lone surrogate, PEP 383) as `\\udce9`, valid JSON that Python reads back to the same str, so
+    `os.fsencode` gives the original bytes (other readers show U+FFFD); controls are escaped too."""
+    print(json.dumps(value, indent=2, ensure_ascii=True))
+
+
 def _print_results(results: list, as_json: bool) -> None:
     if as_json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
+        print_json([r.to_dict() for r in results])
         return
     if not results:
         print("no results; is the library indexed? (`picsift index FOLDER`)")
     for result in results:
-        print(f"{result.score:6.3f}  {result.path}")
+        print(f"{fixed(result.score, 3):>6}  {printable_path(result.path)}")
 
 
 def _duplicates(args: argparse.Namespace) -> None:
@@ -111,13 +127,13 @@ def _duplicates(args: argparse.Namespace) -> None:
     groups = duplicate_groups(library.catalog, library.runtime.manifest.image_encoder_id, threshold, progress)
     bar.close()
     if args.json:
-        print(json.dumps([[r.path for r in group] for group in groups], indent=2))
+        print_json([[r.path for r in group] for group in groups])
         return
     for number, group in enumerate(groups, 1):
-        print(f"group {number} ({len(group)} files)")
+        print(f"group {number} ({plural(len(group), 'file')})")
         for record in group:
-            print(f"  {record.path}")
-    print(f"{len(groups)} groups of near-duplicates")
+            print(f"  {printable_path(record.path)}")
+    print(f"{plural(len(groups), 'group')} of near-duplicates")
 
 
 def _status(args: argparse.Namespace) -> None:
@@ -131,16 +147,17 @@ def _status(args: argparse.Namespace) -> None:
     ]
     errors = [{"path": p, "reason": r} for p, r in catalog.errors()]
     if args.json:
-        print(json.dumps({"files": catalog.count_files(), "folders": folders, "errors": errors}, indent=2))
+        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors})
         return
-    print(f"{catalog.count_files()} photos indexed in {len(folders)} folders")
+    print(f"{plural(catalog.count_files(), 'photo')} indexed in {plural(len(folders), 'folder')}")
     for folder in folders:
         state = "online" if folder["online"] else "OFFLINE"
-        print(f"  {folder['path']}  {folder['files']} photos, {folder['unreadable']} unreadable, {state}")
+        counts = f"{plural(folder['files'], 'photo')}, {folder['unreadable']} unreadable"
+        print(f"  {printable_path(folder['path'])}  {counts}, {state}")
     if errors:
-        print(f"{len(errors)} files could not be read:")
+        print(f"{plural(len(errors), 'file')} could not be read:")
         for error in errors:
-            print(f"  {error['reason']}")
+            print(f"  {printable(error['reason'])}")
 
 
 def _folders(args: argparse.Namespace) -> None:
@@ -150,23 +167,26 @@ def _folders(args: argparse.Namespace) -> None:
     if args.action == "add":
         for path in args.paths:
             catalog.add_folder(_existing_folder(path))
-            print(f"added {os.path.abspath(path)}; run `picsift index` to index it")
+            print(f"added {printable_path(os.path.abspath(path))}; run `picsift index` to index it")
     elif args.action == "remove":
         for path in args.paths:
             if not catalog.remove_folder(path):
                 raise PicsiftError(f"{path} is not a library folder; see `picsift folders list`")
-            print(f"removed {os.path.abspath(path)} from the library (files on disk untouched)")
+            print(f"removed {printable_path(os.path.abspath(path))} from the library (files on disk untouched)")
     else:
         for _, path in catalog.folders():
-            print(path)
+            print(printable_path(path))
 
 
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    parser.add_argument("-k", type=positive_int, default=20, help="number of results (default 20)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of {path, score, ...}, best first")
-    parser.add_argument("--folder", help="only photos under this folder")
-    parser.add_argument("--from", dest="date_from", help="only photos taken on or after this date (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="date_to", help="only photos taken on or before this date (YYYY-MM-DD)")
+    parser.add_argument("--folder", help="only photos under this folder (inside a library folder)")
+    parser.add_argument("--from", dest="date_from", type=iso_date,
+                        help="only photos taken on or after this date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM)")
+    parser.add_argument("--to", dest="date_to", type=iso_date,
+                        help="only photos taken on or before this date (YYYY-MM-DD: the whole day)")
+    parser.set_defaults(check=lambda args: _check(parser, args))
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -179,8 +199,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--image", action="append", default=[], help="an image to look like (repeatable)")
     search.add_argument("--not", dest="not_text", action="append", default=[], help="text to look less like")
     search.add_argument("--not-image", action="append", default=[], help="an image to look less like")
-    search.add_argument("--image-weight", type=float, default=1.0, help="weight of each --image against the text (1.0)")
-    search.add_argument("--negative-weight", type=float, default=0.5, help="weight of each --not/--not-image (0.5)")
+    search.add_argument("--image-weight", type=finite_float, default=1.0, help="weight of each --image against the text (1.0)")
+    search.add_argument("--negative-weight", type=finite_float, default=0.5, help="weight of each --not/--not-image (0.5)")
     _add_query_options(search)
     search.set_defaults(run=_search)
 
@@ -190,7 +210,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     similar.set_defaults(run=_similar)
 
     duplicates = commands.add_parser("duplicates", help="groups of near-duplicate photos")
-    duplicates.add_argument("--threshold", type=float, default=None, help="feature cosine for 'the same photo'")
+    duplicates.add_argument("--threshold", type=cosine_threshold, default=None,
+                            help="feature cosine for 'the same photo', between 0 and 1 (default 0.90)")
     duplicates.add_argument("--json", action="store_true")
     duplicates.set_defaults(run=_duplicates)
 

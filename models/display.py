@@ -1,4 +1,5 @@
 """Show file names and other untrusted text safely: one line, readable, no bytes that fool a terminal.
+Also counts and scores as a person reads them (`1 folder`, `0.000` rather than `-0.000`).
 
 File names are whatever the disk holds. On POSIX a name that is not UTF-8 (Latin-1 bytes left by
 old Windows or Samba copies) reaches Python as a str with lone surrogates (PEP 383), which
@@ -29,6 +30,16 @@ def printable(text: str) -> str:
 def printable_path(path: str | os.PathLike | bytes) -> str:
     """A path as `printable` text (bytes paths are decoded as the OS would)."""
     return printable(os.fsdecode(os.fspath(path)))
+
+
+def plural(count: int, word: str, plural_word: str | None = None) -> str:
+    """`1 folder`, `2 folders`, `0 folders`; `plural_word` for irregular ones (`1 copy`, `3 copies`)."""
+    return f"{count} {word if count == 1 else plural_word or word + 's'}"
+
+
+def fixed(value: float, digits: int) -> str:
+    """`value` with `digits` decimals, never `-0.000`: a score of -0.0001 rounds to zero, not below it."""
+    return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.0 into 0.0
 
 
 def _escape(char: str) -> str:

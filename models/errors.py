@@ -5,6 +5,13 @@ import shutil
 import sys
 from collections.abc import Callable
 
+from models.display import printable
+
+# The exit status of a command whose reader went away (`picsift status | head -1`): 128 + SIGPIPE,
+# what the shell reports for cat, grep or ls in the same place, so `set -o pipefail` scripts see
+# picsift behave like any other tool, and a run whose output was cut short never claims success.
+BROKEN_PIPE_EXIT = 141
+
 
 class PicsiftError(Exception):
     """An error caused by the user's input or environment, not by a bug.
@@ -69,12 +76,27 @@ def _megabytes(count: int) -> str:
 
 
 def run_reporting_errors(command: Callable[[], int | None]) -> int:
-    """Run a command-line command: a user error prints one line on stderr (exit 1), Ctrl+C exits 130."""
+    """Run a command-line command: a user error prints one line on stderr (exit 1), Ctrl+C exits 130,
+    output cut short by a closed pipe ends quietly (exit 141)."""
     try:
-        return command() or 0
+        code = command() or 0
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's exit
+        return code
     except PicsiftError as exc:
-        print(f"picsift: error: {exc}", file=sys.stderr)
+        print(f"picsift: error: {printable(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("picsift: cancelled", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE_EXIT
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull, as the Python docs advise after EPIPE (signal module, "Note on
+    SIGPIPE"), so the interpreter's final flush of what is still buffered cannot fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file descriptor (captured in tests, embedded): nothing to flush
+        pass

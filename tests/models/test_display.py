@@ -2,7 +2,7 @@
 
 import os
 
-from models.display import printable, printable_path
+from models.display import fixed, plural, printable, printable_path
 
 
 def test_latin1_bytes_in_a_file_name_show_as_hex_escapes():
@@ -25,3 +25,13 @@ def test_accents_scripts_and_emoji_stay_as_they_are():
 
 def test_bytes_paths_are_decoded_as_the_os_does():
     assert printable_path(b"/x/caf\xe9.jpg") == "/x/caf\\xe9.jpg"
+
+
+def test_counts_of_one_are_singular_and_others_plural():
+    assert [plural(n, "folder") for n in (0, 1, 2)] == ["0 folders", "1 folder", "2 folders"]
+    assert plural(1, "copy", "copies") == "1 copy" and plural(3, "copy", "copies") == "3 copies"
+
+
+def test_a_score_just_below_zero_prints_as_zero_not_minus_zero():
+    assert fixed(-0.0001, 3) == "0.000" and fixed(-0.0, 2) == "0.00"
+    assert fixed(-0.0006, 3) == "-0.001" and fixed(0.41549, 3) == "0.415"
