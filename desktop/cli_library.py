@@ -42,8 +42,10 @@ def run_index(library, folder_ids: list[int] | None) -> None:
             bar.n = progress.done
             bar.set_postfix(failed=progress.failed, reused=progress.reused, refresh=False)
             bar.refresh()
-    except KeyboardInterrupt:
-        cancel.set()
+    except BaseException as exc:
+        bar.leave = False  # one error line follows; a half-drawn bar above it says nothing
+        if isinstance(exc, KeyboardInterrupt):
+            cancel.set()
         raise
     finally:
         bar.close()
@@ -189,6 +191,27 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(check=lambda args: _check(parser, args))
 
 
+def _repair(args: argparse.Namespace) -> None:
+    """Set a damaged catalog aside and rebuild it from the library's photos, folders kept."""
+    from desktop.core.catalog import Catalog, catalog_path, set_aside
+    from models.errors import CatalogDamagedError
+
+    if catalog_path().exists() and not args.force:
+        try:
+            with Catalog() as catalog:
+                catalog.check_integrity()
+        except CatalogDamagedError:
+            pass
+        else:
+            print("the catalog is sound; nothing to repair (--force rebuilds it anyway)")
+            return
+    if catalog_path().exists():
+        print(f"the old catalog was moved to {printable_path(set_aside())}")
+    library = _library()
+    print(f"rebuilding the catalog from {plural(len(library.catalog.folders()), 'library folder')}")
+    run_index(library, None)
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     index = commands.add_parser("index", help="add folders to the library and index them (incremental)")
     index.add_argument("paths", nargs="*", help="folders to add; none: re-index every library folder")
@@ -218,6 +241,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="folders, counts and files that could not be read")
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=_status)
+
+    repair = commands.add_parser("repair", help="set a damaged catalog aside and rebuild it (folders kept)")
+    repair.add_argument("--force", action="store_true", help="rebuild even when the catalog looks sound")
+    repair.set_defaults(run=_repair)
 
     folders = commands.add_parser("folders", help="list, add or remove library folders")
     folders.add_argument("action", choices=("list", "add", "remove"), nargs="?", default="list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -236,3 +237,25 @@ def test_indexing_onto_a_really_full_disk_says_so_once_and_search_still_works(to
     assert outcome["error"] and "is full" in outcome["error"] and str(disk) in outcome["error"]
     assert 0 < outcome["kept"] < 60  # what was committed before the disk filled is still there
     assert outcome["found"]
+
+
+def test_the_damaged_catalog_advice_works_from_the_command_line(installed_builtin, tmp_path, capsys):
+    from desktop.cli import main
+
+    write_photos(tmp_path / "lib", names=("coffee", "rocket", "chelsea"))
+    assert main(["index", str(tmp_path / "lib")]) == 0
+    with Catalog() as catalog:
+        catalog._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _damage(catalog_path(), at_fraction=0.6)
+    capsys.readouterr()
+
+    assert main(["index"]) == 1
+    shown = [line.split("\r")[-1] for line in capsys.readouterr().err.split("\n")]  # as a terminal shows it
+    [line] = [text for text in shown if text.strip()]
+    assert "the catalog is damaged" in line and "picsift repair" in line
+    assert main(["repair"]) == 0
+    out = capsys.readouterr().out
+    assert "moved to" in out and "1 library folder" in out and "3 encoded" in out
+    assert main(["repair"]) == 0 and "nothing to repair" in capsys.readouterr().out
+    assert main(["search", "a cup of coffee", "-k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["path"].endswith("coffee.jpg")
