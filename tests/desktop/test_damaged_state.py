@@ -259,3 +259,21 @@ def test_the_damaged_catalog_advice_works_from_the_command_line(installed_builti
     assert main(["repair"]) == 0 and "nothing to repair" in capsys.readouterr().out
     assert main(["search", "a cup of coffee", "-k", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["path"].endswith("coffee.jpg")
+
+
+def test_a_version_1_catalog_is_migrated_keeping_its_rows_and_gains_an_identity(tmp_path):
+    import sqlite3
+
+    from desktop.core import catalog as catalog_module
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(catalog_module.MIGRATIONS[0] + ";\nPRAGMA user_version=1;")
+        db.execute("INSERT INTO folders(path, added_at) VALUES ('/photos', 0)")
+    db.close()
+    with Catalog(path) as migrated:
+        assert migrated._version() == catalog_module.SCHEMA_VERSION
+        assert [p for _, p in migrated.folders()] == ["/photos"]
+        assert len(migrated.catalog_id) == 32
+    with Catalog(path) as again:
+        assert again.catalog_id == migrated.catalog_id  # stable across opens
