@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from desktop.core.catalog import Catalog, NewImage
-from desktop.core.photo_reader import read_photo
+from models.photo_reader import read_photo
 from desktop.core.scanner import FoundFile, ScanPlan, plan_folder
 from desktop.core.thumbnails import ThumbnailCache
 from desktop.core.vector_index import VectorIndex
