@@ -13,7 +13,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -29,10 +29,24 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    """The process umask, read without setting it where the OS allows: `os.umask` can only read it
+    by changing it, for every thread at once, and a file another thread creates meanwhile gets the
+    wrong permissions. Elsewhere one probe at import, under the import lock, before any writer runs;
+    its stand-in 0o077 makes anything created in that instant private rather than world-writable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once: picsift never changes its umask after start-up
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -57,6 +71,6 @@ def replace_folder(new: Path, target: Path) -> None:
     shutil.rmtree(backup, ignore_errors=True)
     if target.exists():
         target.rename(backup)
-    new.chmod(0o777 & ~_umask())  # mkdtemp makes 0700
+    new.chmod(0o777 & ~_UMASK)  # mkdtemp makes 0700
     new.rename(target)
     shutil.rmtree(backup, ignore_errors=True)

@@ -332,3 +332,37 @@ def reads_are_blocked(path: str | Path) -> bool:
     except PermissionError:
         return True
     return False
+
+
+def write_nas_labelled_folders(root: str | Path) -> dict[str, list[str]]:
+    """Two class folders as a NAS, a Mac and Windows leave them: photos in several formats (HEIC,
+    a DNG, a nested folder) beside Synology's @eaDir thumbnails and #recycle, Windows' $RECYCLE.BIN,
+    AppleDouble, Finder and Explorer files, a hidden folder, a text file and a text file with a
+    .jpg name (a photo by its name; reading it fails later, with a reason).
+
+    Returns {class folder: its photo files, relative to it}.
+    """
+    root = Path(root)
+    photos = {
+        "cats": ["a.jpg", "b.HEIC", "c.dng", "d.png", "nested/e.jpeg", "notes.jpg"],
+        "dogs": ["f.jpg", "g.webp", "h.tif", "I.JPG", "j.heif"],
+    }
+    for label, names in photos.items():
+        for number, name in enumerate(names):
+            path = root / label / name
+            suffix = path.suffix.lower()
+            if name == "notes.jpg":
+                path.write_text("buy a bigger memory card\n")
+            elif suffix == ".dng":
+                write_dng(path, "coffee", (320, 240))
+            else:
+                fmt = {".heic": "HEIF", ".heif": "HEIF", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF"}.get(suffix, "JPEG")
+                write_photo(path, PHOTO_SAMPLES[number], (320, 240), fmt=fmt)
+        write_skipped_files(root / label)  # ._IMG_0001.jpg, .DS_Store, Thumbs.db, .hidden/x.jpg
+        (root / label / "desktop.ini").write_text("[.ShellClassInfo]\n")
+        (root / label / "readme.txt").write_text("photos of our pets\n")
+        write_photo(root / label / "@eaDir" / "a.jpg" / "SYNOPHOTO_THUMB_M.jpg", "moon", (320, 240))
+    write_photo(root / "dogs" / "#recycle" / "old.jpg", "moon", (320, 240))
+    for junk in ("@eaDir", "#recycle", "$RECYCLE.BIN", ".Trashes"):  # never classes either
+        write_photo(root / junk / "thumb.jpg", "moon", (320, 240))
+    return photos

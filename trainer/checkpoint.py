@@ -7,13 +7,17 @@
                   "history", "partial_loss"} or None}
 The stage that finished last keeps its "current" record as "resume", so a later run with
 --resume and more epochs continues that stage rather than starting it again.
+Only tensors and plain values are saved (`_plain`), so it loads with `weights_only=True`: a
+checkpoint is a file on disk, and torch's full unpickler would run any code one carries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from pathlib import Path
+from pathlib import Path, PurePath
 
+import numpy as np
 import torch
 
 from models.atomic import write_bytes_atomic
@@ -39,8 +43,8 @@ class Checkpoint:
         if not path.is_file():
             raise PicsiftError(f"nothing to resume: no checkpoint at {path}; run without --resume")
         try:
-            data = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # a truncated or foreign file; pickle raises many kinds
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # truncated, foreign, or carrying code; the unpickler raises many kinds
             raise PicsiftError(f"{path}: unreadable checkpoint ({exc}); delete it and run without --resume") from exc
         if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
             raise PicsiftError(f"{path}: checkpoint of another picsift version; run without --resume to start over")
@@ -83,9 +87,30 @@ class Checkpoint:
         if not self.writer:
             return
         buffer = io.BytesIO()
-        torch.save({"version": CHECKPOINT_VERSION, "config": self.config, "finished": self.finished,
-                    "current": self.current}, buffer)
+        torch.save(_plain({"version": CHECKPOINT_VERSION, "config": self.config, "finished": self.finished,
+                           "current": self.current}), buffer)
         write_bytes_atomic(self.path, buffer.getvalue())
+
+
+def _plain(value):
+    """`value` as what `torch.load(weights_only=True)` reads back: tensors, numbers, strings, None and
+    dicts, lists and tuples of them (numpy values become numbers or tensors, paths strings,
+    dataclasses dicts). Anything else is a bug in what the trainer records: it fails here, loudly."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, PurePath):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return value
+    raise TypeError(f"a checkpoint holds tensors and plain values, not {type(value).__name__}")
 
 
 def trained_state(module: torch.nn.Module) -> dict:

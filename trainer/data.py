@@ -11,7 +11,6 @@ images that turn out unreadable only when decoded are skipped by `image_pixels`,
 from __future__ import annotations
 
 import csv
-import functools
 import gzip
 import json
 import logging
@@ -26,13 +25,11 @@ import numpy as np
 from PIL import Image
 
 from models.errors import ImageError, PicsiftError
+from models.photo_files import is_photo_name, photo_files, subfolders
 from models.preprocess import ImagePreprocess, load_and_preprocess, preprocess
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"})
-_HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
-_JUNK_FOLDERS = frozenset({"__MACOSX", "@eaDir", "$RECYCLE.BIN"})  # zip, Synology and Windows leftovers
 _MISSING_SHOWN = 3  # missing files named in a warning; the rest are counted
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's package of the idx files
@@ -84,21 +81,22 @@ def label_text(folder_name: str) -> str:
 def load_labelled_folders(root: str | Path, min_per_class: int = 5) -> Dataset:
     """One subfolder of `root` per class (searched recursively), the folder name its label text.
 
-    Classes are numbered in case-insensitive name order. Hidden files and folders (AppleDouble
-    "._x.jpg", .DS_Store) and non-images are ignored; classes with fewer than `min_per_class`
-    images are kept with a warning, empty ones are dropped with one.
+    Classes are numbered in case-insensitive name order. Photos are what the app's library
+    scanner lists (models.photo_files: hidden files, AppleDouble "._x.jpg", Synology's @eaDir,
+    recycle bins and non-images are ignored); classes with fewer than `min_per_class` images
+    are kept with a warning, empty ones are dropped with one.
     """
     root = Path(root)
     if not root.is_dir():
         raise PicsiftError(f"{root}: folder not found; give a folder that holds one subfolder per class")
     warnings: list[str] = []
     by_label: dict[str, list[str]] = defaultdict(list)
-    for folder in sorted(_visible(root.iterdir(), dirs=True), key=lambda p: p.name.casefold()):
-        label = label_text(folder.name)
+    for folder in subfolders(root):
+        label = label_text(os.path.basename(folder))
         if label in by_label:
             warnings.append(f"{folder}: its label {label!r} repeats another folder's; their images form one class")
-        by_label[label].extend(_image_files(folder))
-    loose = [p for p in _visible(root.iterdir(), dirs=False) if p.suffix.lower() in IMAGE_EXTENSIONS]
+        by_label[label].extend(photo_files(folder))
+    loose = [p for p in root.iterdir() if is_photo_name(p.name) and p.is_file()]
     if loose:
         warnings.append(f"{root}: {len(loose)} image(s) lie outside any class folder and are ignored; move them into one")
     for label, files in by_label.items():
@@ -115,21 +113,6 @@ def load_labelled_folders(root: str | Path, min_per_class: int = 5) -> Dataset:
     return Dataset(name=f"folders {root}", images=[ImageRef(path=p) for p, _ in paths], texts=list(classes),
                    pairs=[(i, int(c)) for i, c in enumerate(labels)], labels=labels,
                    class_names=list(classes), warnings=warnings)
-
-
-def _visible(entries, dirs: bool) -> list[Path]:
-    """Entries that are folders (dirs=True) or files, minus hidden ones and known junk."""
-    return [p for p in entries if p.is_dir() == dirs and not p.name.startswith(".") and p.name not in _JUNK_FOLDERS]
-
-
-def _image_files(folder: Path) -> list[str]:
-    """Image files under `folder`, hidden folders and files skipped, in a stable order."""
-    found = []
-    for top, subdirs, files in os.walk(folder):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d not in _JUNK_FOLDERS)
-        found += [os.path.join(top, f) for f in sorted(files)
-                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS]
-    return found
 
 
 # --- caption files -------------------------------------------------------------------------
@@ -316,7 +299,7 @@ def split(dataset: Dataset, seed: int, val: float = 0.1, test: float = 0.1,
 def image_pixels(dataset: Dataset, indices, spec: ImagePreprocess, workers: int | None = None) -> Pixels:
     """Model inputs for images `indices`; unreadable ones are left out with a logged message.
 
-    Files go through models.preprocess (the app's own decoding); in-memory arrays through
+    Files go through models.photo_reader, as the app's indexer reads them; in-memory arrays through
     PIL.Image.fromarray(...).convert("RGB") and the same `preprocess`. Decoding runs on
     `workers` threads (Pillow releases the GIL while it decodes and resizes).
     """
@@ -338,17 +321,8 @@ def _pixels_or_reason(dataset: Dataset, index: int, spec: ImagePreprocess) -> np
     ref = dataset.images[index]
     if ref.path is None:
         return preprocess(Image.fromarray(dataset.arrays[ref.row]).convert("RGB"), spec)
-    if Path(ref.path).suffix.lower() in _HEIF_EXTENSIONS:
-        _register_heif()
     try:
         return load_and_preprocess(ref.path, spec)
     except ImageError as exc:
         return str(exc)
 
-
-@functools.cache
-def _register_heif() -> None:
-    """libheif loads only for datasets that hold HEIF photos."""
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()

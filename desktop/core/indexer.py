@@ -23,11 +23,11 @@ import numpy as np
 
 from desktop.core.catalog import Catalog, NewImage
 from desktop.core.index_lock import IndexLock
-from desktop.core.photo_reader import read_photo
 from desktop.core.scanner import FoundFile, ScanPlan, plan_folder
 from desktop.core.thumbnails import ThumbnailCache
 from desktop.core.vector_index import VectorIndex
 from models.errors import ImageError, PicsiftError
+from models.photo_reader import read_photo
 from models.preprocess import preprocess
 from models.runtime import ModelRuntime
 

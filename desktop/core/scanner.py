@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from desktop.core.photo_reader import IMAGE_EXTENSIONS as SCANNED_EXTENSIONS
-
-_SKIPPED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+from models.photo_files import walk_photo_entries
 
 
 @dataclass(frozen=True)
@@ -34,40 +31,15 @@ class ScanPlan:
     unreadable_dirs: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
-def is_skipped(name: str) -> bool:
-    """Hidden files and folders, macOS AppleDouble `._*` files, Finder/Explorer droppings."""
-    return name.startswith(".") or name.lower() in _SKIPPED_NAMES
-
-
 def walk_photos(root: str, unreadable: list[tuple[str, str]] | None = None) -> Iterator[FoundFile]:
-    """Every photo file under `root`, recursively, by extension; unreadable folders are noted, not fatal."""
-    stack = [root]
-    while stack:
-        folder = stack.pop()
+    """Every photo file under `root` (models.photo_files decides which), with its size and mtime;
+    unreadable folders are noted, not fatal."""
+    for entry in walk_photo_entries(root, unreadable):
         try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    found = _visit(entry, stack)
-                    if found:
-                        yield found
-        except OSError as exc:
-            if unreadable is not None:
-                unreadable.append((folder, f"folder cannot be read ({exc.strerror or exc}); check its permissions"))
-
-
-def _visit(entry: os.DirEntry, stack: list[str]) -> FoundFile | None:
-    if is_skipped(entry.name):
-        return None
-    try:
-        if entry.is_dir(follow_symlinks=False):
-            stack.append(entry.path)
-            return None
-        if not entry.is_file() or Path(entry.name).suffix.lower() not in SCANNED_EXTENSIONS:
-            return None
-        stat = entry.stat()
-    except OSError:  # vanished between listing and stat: the next run will see it gone
-        return None
-    return FoundFile(entry.path, stat.st_size, stat.st_mtime_ns)
+            stat = entry.stat()
+        except OSError:  # vanished between listing and stat: the next run will see it gone
+            continue
+        yield FoundFile(entry.path, stat.st_size, stat.st_mtime_ns)
 
 
 def plan_folder(folder_id: int, root: str, known: dict[str, tuple[int, int]]) -> ScanPlan:

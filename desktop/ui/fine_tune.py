@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.scanner import is_skipped, walk_photos
 from desktop.core.trainer_process import trainer_command
+from models.photo_files import photo_files, subfolders
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
 QUICK_STAGES, THOROUGH_STAGES = "mapper", "image,mapper"
@@ -39,13 +39,9 @@ CHART_METRICS = ("text_to_image_mAP@all", "image_to_text_mAP@all", "text_to_imag
 
 
 def scan_classes(root: str) -> list[tuple[str, int]]:
-    """(subfolder name, photos in it) for each non-hidden subfolder of `root`, by name."""
-    classes = []
-    with os.scandir(root) as entries:
-        for entry in sorted(entries, key=lambda e: e.name.lower()):
-            if entry.is_dir() and not is_skipped(entry.name):
-                classes.append((entry.name, sum(1 for _ in walk_photos(entry.path))))
-    return classes
+    """(subfolder name, photos in it) for each subfolder of `root` the trainer reads, by name: the
+    trainer lists its labelled folders with the same two functions, so the counts are its own."""
+    return [(os.path.basename(folder), len(photo_files(folder))) for folder in subfolders(root)]
 
 
 class MetricsChart(QWidget):

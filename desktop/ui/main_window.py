@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from desktop.core.demo_library import write_demo_library
 from desktop.core.indexer import IndexProgress
 from desktop.core.library import Library
-from desktop.core.photo_reader import IMAGE_EXTENSIONS
+from models.photo_files import IMAGE_EXTENSIONS
 from desktop.core.search import Query
 from desktop.core.settings import Settings
 from desktop.ui.library_panel import LibraryPanel

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from desktop.core.photo_reader import read_photo_file
+from models.photo_reader import read_photo_file
 from desktop.core.thumbnails import ThumbnailCache
 from models.errors import ImageError
 

@@ -97,7 +97,7 @@ def _decode_only(runtime, photos: list[Path], workers: int | None) -> float:
     import hashlib
 
     from desktop.core.indexer import default_decode_workers
-    from desktop.core.photo_reader import read_photo
+    from models.photo_reader import read_photo
     from models.preprocess import preprocess
 
     spec = runtime.manifest.image_preprocess

@@ -15,7 +15,7 @@ from desktop.core.library import Library
 from desktop.core.settings import Settings
 from desktop.ui.main_window import MainWindow
 from engine_fixtures import index_all, write_photos
-from image_zoo import write_photo
+from image_zoo import write_dng, write_photo
 from models.runtime import ModelRuntime
 
 WAIT_MS = 60_000  # generous for CI; tests return as soon as the signal arrives
@@ -65,17 +65,34 @@ def test_typing_a_query_shows_matching_results_best_first(qtbot, runtime, indexe
     assert scores == sorted(scores, reverse=True)
 
 
+def _drop(qtbot, window: MainWindow, path) -> None:
+    """Drop the file at `path` on the window, as a file manager does, and wait for the results."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.dropEvent(event)
+
+
 def test_dropping_an_image_searches_by_image(qtbot, runtime, indexed, tmp_path):
     query = tmp_path / "query.png"
     demo_image("rocket").resize((320, 240)).save(query)
     window = _window(qtbot, runtime)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(query))])
-    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
-        window.dropEvent(event)
+    _drop(qtbot, window, query)
     assert window.image_query == str(query) and _names(window)[0] == "rocket"
     assert window.image_chip.isVisibleTo(window)
+
+
+@pytest.mark.parametrize("name", ["IMG_0001.HEIC", "IMG_0002.DNG"])
+def test_dropping_a_heic_or_raw_photo_searches_by_it(qtbot, runtime, indexed, tmp_path, name):
+    query = tmp_path / name
+    if query.suffix == ".DNG":
+        write_dng(query, "rocket", (480, 360), orientation=6)
+    else:
+        write_photo(query, "rocket", (480, 360), exif_orientation=6, fmt="HEIF")
+    window = _window(qtbot, runtime)
+    _drop(qtbot, window, query)
+    assert window.image_query == str(query) and _names(window)[0] == "rocket"
 
 
 def test_selecting_a_result_previews_it_with_its_metadata(qtbot, runtime, indexed):

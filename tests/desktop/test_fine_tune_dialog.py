@@ -19,12 +19,13 @@ from PySide6.QtWidgets import QPushButton
 from desktop.core.catalog import Catalog
 from desktop.core.library import Library
 from desktop.core.settings import Settings
-from desktop.ui.fine_tune import CHART_METRICS, FineTuneDialog
+from desktop.ui.fine_tune import CHART_METRICS, FineTuneDialog, scan_classes
 from desktop.ui.main_window import MainWindow
 from engine_fixtures import index_all
+from image_zoo import write_nas_labelled_folders
 from models import paths, registry
 from models.runtime import ModelRuntime
-from trainer.data import FASHION_MNIST_DIR, write_fashion_mnist_folders
+from trainer.data import FASHION_MNIST_DIR, load_labelled_folders, write_fashion_mnist_folders
 
 pytestmark = [
     pytest.mark.slow,
@@ -110,6 +111,13 @@ def _search(qtbot, window: MainWindow, text: str) -> list[str]:
 
 def _table(dialog: FineTuneDialog) -> list[tuple[str, ...]]:
     return [tuple(dialog.classes.item(row, column).text() for column in range(3)) for row in range(dialog.classes.rowCount())]
+
+
+def test_the_dialog_counts_exactly_the_photos_the_trainer_loads(tmp_path):
+    expected = write_nas_labelled_folders(tmp_path / "pets")  # with @eaDir, #recycle, HEIC, DNG, ._ files
+    dataset = load_labelled_folders(tmp_path / "pets", min_per_class=1)
+    loaded = {name: int((dataset.labels == c).sum()) for c, name in enumerate(dataset.class_names)}
+    assert dict(scan_classes(str(tmp_path / "pets"))) == loaded == {label: len(names) for label, names in expected.items()}
 
 
 def _models_on_disk() -> set[str]:

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from engine_fixtures import index_all, open_library, write_photos
-from image_zoo import write_bad_files
+from image_zoo import write_bad_files, write_nas_labelled_folders
 from toy_bundle import export_toy_bundle
 
 
@@ -89,6 +89,18 @@ def test_bad_files_are_recorded_with_reasons_and_the_run_goes_on(library, photos
         assert matches and reason in matches[0], (name, reasons)
     indexed = {os.path.basename(p) for p, *_ in library.catalog._db.execute("SELECT path FROM files")}
     assert not indexed & {"._IMG_0001.jpg", ".DS_Store", "Thumbs.db", "x.jpg"}
+
+
+def test_nas_recycle_bins_thumbnails_and_hidden_files_are_never_scanned(library, tmp_path):
+    root = tmp_path / "nas"
+    expected = write_nas_labelled_folders(root)  # Synology @eaDir/#recycle, $RECYCLE.BIN, ._ files, ...
+    library.catalog.add_folder(root)
+    index_all(library)
+    indexed = {os.path.relpath(p, root) for p, *_ in library.catalog._db.execute("SELECT path FROM files")}
+    unreadable = {os.path.relpath(p, root) for p, _ in library.catalog.errors()}
+    photos = {os.path.join(label, name) for label, names in expected.items() for name in names}
+    assert unreadable == {os.path.join("cats", "notes.jpg")}  # a photo by its name, then a reason
+    assert indexed == photos - unreadable
 
 
 def test_unchanged_bad_file_is_not_retried_but_a_fixed_one_is(library, photos):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,6 +17,7 @@ from desktop.cli import main
 from desktop.core.demo_library import demo_image
 from desktop.core.search import Query
 from engine_fixtures import index_all, open_library, write_photos
+from image_zoo import write_dng, write_photo
 
 NAMES = ("chelsea", "coffee", "rocket", "astronaut", "camera", "coins", "moon", "brick", "clock", "stereo_motorcycle")
 
@@ -46,6 +51,39 @@ def test_image_query_with_an_outside_photo_finds_its_original(library, tmp_path)
     query = tmp_path / "query.png"
     demo_image("coffee").resize((300, 200)).save(query)
     assert _names(library.searcher().search(Query(images=((str(query), 1.0),), k=1))) == ["coffee"]
+
+
+def test_heic_raw_and_rotated_query_images_give_the_vector_of_their_indexed_copy(builtin_bundle, tmp_path):
+    library = tmp_path / "photos"
+    indexed = [
+        write_photo(library / "IMG_0001.HEIC", "coffee", (480, 360), exif_orientation=6, fmt="HEIF"),
+        write_dng(library / "IMG_0002.DNG", "rocket", (480, 360), orientation=8),
+        write_photo(library / "IMG_0003.JPG", "chelsea", (480, 360), exif_orientation=8),
+        write_photo(library / "IMG_0004.PNG", "astronaut", (480, 360), exif_orientation=3, fmt="PNG"),
+    ]
+    engine = open_library(builtin_bundle)
+    try:
+        engine.catalog.add_folder(library)
+        assert index_all(engine).encoded == len(indexed)
+        searcher = engine.searcher()
+        for photo in indexed:  # dropped on the window from elsewhere: decoded, not looked up
+            dropped = shutil.copy(photo, tmp_path / f"query{photo.suffix}")
+            similarity = float(searcher.image_vector(dropped) @ searcher.image_vector(photo))
+            assert similarity > 0.9999, photo.name
+    finally:
+        engine.close()
+
+
+def test_search_by_a_heic_photo_works_from_the_command_line(installed_builtin, tmp_path):
+    write_photos(tmp_path / "lib", names=("chelsea", "rocket", "moon"))
+    photo = write_photo(tmp_path / "lib" / "IMG_0001.HEIC", "coffee", (480, 360), exif_orientation=6, fmt="HEIF")
+    assert main(["index", str(tmp_path / "lib")]) == 0
+    query = shutil.copy(photo, tmp_path / "query.heic")
+    # A fresh process: nothing in it has loaded the HEIF decoder before the query image is read.
+    run = subprocess.run([sys.executable, "-m", "desktop.cli", "search", "--image", str(query), "-k", "1", "--json"],
+                         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert [Path(r["path"]).name for r in json.loads(run.stdout)] == ["IMG_0001.HEIC"]
 
 
 def test_similar_excludes_the_photo_itself(library, tmp_path):

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from desktop.core.demo_library import demo_image
+from image_zoo import write_nas_labelled_folders
 from models.errors import PicsiftError
-from models.preprocess import ImagePreprocess
+from models.photo_reader import read_photo_file
+from models.preprocess import ImagePreprocess, preprocess
 from trainer.data import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_DIR,
@@ -81,6 +83,19 @@ def test_labelled_folders_give_one_class_per_folder_and_skip_junk(tmp_path):
     assert dataset.labels.tolist() == [0, 0, 0, 1, 1]
     assert dataset.pairs == [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1)]
     assert len(dataset.warnings) == 1 and "'empty class' has no images" in dataset.warnings[0]
+
+
+def test_labelled_folders_from_a_nas_train_on_what_the_app_indexes(tmp_path):
+    expected = write_nas_labelled_folders(tmp_path)  # HEIC, DNG, @eaDir, #recycle, $RECYCLE.BIN, ...
+    dataset = load_labelled_folders(tmp_path, min_per_class=1)
+    assert dataset.class_names == ["cats", "dogs"] and len(dataset.images) == sum(map(len, expected.values()))
+    pixels = image_pixels(dataset, np.arange(len(dataset.images)), SPEC)
+    paths = [dataset.images[i].path for i in pixels.indices]
+    assert len(paths) == len(dataset.images) - 1 and len(pixels.skipped) == 1 and "notes.jpg" in pixels.skipped[0]
+    for suffix in (".dng", ".HEIC"):  # decoded as the indexer decodes them, to the last bit
+        (row,) = [k for k, path in enumerate(paths) if path.endswith(suffix)]
+        app = preprocess(read_photo_file(paths[row], SPEC.resize_to).image, SPEC)
+        np.testing.assert_array_equal(pixels.values[row], app)
 
 
 def test_classes_with_too_few_images_are_kept_with_a_warning(tmp_path):

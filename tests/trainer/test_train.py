@@ -116,6 +116,16 @@ def test_resume_continues_with_the_next_epoch_instead_of_starting_over(capsys, b
     assert {e["epoch"] for e in events if e["event"] in ("progress", "metrics")} == {2}
     history = json.loads((registry.bundle_folder("resumed") / "report.json").read_text())["stages"]["mapper"]["history"]
     assert [row["epoch"] for row in history] == [1, 2] and history[0] == first[0]
+    assert _checkpoint_without_pickled_code("resumed")["finished"]["mapper"]["resume"]["epoch"] == 2
+
+
+def _checkpoint_without_pickled_code(name: str) -> dict:
+    """The run's checkpoint as torch's safe loader reads it: tensors and plain containers, no classes."""
+    import torch
+
+    from trainer.checkpoint import CHECKPOINT_FILE
+
+    return torch.load(paths.data_dir() / "training" / name / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
 
 
 class StopAt(Events):
@@ -142,6 +152,7 @@ def test_a_run_stopped_mid_epoch_resumes_at_that_step_and_ends_with_the_same_wei
     with pytest.raises(Cancelled):
         train(config("stopped"), StopAt(cancel, epoch=2, step=3), cancel)
     assert not registry.bundle_folder("stopped").exists()  # nothing installed, the checkpoint kept
+    assert _checkpoint_without_pickled_code("stopped")["current"]["step"] == 3
     train(config("stopped", resume=True), Events(enabled=False), CancelFlag())
     straight, resumed = (json.loads((tmp_path / name / "rank0.json").read_text()) for name in ("straight", "stopped"))
     assert resumed["sha256"] == straight["sha256"]

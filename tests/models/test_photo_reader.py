@@ -1,4 +1,4 @@
-"""Reading a photo for the indexer: upright, at model size, with its date and camera, or a one-line reason."""
+"""Reading a photo, for the indexer and everyone else: upright, at model size, with its date and camera, or a one-line reason."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop.core.photo_reader import IMAGE_EXTENSIONS, RAW_EXTENSIONS, read_photo, read_photo_file
 from image_zoo import (
     scene,
     write_12mp_library,
@@ -22,6 +21,8 @@ from image_zoo import (
     write_skipped_files,
 )
 from models.errors import ImageError
+from models.photo_files import IMAGE_EXTENSIONS, RAW_EXTENSIONS
+from models.photo_reader import read_photo, read_photo_file
 
 SHOT = datetime(2021, 6, 1, 12, 30, 5)
 CANON = ("Canon", "Canon EOS R5")
@@ -157,6 +158,17 @@ def test_bad_file_raises_image_error_with_its_reason_and_path(bad_files, name):
         read_photo_file(folder / name, 224)
     message = str(caught.value)
     assert message.startswith(str(folder / name)) and "\n" not in message
+
+
+def test_transparent_png_is_composited_on_white(tmp_path):
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (50, 50), (0, 0, 0, 0)).save(path)
+    assert np.asarray(_read(path, min_side=0).image).min() == 255
+
+
+def test_a_missing_file_says_it_was_moved_or_deleted(tmp_path):
+    with pytest.raises(ImageError, match="file not found"):
+        read_photo_file(tmp_path / "gone.jpg", 224)
 
 
 def test_bomb_between_one_and_two_times_the_limit_is_refused_where_warnings_are_ignored(tmp_path):

@@ -1,4 +1,15 @@
-"""Read one photo from bytes already in memory: upright pixels at model size, full size, date, camera."""
+"""Read one photo, the one way picsift decodes: upright RGB at model size, full size, date, camera.
+
+The library's indexer, query images (`--image`, a photo dropped on the window), the preview, the
+thumbnails and the trainer's labelled folders all read through here, so a photo gives the same
+pixels, and the same vector, wherever it comes from. Which files count as photos is
+`models.photo_files`. What this adds to a plain `Image.open`:
+  - decoders chosen by content from the photo formats only (a HEIC named .jpg still reads);
+  - HEIF through pillow-heif, RAW through rawpy (the camera's embedded preview);
+  - EXIF orientation applied, transparency on white;
+  - JPEG and HEIF decoded reduced (`draft`) while the shortest side stays >= `min_side`;
+  - a decompression-bomb limit, and one ImageError line naming the file for anything unreadable.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +18,33 @@ import io
 import re
 import struct
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from models.errors import ImageError
-from models.preprocess import decode_rgb, image_errors
+from models.photo_files import HEIF_EXTENSIONS, RAW_EXTENSIONS
 
-RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".nrw", ".arw", ".dng", ".orf", ".rw2", ".raf", ".pef", ".srw"})
-HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})  # .hif: Canon's and Sony's name for HEIF
-# Every extension `read_photo` decodes. RAW is included even without rawpy, so those files are
-# listed with the install hint instead of silently missing from the library.
-IMAGE_EXTENSIONS = (
-    frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif"})
-    | HEIF_EXTENSIONS
-    | RAW_EXTENSIONS
-)
+# A decompression-bomb guard: larger images are refused with a clear message.
+MAX_IMAGE_PIXELS = 178_956_970  # Pillow's own default, ~179 megapixels
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 # Decoders tried by content, whatever the extension claims. Pillow's other plugins (EPS runs
 # Ghostscript, PSD, ICO, ...) are not what a photo library holds and widen the attack surface.
 _FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
+# Formats whose draft() decodes less: JPEG and MPO (a JPEG with extra frames, as many cameras
+# write) at a DCT scale; HEIF (pillow-heif) from an embedded thumbnail no smaller than asked,
+# which phones store at 320x240 and which decodes ~50x faster than the 12-megapixel picture.
+_DRAFT_FORMATS = frozenset({"JPEG", "MPO", "HEIF"})
+# What Pillow's plugins raise on malformed input, besides OSError.
+_DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, ZeroDivisionError)
+# How decoders say the data ended early (Pillow's JPEG/PNG/TIFF/GIF/BMP, libwebp, libheif).
+_CUT_SHORT = ("truncated", "broken data stream", "could not create decoder object", "end of file")
 _ORIENTATION = ExifTags.Base.Orientation
 _SIDES_SWAPPED = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the picture by 90 degrees
 _EXIF_DATE = re.compile(r"\s*(\d{4})[:-](\d\d)[:-](\d\d)[ T](\d\d):(\d\d):(\d\d)")
@@ -95,6 +110,71 @@ def _register_heif() -> None:
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
+
+
+def decode_rgb(image: Image.Image, min_side: int = 0) -> Image.Image:
+    """An opened (not yet loaded) image -> upright RGB; JPEG and HEIF decode reduced where the
+    shortest side stays >= `min_side`. Call it inside `image_errors`."""
+    _refuse_bombs(image)
+    if min_side and image.format in _DRAFT_FORMATS:
+        image.draft("RGB", _draft_size(image.size, min_side))
+    image.load()
+    return to_upright_rgb(image)
+
+
+@contextmanager
+def image_errors(source: str | Path) -> Iterator[None]:
+    """Turn what Pillow raises on a bad file into an ImageError naming `source` and the reason."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # "Corrupt EXIF data" and the like: the pixels still decode, the photo is still usable
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{source}: image too large to decode safely ({exc})") from exc
+    except FileNotFoundError as exc:
+        raise ImageError(f"{source}: file not found (moved or deleted?)") from exc
+    except PermissionError as exc:
+        raise ImageError(f"{source}: permission denied; check the file's read permissions") from exc
+    except UnidentifiedImageError as exc:  # its own message names a file object, not the file
+        raise ImageError(f"{source}: not a readable image (not an image, or a format picsift cannot read)") from exc
+    except _DECODER_ERRORS as exc:
+        raise ImageError(f"{source}: not a readable image ({_reason(exc)})") from exc
+
+
+def _refuse_bombs(image: Image.Image) -> None:
+    """Pillow's own guard only warns between 1x and 2x the limit, and the warnings filter that
+    makes it an error is process-wide state that decoding threads can race on: check here too."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and image.width * image.height > limit:
+        raise Image.DecompressionBombError(f"{image.width}x{image.height} pixels exceeds the limit of {limit} pixels")
+
+
+def _reason(exc: Exception) -> str:
+    """Pillow's message, with the cause spelled out where it is cryptic."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError) or any(sign in message for sign in _CUT_SHORT):
+        return f"truncated or corrupt: {message}"
+    return message
+
+
+def _draft_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:
+    """The request for `draft()`: the shortest side stays >= min_side whatever scale it picks
+    (rotation by EXIF swaps the sides but not which one is shortest)."""
+    width, height = size
+    scale = min_side / min(width, height)
+    return (max(1, round(width * scale)), max(1, round(height * scale)))
+
+
+def to_upright_rgb(image: Image.Image) -> Image.Image:
+    """Apply EXIF orientation and convert to RGB (transparent areas become white)."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    return image.convert("RGB")
 
 
 def _exif(image: Image.Image) -> Image.Exif:
