@@ -91,3 +91,59 @@ def test_garbage_onnx_with_matching_checksum_is_refused(bundle_copy):
 def test_folder_that_is_not_a_bundle_says_so(tmp_path):
     with pytest.raises(BundleError, match="not a model bundle"):
         open_bundle(tmp_path)
+
+
+def _edit_manifest(folder, edit):
+    data = json.loads((folder / "manifest.json").read_text())
+    edit(data)
+    (folder / "manifest.json").write_text(json.dumps(data))
+
+
+def _set(path, value):
+    def edit(data):
+        *parents, leaf = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        if leaf.endswith("]"):
+            leaf, index = leaf[:-1].split("[")
+            node[leaf][int(index)] = value
+        else:
+            node[leaf] = value
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("image_preprocess.size", 60000, "16..1024"),
+        ("image_preprocess.size", 0, "16..1024"),
+        ("image_preprocess.resize_to", 16, "32..2048"),  # smaller than the crop
+        ("image_preprocess.std[1]", 0, "0.001..10"),
+        ("image_preprocess.std[0]", float("nan"), "0.001..10"),
+        ("image_preprocess.mean[2]", float("inf"), "-1..2"),
+        ("image_preprocess.mean[0]", 127.0, "-1..2"),  # 0..255 units by mistake
+        ("text.max_length", -5, "1..2048"),
+        ("text.pad_id", -1, "0.."),
+        ("image_feature_dim", 0, "1..16384"),
+        ("embedding_dim", 10**9, "1..16384"),
+    ],
+)
+def test_manifest_value_outside_its_sane_range_is_refused_naming_the_field(bundle_copy, field, value, allowed):
+    _edit_manifest(bundle_copy, _set(field, value))
+    with pytest.raises(BundleError) as caught:
+        open_bundle(bundle_copy)
+    message = str(caught.value)
+    assert f"manifest field {field} is " in message and allowed in message and "\n" not in message
+
+
+def test_mean_with_two_channels_is_refused_naming_the_field(bundle_copy):
+    _edit_manifest(bundle_copy, _set("image_preprocess.mean", [0.5, 0.5]))
+    with pytest.raises(BundleError, match=r"image_preprocess\.mean holds 2 values; it needs 3"):
+        open_bundle(bundle_copy)
+
+
+def test_unknown_resample_filter_is_refused_with_the_ones_allowed(bundle_copy):
+    _edit_manifest(bundle_copy, _set("image_preprocess.resample", "nearest"))
+    with pytest.raises(BundleError, match=r"image_preprocess\.resample is 'nearest'.*bicubic"):
+        open_bundle(bundle_copy)
