@@ -147,3 +147,91 @@ def test_unknown_resample_filter_is_refused_with_the_ones_allowed(bundle_copy):
     _edit_manifest(bundle_copy, _set("image_preprocess.resample", "nearest"))
     with pytest.raises(BundleError, match=r"image_preprocess\.resample is 'nearest'.*bicubic"):
         open_bundle(bundle_copy)
+
+
+def _replace_file(folder, file_name, data: bytes):
+    from models.bundle import sha256_of
+
+    (folder / file_name).write_bytes(data)
+    _edit_manifest(folder, lambda manifest: manifest["files"].__setitem__(file_name, sha256_of(folder / file_name)))
+
+
+def _mapper_graph(in_width: int, out_width: int, declared_width, poison: str | None = None) -> bytes:
+    """A mapper (B, in_width) -> (B, out_width) that passes the static interface check; `poison`
+    "nan" makes its output NaN, "unnormalised" leaves out the L2 normalisation."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.full((in_width, out_width), 0.1, np.float32), "weights")
+    nodes = [helper.make_node("MatMul", ["features", "weights"], ["projected"])]
+    if poison == "nan":
+        nodes += [helper.make_node("Abs", ["projected"], ["positive"]), helper.make_node("Neg", ["positive"], ["negative"]),
+                  helper.make_node("Sqrt", ["negative"], ["embeddings"])]
+    elif poison == "unnormalised":
+        nodes += [helper.make_node("Identity", ["projected"], ["embeddings"])]
+    else:
+        nodes += [helper.make_node("LpNormalization", ["projected"], ["embeddings"], axis=-1, p=2)]
+    graph = helper.make_graph(
+        nodes, "mapper",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", in_width])],
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", declared_width])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_exported_bundle_passes_the_probe(exported):
+    from models.probe import probe_bundle
+
+    probe_bundle(open_bundle(exported))
+
+
+@pytest.mark.parametrize(
+    ("graph", "message"),
+    [
+        (_mapper_graph(16, 8, 8, poison="nan"), "image_mapper.onnx gives NaN or infinite values"),
+        (_mapper_graph(16, 4, "width"), r"image_mapper.onnx gives shape \(2, 4\) for 2 probe rows, the manifest declares width 8"),
+        (_mapper_graph(16, 8, 8, poison="unnormalised"), "image_mapper.onnx gives vectors of length .* expected unit length"),
+        (_mapper_graph(12, 8, 8), "image_mapper.onnx fails on a probe input"),  # reads text-width features
+    ],
+    ids=["nan", "runtime-width", "not-unit", "wrong-input-width"],
+)
+def test_graph_that_fails_on_a_probe_input_is_refused_naming_the_file(bundle_copy, graph, message):
+    from models.probe import probe_bundle
+
+    bundle = open_bundle(bundle_copy)  # static checks pass: names and declared widths are right
+    _replace_file(bundle_copy, "image_mapper.onnx", graph)
+    with pytest.raises(BundleError, match=message) as caught:
+        probe_bundle(open_bundle(bundle_copy))
+    assert "\n" not in str(caught.value) and bundle.name == "toy"
+
+
+def test_malformed_tokenizer_with_a_matching_checksum_is_refused_by_the_probe(bundle_copy):
+    from models.probe import probe_bundle
+
+    _replace_file(bundle_copy, "tokenizer.json", b'{"version": "1.0", "model": ')
+    with pytest.raises(BundleError, match="tokenizer cannot be loaded"):
+        probe_bundle(open_bundle(bundle_copy))
+
+
+def test_pad_id_outside_the_tokenizer_vocabulary_is_refused_with_the_range(bundle_copy):
+    from models.probe import probe_bundle
+
+    _edit_manifest(bundle_copy, _set("text.pad_id", 10**6))
+    with pytest.raises(BundleError, match=r"text.pad_id is 1000000; allowed 0..30521"):
+        probe_bundle(open_bundle(bundle_copy))
+
+
+def test_probe_runs_once_per_manifest_and_again_when_the_manifest_changes(bundle_copy, monkeypatch):
+    from models import probe
+
+    runs = []
+    monkeypatch.setattr(probe, "probe_bundle", lambda bundle: runs.append(bundle.name))
+    probe.ensure_probed(open_bundle(bundle_copy))
+    probe.ensure_probed(open_bundle(bundle_copy))
+    assert runs == ["toy"] and (bundle_copy / probe.PROBE_FILE).is_file()
+    _edit_manifest(bundle_copy, _set("name", "renamed"))
+    probe.ensure_probed(open_bundle(bundle_copy))
+    assert runs == ["toy", "renamed"]
