@@ -36,8 +36,26 @@ def test_exported_bundle_opens_and_encodes_both_modalities(exported):
 def test_runtime_reports_the_provider_it_really_uses(exported):
     runtime = ModelRuntime(exported)
     runtime.encode_texts(["x"])
-    assert set(runtime.providers().values()) <= {"CPU", "CUDA"}
-    assert runtime.active_provider() in {"CPU", "CUDA"}
+    assert set(runtime.providers().values()) <= {"CPU", "CUDA", "CoreML"}
+    assert runtime.active_provider() in {"CPU", "CUDA", "CoreML"}
+
+
+@pytest.mark.parametrize(
+    ("available", "expected"),
+    [
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+        (["CoreMLExecutionProvider", "AzureExecutionProvider", "CPUExecutionProvider"], ["CoreMLExecutionProvider", "CPUExecutionProvider"]),
+        (["AzureExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]),
+    ],
+    ids=["onnxruntime-gpu", "macos-wheel", "plain-wheel"],
+)
+def test_runtime_asks_for_the_accelerator_its_onnxruntime_package_has_then_cpu(monkeypatch, available, expected):
+    import onnxruntime
+
+    from models.runtime import preferred_providers
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
+    assert preferred_providers() == expected and preferred_providers("cpu") == ["CPUExecutionProvider"]
 
 
 def test_missing_file_is_named_in_a_one_line_error(bundle_copy):
