@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import stat
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from models import paths
@@ -128,12 +129,14 @@ def install(source: str | Path, name: str | None = None, replace: bool = False) 
 
 
 def _renamed(bundle: Bundle, name: str | None) -> Bundle:
-    """The bundle under `name`: its manifest says so too (it names the index, the card and exports)."""
+    """The bundle under `name`: its manifest and model card say so too (the name labels the index and exports)."""
     if not name or name == bundle.name:
         return bundle
     bundle_folder(name)  # refuses an unusable name before anything is written
-    manifest = replace(bundle.manifest, name=name)
+    manifest = dataclasses.replace(bundle.manifest, name=name)
     manifest.save(bundle.folder)
+    if bundle.path(CARD_FILE).is_file():  # the card is written from the manifest
+        bundle.path(CARD_FILE).write_text(model_card(manifest), encoding="utf-8")
     return Bundle(bundle.folder, manifest)
 
 

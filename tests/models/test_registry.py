@@ -118,10 +118,12 @@ def test_a_fine_tuned_card_shows_data_and_held_out_figures_against_its_base(tmp_
     assert "| text to image mAP@all | 0.250 | 0.750 |" in card
 
 
-def test_import_with_a_new_name_installs_a_bundle_of_that_name(tmp_path):
-    bundle = registry.install(export_toy_bundle(tmp_path / "src", name="toy"), name="copy1")
+def test_import_with_a_new_name_installs_a_bundle_of_that_name(installed, tmp_path):
+    archive = registry.export("toy", tmp_path / "toy.zip")  # carries a model card titled "toy"
+    bundle = registry.install(archive, name="copy1")
     assert bundle.name == "copy1" and bundle.folder.name == "copy1"
     assert registry.open_installed("copy1").manifest.name == "copy1"
+    assert (bundle.folder / "MODEL_CARD.md").read_text().startswith("# copy1\n")
     assert zipfile.ZipFile(registry.export("copy1", tmp_path / "c.zip")).read("copy1/MODEL_CARD.md").startswith(b"# copy1")
 
 
