@@ -10,8 +10,8 @@ from models import registry
 
 
 def ensure_default_model() -> None:
-    """Build the built-in bundle on first use (a separate trainer process, with progress)."""
-    if not registry.bundle_folder(registry.DEFAULT_BUNDLE).exists():
+    """Build the built-in bundle on first use (a separate trainer process, with progress), unless another is active."""
+    if registry.default_build_needed():
         print("First run: building the built-in offline model (about a minute)...", flush=True)
         run_trainer(["build-default"])
 
@@ -40,7 +40,7 @@ def _export(args: argparse.Namespace) -> None:
 
 def _import(args: argparse.Namespace) -> None:
     bundle = registry.install(args.source, name=args.name, replace=args.replace)
-    print(f"imported {bundle.name} (verified); activate it with `picsift model use {bundle.folder.name}`")
+    print(f"imported {bundle.name} (verified); activate it with `picsift model use {bundle.name}`")
 
 
 def _remove(args: argparse.Namespace) -> None:

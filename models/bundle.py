@@ -54,7 +54,8 @@ def open_bundle(folder: str | Path, verify_hashes: bool = True) -> Bundle:
 
     Raises BundleError, with one actionable line, for anything missing, corrupt, tampered or
     incompatible. Hashing reads every byte (~100 MB for the built-in model, well under a second);
-    `verify_hashes=False` skips it where the caller verified the folder already.
+    `verify_hashes=False` skips it where the caller verified the folder already. Running the graphs
+    is `models.probe`'s job, done on import and on the first open of an installed bundle.
     """
     folder = Path(folder)
     manifest = read_manifest(folder)

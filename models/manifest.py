@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.errors import BundleError
-from models.preprocess import ImagePreprocess
+from models.preprocess import RESAMPLE_FILTERS, ImagePreprocess
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -23,6 +23,17 @@ IMAGE_INPUT = "pixel_values"
 TEXT_INPUTS = ("input_ids", "attention_mask")
 FEATURES = "features"
 EMBEDDINGS = "embeddings"
+
+# Sane ranges for the manifest's numbers: a bundle outside them is refused on load, naming the field,
+# instead of failing later (a 60000 px input asks ~1.4 TB for one batch of 32 and gets picsift
+# OOM-killed). They leave room well past every model picsift converts.
+MAX_WIDTH = 16384  # feature/embedding floats; encoders in use are 384..1280 wide (CLIP-L 1024, ALIGN 640)
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024  # crop side, px; models use 224..336; 32 x 3 x 1024^2 floats is 400 MB
+MAX_RESIZE_TO = 2048  # shortest side before the crop, px; at least the crop side
+MEAN_RANGE = (-1.0, 2.0)  # per channel, 0..1 units: pixels lie in 0..1, so a mean like 127 means 0..255 units
+STD_RANGE = (1e-3, 10.0)  # per channel, 0..1 units: 0 divides by zero; 1e-3 is a quarter of one grey level
+MAX_TOKENS = 2048  # text.max_length; CLIP reads 77, BERT-likes 512; attention cost grows with its square
+MAX_PAD_ID = 2**31 - 1  # must also lie inside the tokenizer's vocabulary, which the probe checks
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,29 @@ class Manifest:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"{where}: manifest is incomplete or malformed ({exc!r}); re-export the bundle") from exc
 
+    def check_values(self, where: str) -> None:
+        """Refuse any number outside its sane range (above), with one line naming the field and the range."""
+        pre = self.image_preprocess
+        if pre.resample not in RESAMPLE_FILTERS:
+            _refuse(where, f"manifest field image_preprocess.resample is {pre.resample!r}; use one of {', '.join(RESAMPLE_FILTERS)}")
+        for name in ("mean", "std"):
+            if len(getattr(pre, name)) != 3:
+                _refuse(where, f"manifest field image_preprocess.{name} holds {len(getattr(pre, name))} values; it needs 3 (R, G, B)")
+        ranges = [
+            ("image_feature_dim", self.image_feature_dim, 1, MAX_WIDTH),
+            ("text_feature_dim", self.text_feature_dim, 1, MAX_WIDTH),
+            ("embedding_dim", self.embedding_dim, 1, MAX_WIDTH),
+            ("image_preprocess.size", pre.size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+            ("image_preprocess.resize_to", pre.resize_to, pre.size, MAX_RESIZE_TO),
+            *((f"image_preprocess.mean[{i}]", v, *MEAN_RANGE) for i, v in enumerate(pre.mean)),
+            *((f"image_preprocess.std[{i}]", v, *STD_RANGE) for i, v in enumerate(pre.std)),
+            ("text.max_length", self.text.max_length, 1, MAX_TOKENS),
+            ("text.pad_id", self.text.pad_id, 0, MAX_PAD_ID),
+        ]
+        for name, value, low, high in ranges:
+            if not low <= value <= high:  # NaN fails every comparison, so it lands here too
+                _refuse(where, f"manifest field {name} is {value!r}; allowed {low:g}..{high:g}")
+
     def save(self, folder: Path) -> None:
         from models.atomic import write_text_atomic
 
@@ -121,7 +155,13 @@ def read_manifest(folder: Path) -> Manifest:
         raise BundleError(f"{path}: manifest is not valid JSON ({exc}); the bundle is corrupt, re-import it") from exc
     if not isinstance(data, dict):
         raise BundleError(f"{path}: manifest is not a JSON object; the bundle is corrupt, re-import it")
-    return Manifest.from_dict(data, str(folder))
+    manifest = Manifest.from_dict(data, str(folder))
+    manifest.check_values(str(folder))
+    return manifest
+
+
+def _refuse(where: str, problem: str) -> None:
+    raise BundleError(f"{where}: {problem}; re-export the bundle (or correct manifest.json)")
 
 
 def _short_hash(text: str) -> str:

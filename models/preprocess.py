@@ -22,6 +22,7 @@ from PIL import Image
 from models.photo_reader import read_photo_file
 
 _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+RESAMPLE_FILTERS = tuple(_RESAMPLE)  # what `ImagePreprocess.resample` may name
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,11 @@ class ImagePreprocess:
 
     @classmethod
     def from_dict(cls, data: dict) -> ImagePreprocess:
-        if data.get("resample") not in _RESAMPLE:
-            raise ValueError(f"unknown resample filter {data.get('resample')!r}")
+        """Parse the types only; `Manifest.check_values` checks the ranges and the filter name."""
         return cls(
             size=int(data["size"]),
             resize_to=int(data["resize_to"]),
-            resample=data["resample"],
+            resample=str(data["resample"]),
             mean=tuple(float(v) for v in data["mean"]),
             std=tuple(float(v) for v in data["std"]),
         )

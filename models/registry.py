@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -18,7 +21,12 @@ from models.model_card import CARD_FILE, model_card
 
 DEFAULT_BUNDLE = "picsift-builtin"  # the offline model built from the two packaged encoders
 _ACTIVE_FILE = "active.json"
-_MAX_ZIP_BYTES = 4 << 30  # refuse archives that would unpack to more than 4 GiB
+DOC_FILES = (CARD_FILE, "report.json", "curves.png")  # documentation that travels with a bundle when present
+# Import limits, checked on the archive's directory before a byte is extracted. The built-in bundle
+# is ~117 MB in 6 files; CLIP-L ~1.7 GB; its documents are a few hundred KB.
+_MAX_BUNDLE_BYTES = 4 << 30  # manifest, graphs and tokenizer together
+MAX_EXTRA_BYTES = 64 << 20  # everything else in an archive (documents, folders, stray files)
+MAX_ZIP_MEMBERS = 256  # a bundle is 6 files and 3 documents; anything near this is not one
 
 
 @dataclass(frozen=True)
@@ -70,14 +78,25 @@ def list_bundles() -> list[InstalledBundle]:
     return found
 
 
+def default_build_needed() -> bool:
+    """Whether the built-in bundle must be built before search can run: only when it is the active
+    one and absent. Any other active bundle (an import on a new machine) never waits for it, and a
+    missing one is reported by `open_installed`, which building the built-in one would not cure."""
+    return active_name() == DEFAULT_BUNDLE and not bundle_folder(DEFAULT_BUNDLE).exists()
+
+
 def open_installed(name: str | None = None) -> Bundle:
-    """Open (and verify) an installed bundle; the active one by default."""
+    """Open and verify an installed bundle, the active one by default; probed the first time."""
+    from models.probe import ensure_probed  # onnxruntime: loaded by commands that run a model, not by `model list`
+
     name = name or active_name()
     folder = bundle_folder(name)
     if not folder.exists():
         hint = "run `picsift model build-default`" if name == DEFAULT_BUNDLE else "see `picsift model list`"
         raise BundleError(f"model bundle {name!r} is not installed; {hint}")
-    return open_bundle(folder)
+    bundle = open_bundle(folder)
+    ensure_probed(bundle)
+    return bundle
 
 
 def use(name: str) -> Bundle:
@@ -88,22 +107,37 @@ def use(name: str) -> Bundle:
 
 
 def install(source: str | Path, name: str | None = None, replace: bool = False) -> Bundle:
-    """Import a bundle folder or .zip: unpack into a temp folder, verify everything, then rename into place."""
+    """Import a bundle folder or .zip: copy its files into a temp folder, verify and probe them, then
+    rename into place. Installed under `name` (the manifest's name is rewritten to match) or the manifest's."""
+    from models.probe import ensure_probed  # see open_installed
+
     source = Path(source)
     if not source.exists():
         raise PicsiftError(f"{source}: no such file or folder")
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=paths.models_dir()))
     try:
         root = _unpack(source, staging)
-        bundle = open_bundle(root)
-        name = name or bundle.name
-        target = bundle_folder(name)
+        bundle = _renamed(open_bundle(root), name)
+        target = bundle_folder(bundle.name)
         if target.exists() and not replace:
-            raise PicsiftError(f"a bundle named {name!r} is already installed; pass --replace or choose --name")
+            raise PicsiftError(f"a bundle named {bundle.name!r} is already installed; pass --replace or choose --name")
+        ensure_probed(bundle)  # the marker moves in with the folder
         replace_folder(root, target)
         return open_bundle(target, verify_hashes=False)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _renamed(bundle: Bundle, name: str | None) -> Bundle:
+    """The bundle under `name`: its manifest and model card say so too (the name labels the index and exports)."""
+    if not name or name == bundle.name:
+        return bundle
+    bundle_folder(name)  # refuses an unusable name before anything is written
+    manifest = dataclasses.replace(bundle.manifest, name=name)
+    manifest.save(bundle.folder)
+    if bundle.path(CARD_FILE).is_file():  # the card is written from the manifest
+        bundle.path(CARD_FILE).write_text(model_card(manifest), encoding="utf-8")
+    return Bundle(bundle.folder, manifest)
 
 
 def export(name: str, destination: str | Path) -> Path:
@@ -115,7 +149,9 @@ def export(name: str, destination: str | Path) -> Path:
     else:
         if destination.exists():
             raise PicsiftError(f"{destination} already exists; choose a new folder or a .zip path")
-        shutil.copytree(bundle.folder, destination)
+        destination.mkdir(parents=True)
+        for file_name in (MANIFEST, *BUNDLE_FILES, *_extra_files(bundle)):
+            shutil.copyfile(bundle.path(file_name), destination / file_name)
         if not (destination / CARD_FILE).is_file():
             (destination / CARD_FILE).write_text(model_card(bundle.manifest), encoding="utf-8")
     return destination
@@ -137,34 +173,80 @@ def _check_name(name: str) -> None:
 
 
 def _unpack(source: Path, staging: Path) -> Path:
-    """Copy or extract `source` under `staging`; returns the folder holding manifest.json."""
+    """Copy the bundle's own files (manifest, graphs, tokenizer, documents) from a folder or .zip
+    into `staging/bundle`; nothing else is copied, so stray files, subfolders and links are never followed."""
+    root = staging / "bundle"
+    root.mkdir()
     if source.is_dir():
-        root = staging / "bundle"
-        shutil.copytree(source, root)
-        return root
-    if not zipfile.is_zipfile(source):
+        _copy_folder_files(source, root)
+    elif zipfile.is_zipfile(source):
+        try:
+            with zipfile.ZipFile(source) as archive:
+                _extract_bundle_files(source, archive, root)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a bad CRC, a cut-off or mangled stream
+            raise BundleError(f"{source}: archive is corrupt ({exc}); export or download it again") from exc
+    else:
         raise BundleError(f"{source}: not a bundle folder or .zip archive")
-    with zipfile.ZipFile(source) as archive:
-        _check_members(source, archive)
-        archive.extractall(staging)
-    manifests = list(staging.rglob(MANIFEST))
+    return root
+
+
+def _copy_folder_files(source: Path, root: Path) -> None:
+    sizes = {}
+    for file_name in (MANIFEST, *BUNDLE_FILES, *DOC_FILES):
+        try:
+            mode = (source / file_name).lstat().st_mode
+        except FileNotFoundError:
+            continue  # a missing bundle file is reported by open_bundle, naming it
+        if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            raise BundleError(f"{source}: {file_name} is {kind}; put the file itself in the bundle folder and import again")
+        sizes[file_name] = (source / file_name).stat().st_size
+    _check_sizes(source, sum(sizes.values()), 0)
+    for file_name in sizes:
+        shutil.copyfile(source / file_name, root / file_name)
+
+
+def _extract_bundle_files(source: Path, archive: zipfile.ZipFile, root: Path) -> None:
+    members = archive.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise BundleError(f"{source}: archive holds {len(members)} entries, a bundle has about 10 (at most {MAX_ZIP_MEMBERS}); refusing to import")
+    for member in members:
+        _check_member(source, member)
+    manifests = [m for m in members if _member_path(m).name == MANIFEST and not m.is_dir()]
     if len(manifests) != 1:
         raise BundleError(f"{source}: archive holds {len(manifests)} manifest.json files, expected exactly one")
-    return manifests[0].parent
+    folder = _member_path(manifests[0]).parent
+    wanted = {folder / name: name for name in (MANIFEST, *BUNDLE_FILES, *DOC_FILES)}
+    chosen = [(m, wanted[_member_path(m)]) for m in members if _member_path(m) in wanted and not m.is_dir()]
+    bundle_bytes = sum(m.file_size for m, _ in chosen)
+    _check_sizes(source, bundle_bytes, sum(m.file_size for m in members) - bundle_bytes)
+    for member, file_name in chosen:
+        with archive.open(member) as packed, open(root / file_name, "wb") as unpacked:
+            shutil.copyfileobj(packed, unpacked)  # zipfile stops at the declared size and checks the CRC
 
 
-def _check_members(source: Path, archive: zipfile.ZipFile) -> None:
-    """Refuse members that would land outside the folder, links, and zip bombs."""
-    total = 0
-    for member in archive.infolist():
-        path = PurePosixPath(member.filename.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-            raise BundleError(f"{source}: archive member {member.filename!r} escapes its folder; refusing to import")
-        if (member.external_attr >> 16) & 0o170000 == 0o120000:
-            raise BundleError(f"{source}: archive member {member.filename!r} is a symbolic link; refusing to import")
-        total += member.file_size
-    if total > _MAX_ZIP_BYTES:
-        raise BundleError(f"{source}: archive unpacks to {total / 2**30:.1f} GiB, more than a bundle can be")
+def _member_path(member: zipfile.ZipInfo) -> PurePosixPath:
+    return PurePosixPath(member.filename.replace("\\", "/"))
+
+
+def _check_member(source: Path, member: zipfile.ZipInfo) -> None:
+    """Refuse members that would land outside the folder, and links."""
+    path = _member_path(member)
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise BundleError(f"{source}: archive member {member.filename!r} escapes its folder; refusing to import")
+    if (member.external_attr >> 16) & 0o170000 == 0o120000:
+        raise BundleError(f"{source}: archive member {member.filename!r} is a symbolic link; refusing to import")
+
+
+def _check_sizes(source: Path, bundle_bytes: int, extra_bytes: int) -> None:
+    """Zip bombs and stray payloads: refused from the sizes the archive (or folder) declares, before copying."""
+    if bundle_bytes > _MAX_BUNDLE_BYTES:
+        raise BundleError(f"{source}: bundle files add up to {bundle_bytes / 2**30:.1f} GiB, more than a bundle can be (at most {_MAX_BUNDLE_BYTES >> 30} GiB)")
+    if extra_bytes > MAX_EXTRA_BYTES:
+        raise BundleError(
+            f"{source}: archive unpacks to {extra_bytes / 2**20:.0f} MiB besides the bundle's files "
+            f"(at most {MAX_EXTRA_BYTES >> 20} MiB); refusing to import, re-export the bundle"
+        )
 
 
 def _zip_bundle(bundle: Bundle, destination: Path) -> None:
@@ -180,4 +262,4 @@ def _zip_bundle(bundle: Bundle, destination: Path) -> None:
 
 def _extra_files(bundle: Bundle) -> list[str]:
     """Documentation that travels with the bundle (model card, training report and curves) when present."""
-    return [name for name in (CARD_FILE, "report.json", "curves.png") if bundle.path(name).is_file()]
+    return [name for name in DOC_FILES if bundle.path(name).is_file()]

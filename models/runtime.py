@@ -1,4 +1,4 @@
-"""Run a bundle with ONNX Runtime: batched image and text encoding and the mappers, CUDA then CPU."""
+"""Run a bundle with ONNX Runtime: batched image and text encoding and the mappers, CUDA or CoreML, then CPU."""
 
 from __future__ import annotations
 
@@ -24,15 +24,19 @@ from models.preprocess import load_and_preprocess
 from models.text import TextTokenizer
 
 CUDA = "CUDAExecutionProvider"
+COREML = "CoreMLExecutionProvider"  # in the standard macOS wheel (Apple GPU and Neural Engine)
 CPU = "CPUExecutionProvider"
+_ACCELERATORS = (CUDA, COREML)  # in order of preference; each package has at most one of them
 _ORT_ERROR_SEVERITY, _ORT_FATAL_SEVERITY = 2, 4
 
 
 def preferred_providers(device: str = "auto") -> list[str]:
-    """Execution providers to ask for: CUDA first when this onnxruntime build has it, then CPU."""
-    if device == "cpu" or CUDA not in ort.get_available_providers():
+    """Execution providers to ask for: the accelerator this onnxruntime build has (CUDA on Linux and
+    Windows with onnxruntime-gpu, CoreML on macOS), then CPU for whatever it cannot run."""
+    if device == "cpu":
         return [CPU]
-    return [CUDA, CPU]
+    available = ort.get_available_providers()
+    return [p for p in _ACCELERATORS if p in available][:1] + [CPU]
 
 
 def create_session(path: Path, device: str = "auto") -> ort.InferenceSession:
@@ -94,7 +98,7 @@ class ModelRuntime:
         return {name: session.get_providers()[0].removesuffix("ExecutionProvider") for name, session in self._sessions.items()}
 
     def active_provider(self) -> str:
-        """"CUDA" or "CPU": what the image encoder (the heavy tower) runs on; loads it if needed."""
+        """"CUDA", "CoreML" or "CPU": what the image encoder (the heavy tower) runs on; loads it if needed."""
         return self._session(IMAGE_ENCODER).get_providers()[0].removesuffix("ExecutionProvider")
 
     # --- encoding -------------------------------------------------------------------------

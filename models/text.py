@@ -22,6 +22,11 @@ class TextTokenizer:
         self._tokenizer.enable_truncation(max_length=spec.max_length)
         self._tokenizer.enable_padding(pad_id=spec.pad_id, pad_token=spec.pad_token)
 
+    @property
+    def vocab_size(self) -> int:
+        """How many token ids exist; every id (the pad id too) lies below it."""
+        return self._tokenizer.get_vocab_size()
+
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """texts -> input_ids (B, L) int64, attention_mask (B, L) int64, padded to the longest."""
         encodings = self._tokenizer.encode_batch(list(texts))

@@ -30,7 +30,7 @@ def run_app(argv: list[str] | None = None) -> int:
         # stalled the event loop by up to 150 ms (tests/benchmarks/ui_responsiveness.py).
         gc.freeze()
 
-    if registry.bundle_folder(registry.DEFAULT_BUNDLE).exists():
+    if not registry.default_build_needed():
         open_window()
     else:
         QTimer.singleShot(0, lambda: _build_default_model(open_window, app))

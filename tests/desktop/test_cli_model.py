@@ -54,3 +54,25 @@ def test_corrupt_bundle_gives_a_one_line_actionable_error(two_bundles, capsys):
     assert main(["model", "use", "alpha"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "image_encoder.onnx does not match its checksum" in err and "re-" in err
+
+
+def test_model_import_under_a_new_name_prints_that_name(two_bundles, tmp_path, capsys):
+    archive = registry.export("alpha", tmp_path / "alpha.zip")
+    capsys.readouterr()
+    assert main(["model", "import", str(archive), "--name", "copy1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("imported copy1 (verified)") and "alpha" not in out
+
+
+def test_index_and_search_with_an_imported_active_bundle_never_build_the_builtin_one(two_bundles, tmp_path, monkeypatch, capsys):
+    import desktop.cli_model
+    from image_zoo import write_photo
+
+    def build(args):
+        raise AssertionError(f"built the built-in bundle: {args}")
+
+    monkeypatch.setattr(desktop.cli_model, "run_trainer", build)
+    write_photo(tmp_path / "lib" / "coffee.jpg", "coffee", size=(64, 48))
+    assert main(["index", str(tmp_path / "lib")]) == 0
+    assert main(["search", "coffee", "--json"]) == 0
+    assert not registry.bundle_folder(registry.DEFAULT_BUNDLE).exists()

@@ -36,8 +36,26 @@ def test_exported_bundle_opens_and_encodes_both_modalities(exported):
 def test_runtime_reports_the_provider_it_really_uses(exported):
     runtime = ModelRuntime(exported)
     runtime.encode_texts(["x"])
-    assert set(runtime.providers().values()) <= {"CPU", "CUDA"}
-    assert runtime.active_provider() in {"CPU", "CUDA"}
+    assert set(runtime.providers().values()) <= {"CPU", "CUDA", "CoreML"}
+    assert runtime.active_provider() in {"CPU", "CUDA", "CoreML"}
+
+
+@pytest.mark.parametrize(
+    ("available", "expected"),
+    [
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+        (["CoreMLExecutionProvider", "AzureExecutionProvider", "CPUExecutionProvider"], ["CoreMLExecutionProvider", "CPUExecutionProvider"]),
+        (["AzureExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]),
+    ],
+    ids=["onnxruntime-gpu", "macos-wheel", "plain-wheel"],
+)
+def test_runtime_asks_for_the_accelerator_its_onnxruntime_package_has_then_cpu(monkeypatch, available, expected):
+    import onnxruntime
+
+    from models.runtime import preferred_providers
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
+    assert preferred_providers() == expected and preferred_providers("cpu") == ["CPUExecutionProvider"]
 
 
 def test_missing_file_is_named_in_a_one_line_error(bundle_copy):
@@ -91,3 +109,147 @@ def test_garbage_onnx_with_matching_checksum_is_refused(bundle_copy):
 def test_folder_that_is_not_a_bundle_says_so(tmp_path):
     with pytest.raises(BundleError, match="not a model bundle"):
         open_bundle(tmp_path)
+
+
+def _edit_manifest(folder, edit):
+    data = json.loads((folder / "manifest.json").read_text())
+    edit(data)
+    (folder / "manifest.json").write_text(json.dumps(data))
+
+
+def _set(path, value):
+    def edit(data):
+        *parents, leaf = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        if leaf.endswith("]"):
+            leaf, index = leaf[:-1].split("[")
+            node[leaf][int(index)] = value
+        else:
+            node[leaf] = value
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("image_preprocess.size", 60000, "16..1024"),
+        ("image_preprocess.size", 0, "16..1024"),
+        ("image_preprocess.resize_to", 16, "32..2048"),  # smaller than the crop
+        ("image_preprocess.std[1]", 0, "0.001..10"),
+        ("image_preprocess.std[0]", float("nan"), "0.001..10"),
+        ("image_preprocess.mean[2]", float("inf"), "-1..2"),
+        ("image_preprocess.mean[0]", 127.0, "-1..2"),  # 0..255 units by mistake
+        ("text.max_length", -5, "1..2048"),
+        ("text.pad_id", -1, "0.."),
+        ("image_feature_dim", 0, "1..16384"),
+        ("embedding_dim", 10**9, "1..16384"),
+    ],
+)
+def test_manifest_value_outside_its_sane_range_is_refused_naming_the_field(bundle_copy, field, value, allowed):
+    _edit_manifest(bundle_copy, _set(field, value))
+    with pytest.raises(BundleError) as caught:
+        open_bundle(bundle_copy)
+    message = str(caught.value)
+    assert f"manifest field {field} is " in message and allowed in message and "\n" not in message
+
+
+def test_mean_with_two_channels_is_refused_naming_the_field(bundle_copy):
+    _edit_manifest(bundle_copy, _set("image_preprocess.mean", [0.5, 0.5]))
+    with pytest.raises(BundleError, match=r"image_preprocess\.mean holds 2 values; it needs 3"):
+        open_bundle(bundle_copy)
+
+
+def test_unknown_resample_filter_is_refused_with_the_ones_allowed(bundle_copy):
+    _edit_manifest(bundle_copy, _set("image_preprocess.resample", "nearest"))
+    with pytest.raises(BundleError, match=r"image_preprocess\.resample is 'nearest'.*bicubic"):
+        open_bundle(bundle_copy)
+
+
+def _replace_file(folder, file_name, data: bytes):
+    from models.bundle import sha256_of
+
+    (folder / file_name).write_bytes(data)
+    _edit_manifest(folder, lambda manifest: manifest["files"].__setitem__(file_name, sha256_of(folder / file_name)))
+
+
+def _mapper_graph(in_width: int, out_width: int, declared_width, poison: str | None = None) -> bytes:
+    """A mapper (B, in_width) -> (B, out_width) that passes the static interface check; `poison`
+    "nan" makes its output NaN, "unnormalised" leaves out the L2 normalisation."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.full((in_width, out_width), 0.1, np.float32), "weights")
+    nodes = [helper.make_node("MatMul", ["features", "weights"], ["projected"])]
+    if poison == "nan":
+        nodes += [helper.make_node("Abs", ["projected"], ["positive"]), helper.make_node("Neg", ["positive"], ["negative"]),
+                  helper.make_node("Sqrt", ["negative"], ["embeddings"])]
+    elif poison == "unnormalised":
+        nodes += [helper.make_node("Identity", ["projected"], ["embeddings"])]
+    else:
+        nodes += [helper.make_node("LpNormalization", ["projected"], ["embeddings"], axis=-1, p=2)]
+    graph = helper.make_graph(
+        nodes, "mapper",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", in_width])],
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", declared_width])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_exported_bundle_passes_the_probe(exported):
+    from models.probe import probe_bundle
+
+    probe_bundle(open_bundle(exported))
+
+
+@pytest.mark.parametrize(
+    ("graph", "message"),
+    [
+        (_mapper_graph(16, 8, 8, poison="nan"), "image_mapper.onnx gives NaN or infinite values"),
+        (_mapper_graph(16, 4, "width"), r"image_mapper.onnx gives shape \(2, 4\) for 2 probe rows, the manifest declares width 8"),
+        (_mapper_graph(16, 8, 8, poison="unnormalised"), "image_mapper.onnx gives vectors of length .* expected unit length"),
+        (_mapper_graph(12, 8, 8), "image_mapper.onnx fails on a probe input"),  # reads text-width features
+    ],
+    ids=["nan", "runtime-width", "not-unit", "wrong-input-width"],
+)
+def test_graph_that_fails_on_a_probe_input_is_refused_naming_the_file(bundle_copy, graph, message):
+    from models.probe import probe_bundle
+
+    bundle = open_bundle(bundle_copy)  # static checks pass: names and declared widths are right
+    _replace_file(bundle_copy, "image_mapper.onnx", graph)
+    with pytest.raises(BundleError, match=message) as caught:
+        probe_bundle(open_bundle(bundle_copy))
+    assert "\n" not in str(caught.value) and bundle.name == "toy"
+
+
+def test_malformed_tokenizer_with_a_matching_checksum_is_refused_by_the_probe(bundle_copy):
+    from models.probe import probe_bundle
+
+    _replace_file(bundle_copy, "tokenizer.json", b'{"version": "1.0", "model": ')
+    with pytest.raises(BundleError, match="tokenizer cannot be loaded"):
+        probe_bundle(open_bundle(bundle_copy))
+
+
+def test_pad_id_outside_the_tokenizer_vocabulary_is_refused_with_the_range(bundle_copy):
+    from models.probe import probe_bundle
+
+    _edit_manifest(bundle_copy, _set("text.pad_id", 10**6))
+    with pytest.raises(BundleError, match=r"text.pad_id is 1000000; allowed 0..30521"):
+        probe_bundle(open_bundle(bundle_copy))
+
+
+def test_probe_runs_once_per_manifest_and_again_when_the_manifest_changes(bundle_copy, monkeypatch):
+    from models import probe
+
+    runs = []
+    monkeypatch.setattr(probe, "probe_bundle", lambda bundle: runs.append(bundle.name))
+    probe.ensure_probed(open_bundle(bundle_copy))
+    probe.ensure_probed(open_bundle(bundle_copy))
+    assert runs == ["toy"] and (bundle_copy / probe.PROBE_FILE).is_file()
+    _edit_manifest(bundle_copy, _set("name", "renamed"))
+    probe.ensure_probed(open_bundle(bundle_copy))
+    assert runs == ["toy", "renamed"]
