@@ -12,6 +12,7 @@ import pytest
 from benchmarks.platform_deps import PLATFORMS, project_requirements, selected
 
 ONNX_RUNTIMES = {"onnxruntime", "onnxruntime-gpu"}
+HNSW = {"hnswlib", "chroma-hnswlib"}
 
 
 @pytest.mark.parametrize(
@@ -24,7 +25,17 @@ def test_each_platform_gets_exactly_the_onnx_runtime_package_it_has_wheels_for(p
     assert names & ONNX_RUNTIMES == {expected}
 
 
-def test_every_platform_gets_the_same_packages_apart_from_the_onnx_runtime_one():
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [("linux-x86_64", "hnswlib"), ("windows-x64", "chroma-hnswlib"), ("macos-arm64", "chroma-hnswlib"),
+     ("linux-aarch64", "hnswlib")],
+)
+def test_each_platform_gets_one_hnswlib_and_a_wheel_where_no_compiler_is_expected(platform, expected):
+    names = {requirement.name for requirement in selected(project_requirements(), PLATFORMS[platform])}
+    assert names & HNSW == {expected}
+
+
+def test_every_platform_gets_the_same_packages_apart_from_onnx_runtime_and_hnswlib():
     requirements = project_requirements()
-    named = [{r.name for r in selected(requirements, env)} - ONNX_RUNTIMES for env in PLATFORMS.values()]
+    named = [{r.name for r in selected(requirements, env)} - ONNX_RUNTIMES - HNSW for env in PLATFORMS.values()]
     assert all(names == named[0] for names in named) and "numpy" in named[0]
