@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from models.errors import run_reporting_errors
 
@@ -28,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _open_app() -> int:
-    """No subcommand: the desktop app."""
+    """No subcommand: the desktop app, once it is clear that Qt can open a window here (else one message, exit 1)."""
+    from desktop.ui.preflight import display_problem
+
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     from desktop.ui.app import run_app
 
     return run_app()
