@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -33,3 +34,26 @@ def run_trainer(args: list[str]) -> None:
                            "from the last checkpoint)")
     if code != 0:
         raise PicsiftError(f"the trainer stopped with exit code {code} (`picsift {' '.join(args)}`)")
+
+
+class JsonLines:
+    """The JSON objects of a trainer's `--progress jsonl` stdout, read in chunks that may split lines.
+
+    Lines that are not a JSON object (a library printing to stdout) are skipped.
+    """
+
+    def __init__(self):
+        self._partial = ""
+
+    def feed(self, chunk: bytes) -> list[dict]:
+        """The objects completed by `chunk`; an unfinished last line waits for the next chunk."""
+        *lines, self._partial = (self._partial + chunk.decode(errors="replace")).split("\n")
+        events = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        return events

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtCore import QObject, Signal
 
 from models import paths
 from models.errors import PicsiftError
@@ -67,11 +67,19 @@ def log_bug(exc: BaseException, doing: str) -> str:
     return bug_message()
 
 
+def log_failed_process(doing: str, output: str) -> str:
+    """Write what a helper process printed before it failed (its traceback) to the log; returns the bug line."""
+    start_logging()
+    log.error("%s failed; its output ends with:\n%s", doing, output)
+    return bug_message()
+
+
 class ErrorReporter(QObject):
     """Catches what nothing else caught, on any thread, and shows its line on the GUI thread.
 
     Create it on the GUI thread; `install()` replaces sys.excepthook (slots, QRunnables) and
-    threading.excepthook (Python threads), and sends Qt's own warnings to the log file.
+    threading.excepthook (Python threads). Qt's own messages keep Qt's handler: a Python one made
+    the app crash (SIGSEGV) instead of exiting when the X server went away.
 
     Signals:
         reported(str): the line shown to the user, once `show` has been called with it.
@@ -90,12 +98,10 @@ class ErrorReporter(QObject):
         self._previous = (sys.excepthook, threading.excepthook)
         sys.excepthook = self.excepthook
         threading.excepthook = lambda args: self.excepthook(args.exc_type, args.exc_value, args.exc_traceback)
-        self._previous_qt = qInstallMessageHandler(_log_qt_message)
 
     def uninstall(self) -> None:
         """Put back the hooks `install` replaced (tests)."""
         sys.excepthook, threading.excepthook = self._previous
-        qInstallMessageHandler(self._previous_qt)
 
     def excepthook(self, kind, value, traceback) -> None:
         if issubclass(kind, KeyboardInterrupt):
@@ -109,14 +115,3 @@ class ErrorReporter(QObject):
     def _show(self, message: str) -> None:
         self.show(message)
         self.reported.emit(message)
-
-
-_QT_LEVELS = {QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
-              QtMsgType.QtFatalMsg: logging.CRITICAL}
-
-
-def _log_qt_message(kind, context, message: str) -> None:
-    level = _QT_LEVELS.get(kind)
-    if level is not None:
-        logging.getLogger("picsift.qt").log(level, "%s", message)
-    print(message, file=sys.stderr)  # where Qt's own handler would have put it, for those with a console

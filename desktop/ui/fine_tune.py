@@ -7,7 +7,6 @@ trainer's memory is returned when it exits. The active model changes only on "Us
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
@@ -30,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.scanner import is_skipped, walk_photos
-from desktop.core.trainer_process import trainer_command
+from desktop.core.trainer_process import JsonLines, trainer_command
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
 QUICK_STAGES, THOROUGH_STAGES = "mapper", "image,mapper"
@@ -106,7 +105,7 @@ class FineTuneDialog(QDialog):
         self.resize(660, 780)
         self.process: QProcess | None = None
         self.result_event: dict | None = None
-        self._buffer = ""
+        self._events = JsonLines()
         self._cancelled = False
         self._auto_name = ""  # the name preview_classes suggested, replaced when the folder changes
 
@@ -206,7 +205,7 @@ class FineTuneDialog(QDialog):
             return
         program, *args = self.command()
         self.result_event = None
-        self._buffer = ""
+        self._events = JsonLines()
         self._cancelled = False
         self.process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
@@ -233,15 +232,8 @@ class FineTuneDialog(QDialog):
             self.cancel_button.setEnabled(False)
 
     def _read(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput()).decode(errors="replace")
-        *lines, self._buffer = self._buffer.split("\n")
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # not ours (a library printing to stdout)
-            if isinstance(event, dict):
-                self.handle_event(event)
+        for event in self._events.feed(bytes(self.process.readAllStandardOutput())):
+            self.handle_event(event)
 
     def handle_event(self, event: dict) -> None:
         kind = event.get("event")
