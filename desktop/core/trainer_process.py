@@ -36,6 +36,14 @@ def run_trainer(args: list[str]) -> None:
         raise PicsiftError(f"the trainer stopped with exit code {code} (`picsift {' '.join(args)}`)")
 
 
+def reports_a_bug(error_event: dict | None) -> bool:
+    """Whether a failed trainer run is a bug rather than the user's input or machine: no error event
+    (it crashed), or the "internal error: ..." event trainer/cli.py writes for an unexpected exception."""
+    if not error_event or error_event.get("event") != "error":
+        return True
+    return str(error_event.get("message", "")).startswith("internal error")
+
+
 class JsonLines:
     """The JSON objects of a trainer's `--progress jsonl` stdout, read in chunks that may split lines.
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from desktop.core.trainer_process import JsonLines, trainer_command
+from desktop.core.trainer_process import JsonLines, reports_a_bug, trainer_command
 from desktop.ui.error_log import log_failed_process
 from models import registry
 
@@ -56,7 +56,7 @@ class BuildModelDialog(QDialog):
         layout.addWidget(cancel, alignment=Qt.AlignmentFlag.AlignRight)
         self._events = JsonLines()
         self._stderr = ""
-        self._error: str | None = None
+        self._error_event: dict | None = None
         self._cancelled = False
         self.process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
@@ -89,7 +89,7 @@ class BuildModelDialog(QDialog):
             self.bar.setValue(int((step - 1 + within) * self.STEP_UNITS))
             self.step.setText(f"Step {step} of {steps}: {event.get('name', '')}")
         elif event.get("event") == "error":
-            self._error = str(event.get("message", ""))
+            self._error_event = event
 
     def _read(self) -> None:
         for event in self._events.feed(bytes(self.process.readAllStandardOutput())):
@@ -110,10 +110,10 @@ class BuildModelDialog(QDialog):
             self.accept()
             self.built.emit()
             return
-        if self._error and not self._error.startswith("internal error"):
-            reason = self._error  # the user's environment (disk full, missing weights): said by the trainer
-        else:
+        if reports_a_bug(self._error_event):
             reason = log_failed_process(f"building the built-in model (exit code {code})", self._stderr)
+        else:  # the user's machine (disk full, missing weights), in the trainer's words
+            reason = str(self._error_event.get("message"))
         self._fail(reason)
 
     def _failed_to_start(self, error) -> None:

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.scanner import is_skipped, walk_photos
-from desktop.core.trainer_process import JsonLines, trainer_command
+from desktop.core.trainer_process import JsonLines, reports_a_bug, trainer_command
+from desktop.ui.error_log import log_failed_process
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
 QUICK_STAGES, THOROUGH_STAGES = "mapper", "image,mapper"
@@ -277,9 +278,10 @@ class FineTuneDialog(QDialog):
         if code == 130 or (self._cancelled and status == QProcess.ExitStatus.CrashExit):
             # 130: stopped after a step; a crash exit: SIGTERM came before the trainer's handler was installed
             self.status.setText("Cancelled; the current model is unchanged.")
-        elif code != 0 and (self.result_event is None or self.result_event.get("event") != "error"):
-            tail = bytes(self.process.readAllStandardError()).decode(errors="replace").strip().splitlines()
-            self.status.setText(f"The trainer stopped unexpectedly ({tail[-1] if tail else f'exit code {code}'}); the current model is unchanged.")
+        elif code != 0 and reports_a_bug(self.result_event):  # its traceback (stderr) to the log, one line here
+            stderr = bytes(self.process.readAllStandardError()).decode(errors="replace")
+            bug = log_failed_process(f"training (exit code {code})", stderr[-20_000:])
+            self.status.setText(f"Training failed; the current model is unchanged. {bug}")
         self.finishedRun.emit(self.result_event or {"event": "error", "message": self.status.text()})
 
     def _failed_to_start(self, error) -> None:
