@@ -60,7 +60,13 @@ class _LogLines(logging.Handler):
 
 
 def _open_app() -> int:
-    """No subcommand: the desktop app."""
+    """No subcommand: the desktop app, once it is clear that Qt can open a window here (else one message, exit 1)."""
+    from desktop.ui.preflight import display_problem
+
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     from desktop.ui.app import run_app
 
     return run_app()

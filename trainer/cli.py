@@ -24,11 +24,37 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _build_default(args: argparse.Namespace) -> None:
+def _build_default(args: argparse.Namespace) -> int:
+    """Build the built-in bundle, reporting its steps (step events on stdout in jsonl mode, for the app)."""
     from trainer.default_model import build_default_bundle
+    from trainer.progress import Events
 
-    folder = build_default_bundle(force=args.force)
-    print(f"built-in model ready: {folder}")
+    events = Events(args.progress, stream=sys.stdout)
+    try:
+        with _stdout_for(args.progress):
+            folder = build_default_bundle(force=args.force, on_step=events.step)
+    except Exception as exc:
+        return _failed(events, args.progress, exc)
+    print(f"built-in model ready: {folder}", file=sys.stderr if args.progress == "jsonl" else sys.stdout)
+    return 0
+
+
+def _stdout_for(progress: str):
+    """In jsonl mode stdout carries the contract only: anything else printed goes to stderr."""
+    return contextlib.redirect_stdout(sys.stderr) if progress == "jsonl" else contextlib.nullcontext()
+
+
+def _failed(events, progress: str, exc: Exception) -> int:
+    """A failed run as one line and exit code 1: a PicsiftError's message; a bug in jsonl mode an error
+    event with the traceback on stderr (the app still gets its event), otherwise raised as it is."""
+    if isinstance(exc, PicsiftError):
+        events.error(str(exc))
+        return 1
+    if progress != "jsonl":
+        raise exc
+    events.error(f"internal error: {type(exc).__name__}: {exc} (details on stderr)")
+    traceback.print_exception(exc)
+    return 1
 
 
 def _convert(args: argparse.Namespace) -> None:
@@ -54,23 +80,14 @@ def _train(args: argparse.Namespace) -> int:
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, device=args.device,
         name=args.name or "", replace=args.replace, resume=args.resume, progress=args.progress,
         debug_weights_dir=args.debug_weights_dir)
-    # in jsonl mode stdout carries the contract only; anything else printed goes to stderr
-    quiet = contextlib.redirect_stdout(sys.stderr) if args.progress == "jsonl" else contextlib.nullcontext()
     try:
-        with quiet, CancelFlag() as cancel:
+        with _stdout_for(args.progress), CancelFlag() as cancel:
             train(config, events, cancel)
-    except PicsiftError as exc:
-        events.error(str(exc))
-        return 1
     except (Cancelled, KeyboardInterrupt):
         events.log("picsift: cancelled; the checkpoint is kept: run the same command with --resume to continue")
         return 130
-    except Exception as exc:  # a bug: the app still gets its event, the traceback goes to stderr
-        if args.progress == "jsonl":
-            events.error(f"internal error: {type(exc).__name__}: {exc} (details on stderr)")
-            traceback.print_exc()
-            return 1
-        raise
+    except Exception as exc:
+        return _failed(events, args.progress, exc)
     return 0
 
 
@@ -143,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build-default", help="build the offline built-in model bundle")
     build.add_argument("--force", action="store_true", help="rebuild even if it is installed")
+    build.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
+                       help="step lines on stderr, or step events as JSON lines on stdout for programs (default bar)")
     build.set_defaults(run=_build_default)
     convert = commands.add_parser("convert", help="export a CLIP/ALIGN/AltCLIP/GroupViT model to a bundle")
     convert.add_argument("source", help="a hub id (needs internet) or a local model folder")

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from models import registry
 from models.preprocess import ImagePreprocess, preprocess
 from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, TEXT_SPEC, load_builtin_encoders
 from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS
-from trainer.export import export_bundle
+from trainer.export import EXPORT_STEPS, export_bundle
 from trainer.towers import TowerPair
 
 # Real photos and texts of different lengths drive the export trace and the parity gate.
 _SAMPLE_PHOTOS = ("chelsea", "coffee", "rocket")
 _SAMPLE_TEXTS = ["a cat", "a cup of coffee on a wooden table", "rocket launch", "boats on a lake at sunset"]
+# What build_default_bundle reports, in order; embedding the class names takes most of the time (trainer.zero_shot)
+BUILD_STEPS = ("loading the packaged image and text encoders", "embedding the 1,000 class names of the zero-shot bridge",
+               *EXPORT_STEPS)
 
 
-def builtin_pair() -> TowerPair:
-    """The built-in towers joined by the zero-shot bridge (trainer.zero_shot)."""
+def builtin_pair(on_step: Callable[..., None] = lambda name, done=None, total=None: None) -> TowerPair:
+    """The built-in towers joined by the zero-shot bridge (trainer.zero_shot).
+
+    `on_step(name, done, total)` hears BUILD_STEPS[:2] start, then the class names embedded so far.
+    """
     from trainer.zero_shot import build_bridge_mappers
 
+    on_step(BUILD_STEPS[0])
     image_tower, text_tower, efficientnet = load_builtin_encoders()
-    image_mapper, text_mapper, bridge = build_bridge_mappers(efficientnet, text_tower, MINILM_TOKENIZER_JSON)
+    on_step(BUILD_STEPS[1])
+    image_mapper, text_mapper, bridge = build_bridge_mappers(
+        efficientnet, text_tower, MINILM_TOKENIZER_JSON, lambda done, total: on_step(BUILD_STEPS[1], done, total))
     return TowerPair(
         family="builtin",
         image_encoder=image_tower,
@@ -54,18 +63,22 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
-def build_default_bundle(force: bool = False, destination: Path | None = None) -> Path:
-    """Build and install the built-in bundle (skipped when installed unless `force`); returns its folder."""
+def build_default_bundle(force: bool = False, destination: Path | None = None,
+                         on_step: Callable[..., None] = lambda step, steps, name, done=None, total=None: None) -> Path:
+    """Build and install the built-in bundle (skipped when installed unless `force`); returns its folder.
+
+    `on_step(step, steps, name, done, total)` hears each of BUILD_STEPS as it starts (counting from 1;
+    done and total None), and within the long class-name step how many of its texts are done.
+    """
     destination = destination or registry.bundle_folder(registry.DEFAULT_BUNDLE)
     if destination.exists() and not force:
         return destination
-    with tqdm(total=2, desc="built-in model", unit="step", leave=False) as bar:
-        bar.set_postfix_str("loading encoders, building the zero-shot bridge")
-        pair = builtin_pair()
-        bar.update()
-        bar.set_postfix_str("exporting to ONNX, checking parity")
-        export_bundle(pair, destination, registry.DEFAULT_BUNDLE, _SAMPLE_TEXTS, _sample_pixels())
-        bar.update()
+
+    def numbered(name: str, done: int | None = None, total: int | None = None) -> None:
+        on_step(BUILD_STEPS.index(name) + 1, len(BUILD_STEPS), name, done, total)
+
+    pair = builtin_pair(numbered)
+    export_bundle(pair, destination, registry.DEFAULT_BUNDLE, _SAMPLE_TEXTS, _sample_pixels(), on_step=numbered)
     return destination
 
 

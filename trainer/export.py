@@ -6,6 +6,7 @@ import datetime as _dt
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,9 @@ OPSET = 17
 ONNX_IR_VERSION = 9  # onnxruntime 1.2x reads IR <= 10/13; onnx's newest default (14) it refuses
 MIN_COSINE = 0.9999  # per row, ONNX vs torch
 MAX_ABS_DIFF = 1e-4
+# What export_bundle reports to `on_step`, in order (the app's first-run dialog shows them as steps)
+EXPORT_STEPS = ("exporting the image encoder", "exporting the text encoder", "exporting the image mapper",
+                "exporting the text mapper", "checking the exported graphs against PyTorch")
 
 
 class ParityError(PicsiftError):
@@ -89,17 +93,19 @@ def check_parity(expected: torch.Tensor, actual: np.ndarray, what: str) -> dict:
     return {"min_cosine": cosine, "max_abs_diff": diff}
 
 
-def export_bundle(pair: TowerPair, destination: str | Path, name: str, sample_texts: list[str], sample_pixels: torch.Tensor) -> Path:
+def export_bundle(pair: TowerPair, destination: str | Path, name: str, sample_texts: list[str], sample_pixels: torch.Tensor,
+                  on_step: Callable[[str], None] = lambda step: None) -> Path:
     """Write `pair` as a bundle folder at `destination` (replaced atomically) and verify it.
 
     sample_pixels: (B >= 2, 3, S, S) preprocessed images and sample_texts (>= 2, of different
-    lengths) drive the export trace and the parity check.
+    lengths) drive the export trace and the parity check. `on_step` hears each of EXPORT_STEPS as it starts.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
-        manifest = _write_bundle(pair, staging, name, sample_texts, sample_pixels)
+        manifest = _write_bundle(pair, staging, name, sample_texts, sample_pixels, on_step)
+        on_step(EXPORT_STEPS[4])
         parity = verify_parity(pair, staging, sample_texts, sample_pixels)
         manifest = _with_provenance(manifest, {"export_parity": parity})
         manifest.save(staging)
@@ -109,7 +115,8 @@ def export_bundle(pair: TowerPair, destination: str | Path, name: str, sample_te
     return destination
 
 
-def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pixels: torch.Tensor) -> Manifest:
+def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pixels: torch.Tensor,
+                  on_step: Callable[[str], None]) -> Manifest:
     spec = TextSpec.from_dict(pair.text)
     shutil.copyfile(pair.tokenizer_json, folder / TOKENIZER)
     input_ids, attention_mask = _tokenize(folder / TOKENIZER, spec, texts)
@@ -117,12 +124,16 @@ def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pi
         image_features = pair.image_encoder.eval()(pixels)
         text_features = pair.text_encoder.eval()(input_ids, attention_mask)
     batch = {0: "batch"}
+    on_step(EXPORT_STEPS[0])
     export_graph(pair.image_encoder, (pixels,), folder / IMAGE_ENCODER, [IMAGE_INPUT], FEATURES, {IMAGE_INPUT: batch})
+    on_step(EXPORT_STEPS[1])
     export_graph(
         pair.text_encoder, (input_ids, attention_mask), folder / TEXT_ENCODER, list(TEXT_INPUTS), FEATURES,
         {n: {0: "batch", 1: "sequence"} for n in TEXT_INPUTS},
     )
+    on_step(EXPORT_STEPS[2])
     export_graph(pair.image_mapper, (image_features,), folder / IMAGE_MAPPER, [FEATURES], EMBEDDINGS, {FEATURES: batch})
+    on_step(EXPORT_STEPS[3])
     export_graph(pair.text_mapper, (text_features,), folder / TEXT_MAPPER, [FEATURES], EMBEDDINGS, {FEATURES: batch})
     with torch.no_grad():
         embedding_dim = int(pair.image_mapper.eval()(image_features).shape[1])

@@ -8,6 +8,11 @@ The JSON-lines contract (`--progress jsonl`), one object per line, in this order
                                                       encoding photos, scoring a split; any time after start)
     {"event": "done", "bundle": NAME, "folder": path, "report": path, "baseline": {...}, "metrics": {...}, "seconds": float}
     {"event": "error", "message": "one line, actionable"}            (then exit code 1)
+`build-default --progress jsonl` writes one step event as each of its fixed steps starts, then exits 0,
+or writes an error event and exits 1:
+    {"event": "step", "step": s, "steps": S, "name": "exporting the image encoder"}  (steps count from 1)
+    {"event": "step", "step": s, "steps": S, "name": ..., "done": d, "total": T}   (within a long step, at
+                                                                                 most PROGRESS_HZ a second)
 Progress and task events come at most PROGRESS_HZ times a second, plus the last step of every
 epoch and the end of every task;
 epochs and steps count from 1. Non-finite numbers are written as null (JSON has no NaN).
@@ -103,6 +108,17 @@ class Events:
         if self.mode == "bar" and self.enabled:
             self._close_bar()
             self.log(f"installed {bundle}: {folder} (report: {report})")
+
+    def step(self, step: int, steps: int, name: str, done: int | None = None, total: int | None = None) -> None:
+        """Step `step` of a fixed `steps` starts (done None), or has done `done` of its `total` items:
+        a step event in jsonl mode, a line on stderr for each step otherwise."""
+        if self.mode == "bar":
+            if done is None:
+                self.log(f"step {step} of {steps}: {name}")
+        elif done is None:
+            self._emit({"event": "step", "step": step, "steps": steps, "name": name})
+        elif self._due(final=done >= (total or 0)):
+            self._emit({"event": "step", "step": step, "steps": steps, "name": name, "done": done, "total": total})
 
     def error(self, message: str) -> None:
         """The one-line reason a run failed: an event in jsonl mode, 'picsift: error: ...' on stderr otherwise."""

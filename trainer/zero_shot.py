@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -95,8 +96,9 @@ def load_tokenizer(tokenizer_json: str | Path, max_length: int = 128):
 
 
 @torch.no_grad()
-def embed_texts(text_encoder: nn.Module, tokenizer, texts: list[str]) -> torch.Tensor:
-    """texts -> (N, Dt) text-encoder outputs, in batches of EMBED_BATCH.
+def embed_texts(text_encoder: nn.Module, tokenizer, texts: list[str],
+                on_batch: Callable[[int], None] = lambda count: None) -> torch.Tensor:
+    """texts -> (N, Dt) text-encoder outputs, in batches of EMBED_BATCH; `on_batch(count)` after each.
 
     Batches are formed in order of length so each pads to about its own length (outputs do not
     depend on padding; this roughly halves the time for texts of mixed lengths).
@@ -108,22 +110,30 @@ def embed_texts(text_encoder: nn.Module, tokenizer, texts: list[str]) -> torch.T
         ids = torch.tensor([e.ids for e in encodings], dtype=torch.int64)
         mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.int64)
         chunks.append(text_encoder(ids, mask))  # (b, Dt)
+        on_batch(len(encodings))
     out = torch.empty(len(texts), chunks[0].shape[1])
     out[torch.tensor(order)] = torch.cat(chunks)
     return out
 
 
-def class_name_embeddings(text_encoder, tokenizer, texts: ClassTexts = CLASS_TEXTS) -> torch.Tensor:
-    """(1000, Dt) unit vectors, one per ImageNet class, as `texts` describes."""
+def class_name_embeddings(text_encoder, tokenizer, texts: ClassTexts = CLASS_TEXTS,
+                          on_progress: Callable[[int, int], None] = lambda done, total: None) -> torch.Tensor:
+    """(1000, Dt) unit vectors, one per ImageNet class, as `texts` describes; `on_progress(texts done, total)`."""
     lemmas = imagenet_lemmas()
     prompts, owner = [], []
     for index, names in enumerate(lemmas):
         for name in names[: texts.max_lemmas]:
             prompts += [template.format(name) for template in texts.templates]
             owner += [index] * len(texts.templates)
+    total, done = len(prompts) + (len(lemmas) if texts.gloss else 0), [0]
+
+    def batch_done(count: int) -> None:
+        done[0] += count
+        on_progress(done[0], total)
+
     out = torch.zeros(len(lemmas), 0)
     if prompts:
-        embedded = F.normalize(embed_texts(text_encoder, tokenizer, prompts), dim=-1)  # (P, Dt)
+        embedded = F.normalize(embed_texts(text_encoder, tokenizer, prompts, batch_done), dim=-1)  # (P, Dt)
         out = torch.zeros(len(lemmas), embedded.shape[1]).index_add_(0, torch.tensor(owner), embedded)
         out = F.normalize(out, dim=-1)  # (1000, Dt)
     if texts.gloss:
@@ -131,7 +141,7 @@ def class_name_embeddings(text_encoder, tokenizer, texts: ClassTexts = CLASS_TEX
         if len(glosses) != len(lemmas):
             raise ValueError(f"{len(glosses)} glosses for {len(lemmas)} ImageNet classes; the data files disagree")
         described = [f"{', '.join(names)}: {gloss}" for names, gloss in zip(lemmas, glosses)]
-        glossed = F.normalize(embed_texts(text_encoder, tokenizer, described), dim=-1)  # (1000, Dt)
+        glossed = F.normalize(embed_texts(text_encoder, tokenizer, described, batch_done), dim=-1)  # (1000, Dt)
         out = F.normalize(glossed + out if out.numel() else glossed, dim=-1)
     return out
 
@@ -305,15 +315,18 @@ def hybrid_bridge(first: tuple[nn.Module, nn.Module], second: tuple[nn.Module, n
     return ConcatMapper(first[0], second[0], weight), ConcatMapper(first[1], second[1], weight)
 
 
-def build_bridge_mappers(efficientnet, text_encoder, tokenizer_json_path) -> tuple[nn.Module, nn.Module, dict]:
+def build_bridge_mappers(efficientnet, text_encoder, tokenizer_json_path,
+                         on_progress: Callable[[int, int], None] = lambda done, total: None,
+                         ) -> tuple[nn.Module, nn.Module, dict]:
     """The built-in model's (image_mapper, text_mapper, description) with the chosen constants.
 
     `efficientnet` is the full EfficientNetLite0 (its ImageNet head `_fc` is used), the text
     encoder maps (input_ids, attention_mask) to MiniLM embeddings. Takes ~25 s on 2 CPU cores,
-    almost all of it embedding the class names. Outputs are RANK + 384 wide, L2-normalised.
+    almost all of it embedding the class names (reported to `on_progress(texts done, total)`).
+    Outputs are RANK + 384 wide, L2-normalised.
     """
     started = time.perf_counter()
-    names = class_name_embeddings(text_encoder, load_tokenizer(tokenizer_json_path), CLASS_TEXTS)
+    names = class_name_embeddings(text_encoder, load_tokenizer(tokenizer_json_path), CLASS_TEXTS, on_progress)
     correlation = correlation_bridge(efficientnet._fc, names, TAU, RANK)
     conse = conse_bridge(efficientnet._fc, names, CONSE_TEMPERATURE, centred=True)
     image_mapper, text_mapper = hybrid_bridge(correlation, conse, HYBRID_WEIGHT)

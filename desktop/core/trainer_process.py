@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -33,3 +34,34 @@ def run_trainer(args: list[str]) -> None:
                            "from the last checkpoint)")
     if code != 0:
         raise PicsiftError(f"the trainer stopped with exit code {code} (`picsift {' '.join(args)}`)")
+
+
+def reports_a_bug(error_event: dict | None) -> bool:
+    """Whether a failed trainer run is a bug rather than the user's input or machine: no error event
+    (it crashed), or the "internal error: ..." event trainer/cli.py writes for an unexpected exception."""
+    if not error_event or error_event.get("event") != "error":
+        return True
+    return str(error_event.get("message", "")).startswith("internal error")
+
+
+class JsonLines:
+    """The JSON objects of a trainer's `--progress jsonl` stdout, read in chunks that may split lines.
+
+    Lines that are not a JSON object (a library printing to stdout) are skipped.
+    """
+
+    def __init__(self):
+        self._partial = ""
+
+    def feed(self, chunk: bytes) -> list[dict]:
+        """The objects completed by `chunk`; an unfinished last line waits for the next chunk."""
+        *lines, self._partial = (self._partial + chunk.decode(errors="replace")).split("\n")
+        events = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        return events

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.core.library import Library
 from desktop.core.settings import Settings
+from desktop.ui.error_log import ErrorReporter
 from models import registry
 
 
@@ -17,12 +18,16 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("picsift")
     app.setOrganizationName("picsift")
+    # before any window: errors from then on reach the log file, and a line reaches the user
+    reporter = ErrorReporter(lambda message: QMessageBox.critical(None, "picsift", message), app)
+    reporter.install()
     window_holder: list = []
 
     def open_window() -> None:
         from desktop.ui.main_window import MainWindow
 
         window = MainWindow(Library(), Settings.load())
+        reporter.show = window.show_error
         window.show()
         window_holder.append(window)
         # Start-up objects (modules, classes, Qt wrappers: ~50,000) are never garbage; freezing them

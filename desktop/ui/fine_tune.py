@@ -7,7 +7,6 @@ trainer's memory is returned when it exits. The active model changes only on "Us
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
@@ -29,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.trainer_process import trainer_command
+from desktop.core.trainer_process import JsonLines, reports_a_bug, trainer_command
+from desktop.ui.error_log import log_failed_process
 from models.photo_files import photo_files, subfolders
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
@@ -102,7 +102,7 @@ class FineTuneDialog(QDialog):
         self.resize(660, 780)
         self.process: QProcess | None = None
         self.result_event: dict | None = None
-        self._buffer = ""
+        self._events = JsonLines()
         self._cancelled = False
         self._auto_name = ""  # the name preview_classes suggested, replaced when the folder changes
 
@@ -202,7 +202,7 @@ class FineTuneDialog(QDialog):
             return
         program, *args = self.command()
         self.result_event = None
-        self._buffer = ""
+        self._events = JsonLines()
         self._cancelled = False
         self.process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
@@ -229,15 +229,8 @@ class FineTuneDialog(QDialog):
             self.cancel_button.setEnabled(False)
 
     def _read(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput()).decode(errors="replace")
-        *lines, self._buffer = self._buffer.split("\n")
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # not ours (a library printing to stdout)
-            if isinstance(event, dict):
-                self.handle_event(event)
+        for event in self._events.feed(bytes(self.process.readAllStandardOutput())):
+            self.handle_event(event)
 
     def handle_event(self, event: dict) -> None:
         kind = event.get("event")
@@ -281,9 +274,10 @@ class FineTuneDialog(QDialog):
         if code == 130 or (self._cancelled and status == QProcess.ExitStatus.CrashExit):
             # 130: stopped after a step; a crash exit: SIGTERM came before the trainer's handler was installed
             self.status.setText("Cancelled; the current model is unchanged.")
-        elif code != 0 and (self.result_event is None or self.result_event.get("event") != "error"):
-            tail = bytes(self.process.readAllStandardError()).decode(errors="replace").strip().splitlines()
-            self.status.setText(f"The trainer stopped unexpectedly ({tail[-1] if tail else f'exit code {code}'}); the current model is unchanged.")
+        elif code != 0 and reports_a_bug(self.result_event):  # its traceback (stderr) to the log, one line here
+            stderr = bytes(self.process.readAllStandardError()).decode(errors="replace")
+            bug = log_failed_process(f"training (exit code {code})", stderr[-20_000:])
+            self.status.setText(f"Training failed; the current model is unchanged. {bug}")
         self.finishedRun.emit(self.result_event or {"event": "error", "message": self.status.text()})
 
     def _failed_to_start(self, error) -> None:

@@ -28,9 +28,12 @@ class LibraryPanel(QWidget):
         self.errors = QListWidget()
         self.errors.setObjectName("errors")
         self.errors_label = QLabel("Files that could not be read")
-        add = QPushButton("Add folder...", clicked=self.addRequested.emit)
+        add = QPushButton("Add folder...")
         self.remove_button = QPushButton("Remove", clicked=self._remove)
-        rescan = QPushButton("Rescan", clicked=self.reindexRequested.emit)
+        rescan = QPushButton("Rescan")
+        # signal to signal: `clicked=signal.emit` would hand clicked's `checked` bool to a signal without arguments
+        add.clicked.connect(self.addRequested)
+        rescan.clicked.connect(self.reindexRequested)
         buttons = QHBoxLayout()
         for button in (add, self.remove_button, rescan):
             buttons.addWidget(button)

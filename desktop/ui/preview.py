@@ -10,9 +10,9 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QUrl, Qt, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from desktop.ui.error_log import message_for
 from models.photo_reader import read_photo_file
 from desktop.ui.results import ResultRow
-from models.errors import ImageError
 
 PREVIEW_SIDE = 1024  # decode for the preview at about this size (JPEG draft keeps it fast)
 
@@ -32,8 +32,10 @@ class PreviewPane(QWidget):
         self._pool.setMaxThreadCount(1)
         self._relay = _ImageRelay(self)
         self._relay.loaded.connect(self._image_loaded)
+        self._relay.failed.connect(self._image_failed)
 
-        self.image = QLabel("Select a photo to preview it", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.image = QLabel("Select a photo to preview it", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
+                            textFormat=Qt.TextFormat.PlainText)  # messages name files: never read them as HTML
         self.image.setMinimumSize(200, 200)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.path = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -81,12 +83,14 @@ class PreviewPane(QWidget):
     def _image_loaded(self, path: str, image: QImage) -> None:
         if self._row is None or path != self._row.record.path:
             return  # the selection moved on
-        if image.isNull():
-            self._pixmap = QPixmap()
-            self.image.setText("This photo can no longer be read (moved, deleted or offline).")
-            return
         self._pixmap = QPixmap.fromImage(image)
         self._fit()
+
+    def _image_failed(self, path: str, message: str) -> None:
+        if self._row is None or path != self._row.record.path:
+            return
+        self._pixmap = QPixmap()
+        self.image.setText(f"This photo cannot be shown.\n{message}")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -119,6 +123,7 @@ class PreviewPane(QWidget):
 
 class _ImageRelay(QObject):
     loaded = Signal(str, QImage)
+    failed = Signal(str, str)  # path, the line saying why (an ImageError's message, or the bug line)
 
 
 class _LoadPreview(QRunnable):
@@ -131,8 +136,9 @@ class _LoadPreview(QRunnable):
             image = read_photo_file(self._path, PREVIEW_SIDE).image
             image.thumbnail((PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
             qimage = QImage(image.tobytes(), image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
-        except ImageError:
-            qimage = QImage()
+        except Exception as exc:  # whatever it was, the pane must leave "Loading..."
+            self._relay.failed.emit(self._path, message_for(exc, f"loading the preview of {self._path!r}"))
+            return
         self._relay.loaded.emit(self._path, qimage)
 
 

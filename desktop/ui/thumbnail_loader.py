@@ -7,6 +7,7 @@ from PySide6.QtGui import QImage
 
 from models.photo_reader import read_photo_file
 from desktop.core.thumbnails import ThumbnailCache
+from desktop.ui.error_log import log_bug
 from models.errors import ImageError
 
 
@@ -46,10 +47,14 @@ class _Load(QRunnable):
         self._loader, self._hash, self._path = loader, content_hash, path
 
     def run(self) -> None:
-        cached = self._loader.cache.path(self._hash) if self._hash else None
-        image = QImage(str(cached)) if cached else QImage()
-        if image.isNull():
-            image = self._from_original()
+        try:
+            cached = self._loader.cache.path(self._hash) if self._hash else None
+            image = QImage(str(cached)) if cached else QImage()
+            if image.isNull():
+                image = self._from_original()
+        except Exception as exc:  # a bug (ImageError is handled below): logged; the cell shows no thumbnail
+            log_bug(exc, f"loading the thumbnail of {self._path!r}")
+            image = QImage()
         self._loader.loaded.emit(self._hash, image)
 
     def _from_original(self) -> QImage:

@@ -8,12 +8,11 @@ type crosses into the core.
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
-from models.errors import PicsiftError
+from desktop.ui.error_log import message_for
 
 
 class GeneratorWorker(QObject):
@@ -22,7 +21,8 @@ class GeneratorWorker(QObject):
     Signals:
         progress(object): each value the generator yields, on the GUI thread.
         finished(object): the last value yielded (None if none), after the generator ends.
-        errored(str): a one-line message; PicsiftError text as is, anything else as a bug report.
+        errored(str): a one-line message: a PicsiftError's text, or for a bug (traceback in the log file)
+            a line naming the log file.
     """
 
     progress = Signal(object)
@@ -56,11 +56,8 @@ class GeneratorWorker(QObject):
         try:
             for last in self._make_generator(self.cancel_event):
                 self.progress.emit(last)
-        except PicsiftError as exc:
-            self.errored.emit(str(exc))
-        except Exception as exc:  # a bug: keep it loud, but never kill the app from a thread
-            traceback.print_exc()
-            self.errored.emit(f"internal error: {exc!r} (please report this)")
+        except Exception as exc:  # never kill the app from a thread; a bug is logged with its traceback
+            self.errored.emit(message_for(exc, "running a background task"))
         else:
             self.finished.emit(last)
         finally:
@@ -76,11 +73,8 @@ class _Call(QRunnable):
     def run(self) -> None:
         try:
             result = self._function()
-        except PicsiftError as exc:
-            self._relay.errored.emit(str(exc))
         except Exception as exc:
-            traceback.print_exc()
-            self._relay.errored.emit(f"internal error: {exc!r} (please report this)")
+            self._relay.errored.emit(message_for(exc, "running a background task"))
         else:
             self._relay.finished.emit(result)
 

@@ -237,3 +237,78 @@ def test_the_model_menu_exports_and_imports_a_bundle_that_searches_elsewhere(qtb
     with qtbot.waitSignal(window.errorShown, timeout=WAIT_MS) as shown:
         window.import_model()
     assert "text_mapper.onnx" in shown.args[0]
+
+
+def _window_is_idle(window: MainWindow) -> bool:
+    """No engine call waiting to report and no indexing running (each starts the next synchronously)."""
+    return not window._relays and not (window.index_worker is not None and window.index_worker.is_running())
+
+
+def _buttons(widget) -> list:
+    """The push and tool buttons under `widget` that act when clicked (none that only pops up a menu)."""
+    from PySide6.QtWidgets import QPushButton, QToolButton
+
+    return [b for kind in (QPushButton, QToolButton) for b in widget.findChildren(kind) if b.menu() is None and b.text()]
+
+
+def _press_buttons(widget, pressed: list[str]) -> None:
+    for button in _buttons(widget):
+        button.setEnabled(True)  # a slot must cope even when its button is pressed in an odd state
+        button.click()
+        pressed.append(button.text())
+
+
+def _press_dialog_buttons_and_close(pressed: list[str]) -> None:
+    """The dialogs an action opened: every button pressed too, then closed, so nothing waits for a person."""
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QDialog) and widget.isVisible():
+            _press_buttons(widget, pressed)
+            widget.reject()
+
+
+def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_error(
+        qtbot, runtime, indexed, tmp_path, installed_builtin, monkeypatch):
+    """Python errors in slots fail the test (pytest-qt's exception capture), as do Qt warnings."""
+    from PySide6.QtGui import QAction, QDesktopServices, QShortcut
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    added = tmp_path / "added"
+    write_photos(added, names=("clock",))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: str(added))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(tmp_path / "out" / "model.zip"), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: ("", ""))  # the user cancels
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    window = _window(qtbot, runtime)
+    shown: list[str] = []
+    window.errorShown.connect(shown.append)
+    qtbot.waitUntil(lambda: window.panel.folders.count() == 1, timeout=WAIT_MS)
+    window.panel.folders.setCurrentRow(0)  # so Remove acts on a folder
+    window.view.setCurrentIndex(window.model.index(0))  # so the preview's buttons act on a photo
+
+    actions = [a for a in window.findChildren(QAction) if a.text() and a.menu() is None and not a.isSeparator()]
+    quit_action = next(a for a in actions if a.text() == "&Quit")
+    pressed: list[str] = []
+    _press_buttons(window, pressed)
+    _press_dialog_buttons_and_close(pressed)
+    for action in actions:
+        if action is not quit_action:
+            action.trigger()
+            pressed.append(action.text())
+            _press_dialog_buttons_and_close(pressed)
+    for shortcut in window.findChildren(QShortcut):
+        shortcut.activated.emit()
+        pressed.append(shortcut.key().toString())
+    qtbot.waitUntil(lambda: _window_is_idle(window), timeout=WAIT_MS)
+
+    assert {"Add folder...", "Rescan", "Remove", "Find similar", "Add a folder...", "Try a small demo library",
+            "&Add folder...", "Model &settings...", "Use selected model", "&Teach picsift your folders...", "Browse...",
+            "Start training", "&Export active model...", "Ctrl+F"} <= set(pressed)
+    assert opened  # Open and Show in folder reached the desktop
+    bugs = [message for message in shown if "went wrong" in message or "internal error" in message]
+    assert not bugs
+    quit_action.trigger()
+    assert not window.isVisible()

@@ -289,3 +289,21 @@ def test_a_trainer_that_cannot_start_gives_a_message_instead_of_a_stuck_dialog(q
         qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
     assert finished.args[0]["event"] == "error" and "Could not start the trainer" in dialog.status.text()
     assert dialog.start_button.isEnabled() and not dialog.cancel_button.isEnabled()
+
+
+def test_a_trainer_crash_shows_one_line_naming_the_log_that_holds_its_traceback(qtbot, runtime, clothes,
+                                                                              installed_builtin, monkeypatch):
+    import sys
+
+    from desktop.ui import error_log, fine_tune
+
+    script = ("import sys\n"
+              "sys.stderr.write('image features:  40%|####      | 2/5 [00:01<00:01, 2.1item/s]\\r')\n"
+              "raise RuntimeError('trainer bug')\n")
+    monkeypatch.setattr(fine_tune, "trainer_command", lambda args: [sys.executable, "-c", script])
+    window = _window(qtbot, runtime)
+    dialog, _ = _open_dialog(qtbot, window, clothes)
+    with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert dialog.status.text() == f"Training failed; the current model is unchanged. {error_log.bug_message()}"
+    assert "RuntimeError: trainer bug" in error_log.log_path().read_text()

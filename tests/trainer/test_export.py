@@ -43,3 +43,12 @@ def test_graph_that_differs_from_torch_fails_the_export_and_leaves_no_bundle(tmp
 def _mixed_sign_pixels() -> torch.Tensor:
     torch.manual_seed(1)
     return torch.randn(4, 3, 32, 32)
+
+
+def test_export_reports_each_graph_and_the_parity_check_as_a_step_in_order(tmp_path):
+    from trainer.export import EXPORT_STEPS
+
+    heard: list[str] = []
+    pixels = torch.randn(2, 3, 32, 32)
+    export_bundle(toy_pair(), tmp_path / "toy", "toy", ["a cat", "two dogs on a red sofa", "boat"], pixels, heard.append)
+    assert tuple(heard) == EXPORT_STEPS
