@@ -268,8 +268,8 @@ class Catalog:
     def _damaged(self, detail: str) -> CatalogDamagedError:
         self.damaged = True
         return CatalogDamagedError(
-            f"{self.path}: the catalog is damaged ({detail}); run `picsift repair` to set it aside and "
-            "rebuild it from your photos (your library folders are kept)"
+            f"{self.path}: the catalog is damaged ({detail}); run `picsift repair` (in the app: File > Repair "
+            "library catalog) to set it aside and rebuild it from your photos (your library folders are kept)"
         )
 
     # --- transactions -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from models import paths
+from models.display import printable
 from models.errors import PicsiftError
 
 LOG_NAME = "picsift.log"
@@ -57,7 +58,7 @@ def bug_message() -> str:
 def message_for(exc: BaseException, doing: str) -> str:
     """The line to show for `exc`, raised while `doing` (e.g. "indexing"): a PicsiftError's own message,
     or for anything else (a bug) the line naming the log file, once its traceback is written there."""
-    return str(exc) if isinstance(exc, PicsiftError) else log_bug(exc, doing)
+    return printable(str(exc)) if isinstance(exc, PicsiftError) else log_bug(exc, doing)
 
 
 def log_bug(exc: BaseException, doing: str) -> str:

@@ -7,6 +7,8 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from models.display import printable, printable_path
+
 
 class LibraryPanel(QWidget):
     """Shows what the catalog reports; it never touches the catalog itself.
@@ -18,7 +20,7 @@ class LibraryPanel(QWidget):
     """
 
     addRequested = Signal()
-    removeRequested = Signal(str)
+    removeRequested = Signal(object)  # a folder path; `object`, as Qt strings lose names that are not UTF-8
     reindexRequested = Signal()
 
     def __init__(self, parent=None):
@@ -49,7 +51,7 @@ class LibraryPanel(QWidget):
 
     def show_folders(self, folders: list[tuple[str, int, int]]) -> None:
         """folders: (path, photos indexed, files unreadable)."""
-        selected = self.folders.currentItem().data(Qt.ItemDataRole.UserRole) if self.folders.currentItem() else None
+        selected = _path_of(self.folders.currentItem()) if self.folders.currentItem() else None
         self.folders.clear()
         for path, count, unreadable in folders:
             if path in self._indexing:
@@ -58,12 +60,12 @@ class LibraryPanel(QWidget):
                 state = "indexed"
             else:
                 state = "offline"
-            text = f"{os.path.basename(path) or path}  -  {count} photos, {state}"
+            text = f"{printable_path(os.path.basename(path) or path)}  -  {count} photos, {state}"
             if unreadable:
                 text += f", {unreadable} unreadable"
             item = QListWidgetItem(text)
-            item.setToolTip(path)
-            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(printable_path(path))
+            item.setData(Qt.ItemDataRole.UserRole, os.fsencode(path))  # bytes survive Qt exactly
             self.folders.addItem(item)
             if path == selected:
                 self.folders.setCurrentItem(item)
@@ -71,13 +73,13 @@ class LibraryPanel(QWidget):
     def show_errors(self, errors: list[tuple[str, str]]) -> None:
         self.errors.clear()
         for path, reason in errors:
-            item = QListWidgetItem(f"{os.path.basename(path)}: {reason.removeprefix(path + ': ')}")
-            item.setToolTip(reason)
+            item = QListWidgetItem(printable(f"{os.path.basename(path)}: {reason.removeprefix(path + ': ')}"))
+            item.setToolTip(printable(reason))
             self.errors.addItem(item)
         self.errors_label.setText(f"Files that could not be read ({len(errors)})")
 
     def folder_paths(self) -> list[str]:
-        return [self.folders.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.folders.count())]
+        return [_path_of(self.folders.item(i)) for i in range(self.folders.count())]
 
     def set_indexing(self, folders: set[str]) -> None:
         self._indexing = set(folders)
@@ -85,4 +87,8 @@ class LibraryPanel(QWidget):
     def _remove(self) -> None:
         item = self.folders.currentItem()
         if item is not None:
-            self.removeRequested.emit(item.data(Qt.ItemDataRole.UserRole))
+            self.removeRequested.emit(_path_of(item))
+
+
+def _path_of(item: QListWidgetItem) -> str:
+    return os.fsdecode(item.data(Qt.ItemDataRole.UserRole))

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from desktop.core.demo_library import write_demo_library
 from desktop.core.indexer import IndexProgress
 from desktop.core.library import Library
-from models.photo_files import IMAGE_EXTENSIONS
 from desktop.core.search import Query
 from desktop.core.settings import Settings
 from desktop.ui.library_panel import LibraryPanel
@@ -39,6 +38,8 @@ from desktop.ui.results import ResultRow, ResultsModel, ResultsView
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.workers import GeneratorWorker, run_in_pool
 from models import paths
+from models.display import printable, printable_path
+from models.photo_files import IMAGE_EXTENSIONS
 
 SEARCH_DEBOUNCE_MS = 250  # search-as-you-type waits this long after the last key
 REFRESH_WHILE_INDEXING_S = 2.0  # re-run the query this often while new photos arrive
@@ -187,6 +188,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(QAction("&Add folder...", self, shortcut=QKeySequence("Ctrl+O"), triggered=self.choose_folder))
         file_menu.addAction(QAction("Try the &demo library", self, triggered=self.add_demo_library))
+        file_menu.addAction(QAction("&Repair library catalog...", self, triggered=self.repair_catalog))
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close))
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(QAction("Paste image as query", self, shortcut=QKeySequence("Ctrl+Shift+V"), triggered=self.paste_image))
@@ -257,6 +259,7 @@ class MainWindow(QMainWindow):
         return report
 
     def show_error(self, message: str) -> None:
+        message = printable(message)
         self.error_banner.setText(f"{message}   (click to dismiss)")
         self.error_banner.show()
         self.errorShown.emit(message)
@@ -270,7 +273,7 @@ class MainWindow(QMainWindow):
             texts=((text, 1.0),) if text else (),
             images=((self.image_query, 1.0),) if self.image_query else (),
             k=self.settings.results_per_query,
-            folder=self.folder_box.currentData() or None,
+            folder=self._chosen_folder(),
             date_from=_date_or_none(self.date_from),
             date_to=_date_or_none(self.date_to),
         )
@@ -325,7 +328,7 @@ class MainWindow(QMainWindow):
         self.search_now()
 
     def _set_image_chip(self, path: str | None) -> None:
-        self.image_chip.setText(f"like: {os.path.basename(path)}" if path else "")
+        self.image_chip.setText(f"like: {printable_path(os.path.basename(path))}" if path else "")
         self.image_chip.setVisible(bool(path))
         self.clear_image.setVisible(bool(path))
 
@@ -388,14 +391,20 @@ class MainWindow(QMainWindow):
         self.panel.show_folders(folders)
         self.panel.show_errors(errors)
         self.stack.setCurrentIndex(1 if folders else 0)
-        current = self.folder_box.currentData()
+        current = self._chosen_folder()
         self.folder_box.blockSignals(True)
         self.folder_box.clear()
-        self.folder_box.addItem("All folders", "")
-        for path, *_ in folders:
-            self.folder_box.addItem(os.path.basename(path) or path, path)
-        self.folder_box.setCurrentIndex(max(0, self.folder_box.findData(current)))
+        self.folder_box.addItem("All folders", b"")
+        for path, *_ in folders:  # the data is the path's bytes: a Qt string would lose a non-UTF-8 name
+            self.folder_box.addItem(printable_path(os.path.basename(path) or path), os.fsencode(path))
+        paths_shown = [self.folder_box.itemData(i) for i in range(self.folder_box.count())]
+        self.folder_box.setCurrentIndex(paths_shown.index(os.fsencode(current)) if current and os.fsencode(current) in paths_shown else 0)
         self.folder_box.blockSignals(False)
+
+    def _chosen_folder(self) -> str | None:
+        """The folder filter's path, or None for all folders."""
+        data = self.folder_box.currentData()
+        return os.fsdecode(data) if data else None
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", self.settings.last_folder or str(Path.home()))
@@ -417,7 +426,7 @@ class MainWindow(QMainWindow):
         self._on_engine(add, lambda fid: self.start_indexing([fid]))
 
     def remove_folder(self, folder: str) -> None:
-        answer = QMessageBox.question(self, "Remove folder", f"Remove {folder} from the library?\nThe photos on disk are not touched.")
+        answer = QMessageBox.question(self, "Remove folder", f"Remove {printable_path(folder)} from the library?\nThe photos on disk are not touched.")
         if answer != QMessageBox.StandardButton.Yes:
             return
 
@@ -426,6 +435,33 @@ class MainWindow(QMainWindow):
             if self.library._vector_index is not None:
                 self.library.vector_index.sync_from_catalog(self.library.catalog, self.library.runtime)
         self._on_engine(remove, lambda _: (self.refresh_library(), self.search_now()))
+
+    def repair_catalog(self) -> None:
+        """Set a damaged catalog aside and rebuild it from the photos, as `picsift repair` does."""
+        if self.index_worker is not None and self.index_worker.is_running():
+            self.show_error("Indexing is running; cancel it or let it finish before repairing the catalog.")
+            return
+        answer = QMessageBox.question(
+            self, "Repair library catalog",
+            "Set the library catalog aside and rebuild it by reading your library folders again?\n"
+            "Do this when picsift says the catalog is damaged. The folders stay; photos are read again.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._on_engine(self._set_catalog_aside, self._catalog_set_aside)
+
+    def _set_catalog_aside(self) -> tuple[Path, Library]:
+        from desktop.core.catalog import Catalog, set_aside
+
+        path = self.library.catalog.path
+        aside = set_aside(path)
+        return aside, Library(Catalog(path), self.library.runtime, self.library.device, thumbnails=self.library.thumbnails)
+
+    def _catalog_set_aside(self, result: tuple[Path, Library]) -> None:
+        aside, self.library = result
+        self.error_banner.hide()
+        self.start_indexing(None)
+        self.status_label.setText(f"The old catalog was moved to {printable_path(aside.name)}; reading your folders again...")
 
     # --- indexing ---------------------------------------------------------------------------
     def start_indexing(self, folder_ids: list[int] | None, library: Library | None = None, then=None) -> None:
@@ -473,7 +509,7 @@ class MainWindow(QMainWindow):
         if progress is not None:
             verb = "Indexed" if progress.phase == "done" else "Cancelled after"
             extra = f"; {progress.failed} could not be read" if progress.failed else ""
-            offline = f"; offline: {', '.join(progress.offline_folders)}" if progress.offline_folders else ""
+            offline = f"; offline: {', '.join(map(printable_path, progress.offline_folders))}" if progress.offline_folders else ""
             self.status_label.setText(f"{verb} {progress.encoded + progress.reused} new photos{extra}{offline}")
         self.indexingFinished.emit(progress)
 

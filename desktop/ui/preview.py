@@ -11,18 +11,20 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.ui.error_log import message_for
-from models.photo_reader import read_photo_file
 from desktop.ui.results import ResultRow
+from models.display import printable_path
+from models.photo_reader import read_photo_file
 
 PREVIEW_SIDE = 1024  # decode for the preview at about this size (JPEG draft keeps it fast)
 
 
 class PreviewPane(QWidget):
     """Signals:
-        findSimilar(str): the user asked for photos like this one (its path).
+        findSimilar(object): the user asked for photos like this one (its path, a str; `object`
+            because Qt's strings cannot carry a file name that is not UTF-8).
     """
 
-    findSimilar = Signal(str)
+    findSimilar = Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -68,7 +70,7 @@ class PreviewPane(QWidget):
             self.image.setText("Select a photo to preview it")
             return
         record = row.record
-        self.path.setText(record.path)
+        self.path.setText(printable_path(record.path))
         self.date.setText(record.taken_at.replace("T", " ") if record.taken_at else f"unknown (file modified {record.date.replace('T', ' ')})")
         self.size.setText(_human_size(record.size))
         self.dimensions.setText(f"{record.width} x {record.height}" if record.width else "unknown")
@@ -103,7 +105,7 @@ class PreviewPane(QWidget):
     # --- actions ------------------------------------------------------------------------
     def open_file(self) -> None:
         if self._row:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self._row.record.path))
+            _open_local(self._row.record.path)
 
     def show_in_folder(self) -> None:
         if not self._row:
@@ -114,16 +116,27 @@ class PreviewPane(QWidget):
         elif sys.platform == "win32":
             subprocess.Popen(["explorer", "/select,", os.path.normpath(path)])
         else:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+            _open_local(os.path.dirname(path))
 
     def copy_path(self) -> None:
         if self._row:
-            QGuiApplication.clipboard().setText(self._row.record.path)
+            QGuiApplication.clipboard().setText(printable_path(self._row.record.path))
+
+
+def _open_local(path: str) -> None:
+    """Open a file or folder with the system's viewer. A QUrl holds Unicode only, so a name that is
+    not UTF-8 (possible on Linux alone) goes to xdg-open as its bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        subprocess.Popen(["xdg-open", os.fsencode(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return
+    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
 class _ImageRelay(QObject):
-    loaded = Signal(str, QImage)
-    failed = Signal(str, str)  # path, the line saying why (an ImageError's message, or the bug line)
+    loaded = Signal(object, QImage)  # path (object: any file name, see PreviewPane), the picture
+    failed = Signal(object, str)  # path, the line saying why (an ImageError's message, or the bug line)
 
 
 class _LoadPreview(QRunnable):
@@ -137,7 +150,7 @@ class _LoadPreview(QRunnable):
             image.thumbnail((PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
             qimage = QImage(image.tobytes(), image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
         except Exception as exc:  # whatever it was, the pane must leave "Loading..."
-            self._relay.failed.emit(self._path, message_for(exc, f"loading the preview of {self._path!r}"))
+            self._relay.failed.emit(self._path, message_for(exc, f"loading the preview of {printable_path(self._path)}"))
             return
         self._relay.loaded.emit(self._path, qimage)
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOpti
 
 from desktop.core.catalog import FileRecord
 from desktop.ui.thumbnail_loader import ThumbnailLoader
+from models.display import printable
 
 CELL = QSize(176, 204)  # grid cell: thumbnail plus two lines of text
 THUMB = 160  # thumbnail box side, pixels
@@ -27,7 +28,7 @@ class ResultRow:
 
     @property
     def name(self) -> str:
-        return os.path.basename(self.record.path)
+        return printable(os.path.basename(self.record.path))
 
 
 class ResultsModel(QAbstractListModel):
@@ -87,7 +88,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.record.path
+            return printable(row.record.path)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._pixmap(row)
         if role == self.RowRole:
