@@ -15,12 +15,6 @@ from desktop.core.vector_index import index_dir
 from engine_fixtures import index_all, open_library, write_photos
 from models.errors import CatalogDamagedError, DiskFullError
 from models.runtime import ModelRuntime
-from toy_bundle import export_toy_bundle
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return export_toy_bundle(tmp_path_factory.mktemp("bundle") / "toy")
 
 
 def _indexed(toy, folder, names=None) -> Library:

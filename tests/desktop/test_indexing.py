@@ -7,21 +7,9 @@ import threading
 
 import pytest
 
-from engine_fixtures import index_all, open_library, write_photos
+from engine_fixtures import index_all, write_photos
 from image_zoo import write_bad_files, write_nas_labelled_folders
 from toy_bundle import export_toy_bundle
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return export_toy_bundle(tmp_path_factory.mktemp("bundle") / "toy")
-
-
-@pytest.fixture
-def library(toy):
-    engine = open_library(toy)
-    yield engine
-    engine.close()
 
 
 @pytest.fixture

@@ -8,23 +8,10 @@ import shutil
 import pytest
 
 from desktop.core.catalog import Catalog
-from engine_fixtures import index_all, open_library, write_photos
+from engine_fixtures import index_all, write_photos
 from models.display import printable_path
-from toy_bundle import export_toy_bundle
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="Windows file names are always Unicode")
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return export_toy_bundle(tmp_path_factory.mktemp("bundle") / "toy")
-
-
-@pytest.fixture
-def library(toy):
-    engine = open_library(toy)
-    yield engine
-    engine.close()
 
 
 def _latin1_copies(folder, photos) -> list[str]:

@@ -177,7 +177,6 @@ def _replace_file(folder, file_name, data: bytes):
 def _mapper_graph(in_width: int, out_width: int, declared_width, poison: str | None = None) -> bytes:
     """A mapper (B, in_width) -> (B, out_width) that passes the static interface check; `poison`
     "nan" makes its output NaN, "unnormalised" leaves out the L2 normalisation."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     weights = numpy_helper.from_array(np.full((in_width, out_width), 0.1, np.float32), "weights")

@@ -1,0 +1,20 @@
+"""Fixtures the engine tests share: a real toy bundle (built once per run) and a Library opened on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine_fixtures import open_library
+from toy_bundle import export_toy_bundle
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory):
+    return export_toy_bundle(tmp_path_factory.mktemp("bundle") / "toy")
+
+
+@pytest.fixture
+def library(toy):
+    engine = open_library(toy)
+    yield engine
+    engine.close()
