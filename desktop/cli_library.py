@@ -233,7 +233,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
     duplicates = commands.add_parser("duplicates", help="groups of near-duplicate photos")
     duplicates.add_argument("--threshold", type=cosine_threshold, default=None,
-                            help="cosine for 'the same photo', between 0 and 1 (default 0.80, or 0.90 with a model older than instance descriptors)")
+                            help="cosine for 'the same photo', between 0 and 1 (default 0.775, or 0.90 with a model older than instance descriptors)")
     duplicates.add_argument("--json", action="store_true")
     duplicates.set_defaults(run=_duplicates)
 

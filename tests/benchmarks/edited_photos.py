@@ -1,9 +1,13 @@
 """Real photos and the edits people make to them: the data of tests/benchmarks/edited_copies.py.
 
-Library: distinct photos cut from real photographs (scikit-image's and scikit-learn's sample
-photos, and Tux Paint's photo templates when `tuxpaint` is installed): each source gives up to
-`per_source` crops of 40-60% of its sides whose pairwise overlap (IoU) stays under 0.2, resized
-to a 480 px long side. Crops of one source are "other photos of the same scene".
+Library (all resized to a 480 px long side), from real photographs only: scikit-image's and
+scikit-learn's sample photos and, when Debian's tuxpaint data is installed, its 19 photo templates
+and its photographed stamps (cut-outs, told from drawings by their colour count):
+  - each source photograph whole;
+  - up to `per_source` crops of 40-60% of its sides whose pairwise overlap (IoU) stays under 0.2:
+    "other photos of the same scene" (many are textures: grass, gravel, bark, where two crops look
+    alike to a person too);
+  - each photographed stamp pasted, at 60% of the height, onto a random crop of a source photo.
 Edits (one per copy): crop to 70-90% of each side, rotate by up to 10 degrees (straightened
 crop, as phone editors do), mirror, brightness and contrast 0.7-1.3, JPEG re-save at quality
 60, downscale to a quarter of each side, a small text and logo overlay in a corner.
@@ -22,6 +26,8 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 SKIMAGE_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "coins", "moon", "hubble_deep_field", "brick",
                   "grass", "gravel", "clock", "immunohistochemistry", "retina", "stereo_motorcycle")
 TUXPAINT_TEMPLATES = Path("/usr/share/tuxpaint/templates")  # 19 real photographs (Debian tuxpaint-data)
+TUXPAINT_STAMPS = Path("/usr/share/tuxpaint/stamps")
+MIN_STAMP_COLOURS = 800  # distinct 15-bit colours in a stamp's opaque pixels: photographs have more than drawings
 LONG_SIDE = 480  # px, library photos
 MAX_IOU = 0.2  # between two library photos of one source
 EDITS = ("crop", "rotate", "mirror", "brightness_contrast", "jpeg_q60", "downscale_quarter", "overlay")
@@ -52,11 +58,46 @@ def source_photos() -> dict[str, Image.Image]:
 
 def library_photos(per_source: int = 10, seed: int = 0) -> list[LibraryPhoto]:
     rng = np.random.default_rng(seed)
+    sources = source_photos()
     out = []
-    for source, image in source_photos().items():
+    for source, image in sources.items():
+        out.append(LibraryPhoto(f"{source}-whole", source, _fit(image, LONG_SIDE)))
         for n, box in enumerate(_distinct_boxes(image.size, per_source, rng)):
             out.append(LibraryPhoto(f"{source}-{n}", source, _fit(image.crop(box), LONG_SIDE)))
+    backgrounds = list(sources.values())
+    for name, stamp in photographed_stamps():
+        background = backgrounds[int(rng.integers(len(backgrounds)))]
+        out.append(LibraryPhoto(f"stamp-{name}", f"stamp-{name}", _pasted(stamp, background, rng)))
     return out
+
+
+def photographed_stamps() -> list[tuple[str, Image.Image]]:
+    """(name, RGBA cut-out) of Tux Paint's stamps that are photographs, by name; none without tuxpaint."""
+    found = []
+    for path in sorted(TUXPAINT_STAMPS.glob("**/*.png")):
+        if path.stem.endswith("_mirror"):
+            continue
+        with Image.open(path) as image:
+            rgba = np.asarray(image.convert("RGBA"))
+        opaque = rgba[..., 3] > 200
+        colours = (rgba[opaque][:, :3] // 8).astype(np.int32) @ np.array([1024, 32, 1])
+        if opaque.sum() >= 3000 and len(np.unique(colours)) > MIN_STAMP_COLOURS:
+            found.append((path.stem, Image.fromarray(rgba, "RGBA")))
+    return found
+
+
+def _pasted(stamp: Image.Image, background: Image.Image, rng: np.random.Generator) -> Image.Image:
+    w, h = background.size
+    cw, ch = int(w * rng.uniform(0.4, 0.7)), int(h * rng.uniform(0.4, 0.7))
+    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    canvas = _fit(background.crop((x, y, x + cw, y + ch)), LONG_SIDE).convert("RGB")
+    scale = 0.6 * canvas.height / stamp.height
+    stamp = stamp.resize((max(1, round(stamp.width * scale)), max(1, round(stamp.height * scale))), Image.Resampling.LANCZOS)
+    stamp = stamp.crop((0, 0, min(stamp.width, canvas.width), stamp.height))
+    px = int(rng.integers(0, canvas.width - stamp.width + 1))
+    py = int(rng.integers(0, canvas.height - stamp.height + 1))
+    canvas.paste(stamp, (px, py), stamp)
+    return canvas
 
 
 def _distinct_boxes(size: tuple[int, int], count: int, rng: np.random.Generator, tries: int = 400) -> list[tuple]:
