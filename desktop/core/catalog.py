@@ -256,7 +256,10 @@ class Catalog:
     @functools.cached_property
     def catalog_id(self) -> str:
         """This catalog's identity, random at creation: a vector index is bound to it."""
-        return self._db.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()[0]
+        try:  # a property, so the translating wrapper below does not reach it
+            return self._db.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
 
     # --- damage and full disks ----------------------------------------------------------
     def check_integrity(self) -> None:

@@ -10,7 +10,7 @@ from torch import nn
 
 from models.bundle import open_bundle
 from trainer.export import ParityError, export_bundle
-from toy_bundle import export_toy_bundle, toy_pair
+from toy_bundle import ToyImageEncoder, export_toy_bundle, toy_pair
 
 
 class TracedBranch(nn.Module):
@@ -54,15 +54,8 @@ def test_export_reports_each_graph_and_the_parity_check_as_a_step_in_order(tmp_p
     assert tuple(heard) == EXPORT_STEPS
 
 
-class TracedInstance(nn.Module):
-    """A toy image encoder whose instance output takes a branch tracing freezes."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 16, 3, stride=2, padding=1)
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv(pixel_values)).mean(dim=(2, 3))
+class TracedInstance(ToyImageEncoder):
+    """The toy image encoder with an instance output that takes a branch tracing freezes."""
 
     def features_and_instance(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self(pixel_values)
