@@ -296,6 +296,14 @@ class Split:
     coverage: dict[str, float]  # language -> fraction of the split's stamps captioned in it
 
 
+def caption_queries(captions: list[str | None]) -> tuple[list[str], np.ndarray]:
+    """One language's captions of the gallery (None: missing) -> (distinct captions as queries,
+    (Q, N) relevance: the images with exactly that caption)."""
+    queries = list(dict.fromkeys(c for c in captions if c))
+    relevance = np.array([[c == q for c in captions] for q in queries], dtype=bool).reshape(len(queries), len(captions))
+    return queries, relevance
+
+
 def load_split(split: str, root: Path = STAMPS_DIR, cache: Path = CACHE, seed: int = SEED, languages=LANGUAGES) -> Split:
     """The split ("dev", "test" or "all") of the benchmark, built and cached on first use."""
     rows = [r for r in build(root, cache, seed) if split == "all" or r["split"] == split]
@@ -303,9 +311,7 @@ def load_split(split: str, root: Path = STAMPS_DIR, cache: Path = CACHE, seed: i
     queries, relevance, coverage = {}, {}, {}
     for language in languages:
         captions = [r["captions"].get(language) for r in rows]
-        distinct = list(dict.fromkeys(c for c in captions if c))
-        queries[language] = distinct
-        relevance[language] = np.array([[c == q for c in captions] for q in distinct], dtype=bool).reshape(len(distinct), len(rows))
+        queries[language], relevance[language] = caption_queries(captions)
         coverage[language] = sum(c is not None for c in captions) / max(len(rows), 1)
     return Split(split, [folder / r["image"] for r in rows], [r["name"] for r in rows], queries, relevance, coverage)
 
