@@ -142,3 +142,23 @@ def test_duplicates_groups_a_resized_copy_with_its_original(library, tmp_path, c
     index_all(library)
     groups = duplicate_groups(library.catalog, library.runtime.manifest.image_encoder_id)
     assert [sorted(_names(g)) for g in groups] == [["rocket", "rocket-small"]]
+
+
+@pytest.fixture
+def sample_library(builtin_bundle, tmp_path):
+    """The eight sample photos the issue's scenario was seen on."""
+    write_photos(tmp_path / "sample")
+    engine = open_library(builtin_bundle)
+    engine.catalog.add_folder(tmp_path / "sample")
+    index_all(engine)
+    yield engine
+    engine.close()
+
+
+def test_typing_a_text_after_find_similar_balances_the_text_against_the_image(sample_library, tmp_path):
+    """The image's 1.0 on itself no longer swamps the text: each part is calibrated before weighting."""
+    coffee = str(tmp_path / "sample" / "coffee.jpg")
+    names = _names(sample_library.searcher().search(Query(texts=(("an astronaut", 1.0),), images=((coffee, 1.0),), k=8)))
+    assert "astronaut" in names[:3]  # the built-in model ranks the rocket first for "an astronaut" alone
+    unrelated = ("chelsea", "camera", "coins", "moon", "brick")
+    assert all(names.index("coffee") < names.index(name) for name in unrelated)
