@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
         self.model.set_rows(rows)
         if self.sort_box.currentIndex() == 1:
             self.model.sort_rows("date")
-        self.status_label.setText(f"{len(rows)} photos" if self.current_query() is None else f"{len(rows)} results")
+        self.status_label.setText(plural(len(rows), "photo") if self.current_query() is None else plural(len(rows), "result"))
         if not weak:
             self.hidden_link.setText("")
         elif show_all:
