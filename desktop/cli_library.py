@@ -82,13 +82,13 @@ def _query(args: argparse.Namespace):
 
 def _search(args: argparse.Namespace) -> None:
     library = _library()
-    _print_results(library.searcher().search(_query(args)), args.json)
+    _print_results(library.searcher().search(_query(args)), args)
 
 
 def _similar(args: argparse.Namespace) -> None:
     library = _library()
     filters = {"folder": args.folder, "date_from": args.date_from, "date_to": args.date_to}
-    _print_results(library.searcher().similar(args.path, args.k, **filters), args.json)
+    _print_results(library.searcher().similar(args.path, args.k, **filters), args)
 
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -105,14 +105,21 @@ def print_json(value) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=True))
 
 
-def _print_results(results: list, as_json: bool) -> None:
-    if as_json:
-        print_json([r.to_dict() for r in results])
-        return
-    if not results:
+def _print_results(results: list, args: argparse.Namespace) -> None:
+    """Relevance and path per line (or JSON); weak matches left out unless --all, their count on stderr."""
+    from desktop.core.search import matches
+
+    shown, hidden = (results, 0) if args.all else matches(results)
+    if args.json:
+        print_json([r.to_dict() for r in shown])
+    elif not results:
         print("no results; is the library indexed? (`picsift index FOLDER`)")
-    for result in results:
-        print(f"{fixed(result.score, 3):>6}  {printable_path(result.path)}")
+    elif not shown:
+        print("no photo matches this query")
+    for result in [] if args.json else shown:
+        print(f"{fixed(result.relevance, 2):>5}  {printable_path(result.path)}")
+    if hidden:
+        print(f"{plural(hidden, 'weak match', 'weak matches')} hidden (--all shows them)", file=sys.stderr)
 
 
 def _duplicates(args: argparse.Namespace) -> None:
@@ -181,7 +188,10 @@ def _folders(args: argparse.Namespace) -> None:
 
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", type=positive_int, default=20, help="number of results (default 20)")
-    parser.add_argument("--json", action="store_true", help="print a JSON list of {path, score, ...}, best first")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list of {path, relevance (0..1), matched, score (raw cosine), ...}, best first")
+    parser.add_argument("--all", action="store_true",
+                        help="also show weak matches (relevance under 0.5, hidden by default as no match)")
     parser.add_argument("--folder", help="only photos under this folder (inside a library folder)")
     parser.add_argument("--from", dest="date_from", type=iso_date,
                         help="only photos taken on or after this date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM)")

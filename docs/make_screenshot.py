@@ -96,7 +96,7 @@ def take(photos: Path, query: str, out: Path) -> None:
     window.resultsShown.connect(shown.append)
     window.search_field.setFocus()
     QTest.keyClicks(window.search_field, query)  # typed like a person: the debounced search runs
-    wait_until(lambda: shown and window.status_label.text().endswith("results"), "the query's results")
+    wait_until(lambda: shown and window.status_label.text().endswith(("result", "results")), "the query's results")
     wait_until(lambda: all(pixmap is not None for pixmap in visible_thumbnails(window)), "the thumbnails")
     window.view.setCurrentIndex(window.model.index(0))
     wait_until(lambda: not (window.preview.image.pixmap() is None or window.preview.image.pixmap().isNull()), "the preview")

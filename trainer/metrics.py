@@ -1,4 +1,4 @@
-"""Retrieval metrics in plain numpy: R@K and (class-level) mAP@k, as METHOD.md section 5 defines them.
+"""Retrieval metrics in plain numpy: R@K, MRR and (class-level) mAP@k, as METHOD.md section 5 defines them.
 
 Every function takes `scores` (Q, N), higher = more similar, one row per query and one column
 per gallery item, and `relevant` (Q, N) bool. Rankings sort by descending score; ties keep
@@ -50,6 +50,13 @@ def mean_average_precision(scores: np.ndarray, relevant: np.ndarray, k: int | No
 def recall_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
     """(Q,) 1.0 where a relevant item is among the query's top k, else 0.0 (instance-level R@K)."""
     return ranked_relevance(scores, relevant)[:, :k].any(axis=1).astype(np.float64)
+
+
+def reciprocal_rank(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """(Q,) 1 / (1-based rank of the first relevant item), 0.0 when none is; its mean is MRR."""
+    hits = ranked_relevance(scores, relevant)  # (Q, N)
+    first = hits.argmax(axis=1)  # (Q,): 0 also when nothing is relevant, masked below
+    return np.where(hits.any(axis=1), 1.0 / (first + 1), 0.0)
 
 
 def class_relevance(query_labels: np.ndarray, gallery_labels: np.ndarray) -> np.ndarray:

@@ -1,4 +1,13 @@
-"""Answer queries: text, image or both, with weights, negatives and folder/date filters."""
+"""Answer queries: text, image or both, with weights, negatives and folder/date filters.
+
+Each part of a query (a text or an image, with its weight) is scored on its own and calibrated
+(desktop/core/calibration.py) before the weighted parts are combined, so a text and an image count
+alike whatever their raw scales. A one-part query is one index search; a query of several parts
+takes the union of each positive part's best results and scores every part on that union exactly.
+Results come back ranked with their relevance and whether they match; hiding the weak ones is the
+caller's choice (`matches`). An image-only query ("find similar", a dropped image, --image) is ordered
+by a blend of instance and semantic cosine (`_instance_rerank`), so an edited copy's original comes first.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.core.calibration import IMAGE, TEXT, Calibration, calibration_for, combine
 from desktop.core.catalog import INSTANCE_FEATURES, Catalog, FileRecord
 from desktop.core.vector_index import VectorIndex
 from models.errors import PicsiftError
 from models.preprocess import load_and_preprocess
 from models.runtime import ModelRuntime
 
-# An image-only query ("find similar", a dropped image, --image) re-ranks this many nearest photos of
-# the shared space by a blend of instance and semantic similarity, so the same photo after edits
-# (crop, rotation, mirror, re-save, caption) comes first and other photos of the scene follow. The
-# shared space kept the original of every edited copy in its top 100 on the dev set, and the blend
-# weight was chosen there (tests/benchmarks/edited_copies.py, results/edited_copies.json).
+# An image-only query re-ranks this many nearest photos of the shared space by a blend of instance
+# and semantic similarity, so the same photo after edits (crop, rotation, mirror, re-save, caption)
+# comes first and other photos of the scene follow. The shared space kept the original of every
+# edited copy in its top 100 on the dev set (tests/benchmarks/edited_copies.py, results/edited_copies.json).
 RERANK_POOL = 100
 # Of the instance cosine in the blended score, the rest semantic: 0.6..0.9 tie for the best dev R@1
 # (0.967 on the full library, semantic alone 0.937) and keep the scene's other photos next (scene recall@10 0.959).
@@ -45,43 +54,71 @@ class SearchResult:
     """One matching file, best first."""
 
     path: str
-    score: float  # cosine similarity of the file's image to the query vector, -1..1
+    score: float  # raw cosine of the file's image to the query's weighted sum of parts, -1..1 (model's own scale)
     image_id: int
     record: FileRecord = field(repr=False)
+    relevance: float = 0.0  # calibrated, what ranks: 0..1 on one scale for every model (negatives can go below 0)
+    matched: bool = True  # some positive part of the query alone matches it (relevance >= 0.5)
 
     def to_dict(self) -> dict:
         r = self.record
         return {
-            "path": self.path, "score": round(self.score, 6), "width": r.width, "height": r.height,
+            "path": self.path, "relevance": round(self.relevance, 4), "matched": self.matched,
+            "score": round(self.score, 6), "width": r.width, "height": r.height,
             "taken_at": r.taken_at, "camera": r.camera, "size": r.size,
         }
+
+
+@dataclass(frozen=True)
+class QueryPart:
+    """One text or image of a query, in the shared space."""
+
+    vector: np.ndarray  # (D,) unit vector
+    weight: float  # negative: "less of this"
+    kind: str  # calibration.TEXT or calibration.IMAGE: which scale calibrates its scores
+
+
+def matches(results: list[SearchResult]) -> tuple[list[SearchResult], int]:
+    """The results that match, and how many weak ones were left out."""
+    shown = [r for r in results if r.matched]
+    return shown, len(results) - len(shown)
 
 
 class Searcher:
     """Turns a Query into ranked files, using the model for query vectors and the vector index for lookup."""
 
-    def __init__(self, catalog: Catalog, runtime: ModelRuntime, vector_index: VectorIndex):
+    def __init__(self, catalog: Catalog, runtime: ModelRuntime, vector_index: VectorIndex,
+                 calibration: Calibration | None = None):
         self.catalog = catalog
         self.runtime = runtime
         self.vector_index = vector_index
+        self._calibration = calibration
         self._decoded: tuple = (None, None)  # (file key, encoding) of the last query image decoded
+
+    @property
+    def calibration(self) -> Calibration:
+        """The model's relevance scales: computed once per bundle, then from memory."""
+        if self._calibration is None:
+            self._calibration = calibration_for(self.runtime)
+        return self._calibration
+
+    def query_parts(self, query: Query) -> list[QueryPart]:
+        """The query's texts and images as unit vectors with their weights and kinds."""
+        if not query.texts and not query.images:
+            raise PicsiftError("the query is empty; give a text, an image, or both")
+        if not any(w > 0 for _, w in (*query.texts, *query.images)):
+            raise PicsiftError("the query has no part with a positive weight; give something to look for")
+        parts = []
+        if query.texts:
+            vectors = self.runtime.encode_texts([text for text, _ in query.texts])
+            parts += [QueryPart(v, w, TEXT) for v, (_, w) in zip(vectors, query.texts)]
+        parts += [QueryPart(self.image_vector(path), w, IMAGE) for path, w in query.images]
+        return parts
 
     def query_vector(self, query: Query) -> np.ndarray:
         """The weighted sum of the query's parts in the shared space, normalised: (D,)."""
-        if not query.texts and not query.images:
-            raise PicsiftError("the query is empty; give a text, an image, or both")
-        parts, weights = [], []
-        if query.texts:
-            parts.append(self.runtime.encode_texts([text for text, _ in query.texts]))
-            weights += [w for _, w in query.texts]
-        if query.images:
-            parts.append(np.stack([self.image_vector(path) for path, _ in query.images]))
-            weights += [w for _, w in query.images]
-        vector = np.asarray(weights, np.float32) @ np.concatenate(parts)  # (D,)
-        norm = float(np.linalg.norm(vector))
-        if norm < 1e-6:
-            raise PicsiftError("the query's positive and negative parts cancel out; change the weights")
-        return vector / norm
+        parts = self.query_parts(query)
+        return _weighted_sum(parts) / _weighted_norm(parts)
 
     def image_vector(self, path: str | Path) -> np.ndarray:
         """A query image in the shared space: from the catalog's stored features when indexed, else decoded."""
@@ -114,25 +151,50 @@ class Searcher:
         allowed = self.catalog.image_ids_matching(query.folder, query.date_from, query.date_to) if query.filtered else None
         if allowed is not None and not allowed:
             return []
-        vector = self.query_vector(query)
-        results: list[SearchResult] = []
-        wanted = query.k + len(exclude_images)
+        parts = self.query_parts(query)
+        norm = _weighted_norm(parts)  # refuses parts that cancel out before any search
         instance = self._instance_query(query)
-        ids, scores = self.vector_index.search(vector, wanted if instance is None else max(wanted, RERANK_POOL), allowed_ids=allowed)
-        if instance is not None:
-            ids, scores = self._instance_rerank(instance, ids, scores)
-        files = self.catalog.files_for_images(ids)
-        for image_id, score in zip(ids, scores):
+        wanted = query.k + len(exclude_images)
+        ids, raw = self._part_scores(parts, wanted if instance is None else max(wanted, RERANK_POOL), allowed)  # (N,), (P, N)
+        weights = np.array([p.weight for p in parts])
+        relevance, matched = combine(np.stack([self.calibration.scale(p.kind).relevance(r) for p, r in zip(parts, raw)]), weights)
+        cosine = weights @ raw / norm  # the photo's cosine to the normalised weighted sum of the parts
+        order = np.argsort(-relevance, kind="stable") if instance is None else self._instance_rerank(instance, ids, cosine)
+        files = self.catalog.files_for_images(ids[order])
+        results: list[SearchResult] = []
+        for i in order:
+            image_id = int(ids[i])
             if image_id in exclude_images:
                 continue
-            for record in files.get(int(image_id), []):
+            for record in files.get(image_id, []):
                 if allowed is None or not query.folder or _under(record.path, query.folder):
-                    results.append(SearchResult(record.path, float(score), int(image_id), record))
+                    results.append(SearchResult(record.path, float(cosine[i]), image_id, record, float(relevance[i]), bool(matched[i])))
         return results[: query.k]
 
+    def _part_scores(self, parts: list[QueryPart], wanted: int, allowed) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate image ids (N,) and each part's raw cosine on them (P, N).
+
+        One part: its best `wanted`. Several: the union of each positive part's best `wanted`, every
+        part then scored exactly on that union (a filtered search over the candidates)."""
+        if len(parts) == 1:
+            ids, scores = self.vector_index.search(parts[0].vector, wanted, allowed_ids=allowed)
+            return ids, scores[None]
+        found = [self.vector_index.search(p.vector, wanted, allowed_ids=allowed)[0] for p in parts if p.weight > 0]
+        candidates = np.unique(np.concatenate(found)).astype(np.int64)
+        if not len(candidates):
+            return candidates, np.zeros((len(parts), 0), np.float32)
+        return candidates, np.stack([self._scores_on(p.vector, candidates) for p in parts])
+
+    def _scores_on(self, vector: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """The raw cosine of each of `candidates` (sorted ids, (N,)) to `vector`, in their order."""
+        ids, scores = self.vector_index.search(vector, len(candidates), allowed_ids=candidates)
+        out = np.full(len(candidates), -1.0, np.float32)  # -1: removed meanwhile (the indexer runs alongside)
+        out[np.searchsorted(candidates, ids)] = scores
+        return out
+
     def _instance_query(self, query: Query) -> np.ndarray | None:
-        """An image-only query's weighted instance descriptor (Dn,), unit length; None for text
-        queries and for models (or stored images) without instance descriptors."""
+        """An image-only query's weighted instance descriptor (Dn,), unit length; None for queries with
+        text and for models (or stored images) without instance descriptors."""
         if query.texts or not self.runtime.has_instance:
             return None
         parts = [self.image_instance(path) for path, _ in query.images]
@@ -142,21 +204,32 @@ class Searcher:
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 1e-6 else None
 
-    def _instance_rerank(self, instance: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Candidates ordered by INSTANCE_WEIGHT x instance cosine + the rest x semantic cosine; one
-        without a stored descriptor keeps its semantic score."""
+    def _instance_rerank(self, instance: np.ndarray, ids: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+        """The candidates' order by INSTANCE_WEIGHT x instance cosine + the rest x semantic cosine; one
+        without a stored descriptor keeps its semantic cosine. Relevance and matched stay the semantic
+        calibration's: the blend decides the order only."""
         stored = self.catalog.vectors_for_images(self.runtime.manifest.image_encoder_id, ids, INSTANCE_FEATURES)
-        scores = np.asarray(scores, np.float32)
-        similarity = np.array([float(stored[int(i)] @ instance) if int(i) in stored else s for i, s in zip(ids, scores)], np.float32)
-        blended = INSTANCE_WEIGHT * similarity + (1.0 - INSTANCE_WEIGHT) * scores
-        order = np.argsort(-blended, kind="stable")
-        return np.asarray(ids)[order], blended[order]
+        similarity = np.array([float(stored[int(i)] @ instance) if int(i) in stored else c for i, c in zip(ids, cosine)])
+        return np.argsort(-(INSTANCE_WEIGHT * similarity + (1.0 - INSTANCE_WEIGHT) * cosine), kind="stable")
 
     def similar(self, path: str | Path, k: int = 20, **filters) -> list[SearchResult]:
         """Photos most like the one at `path` (itself excluded when it is in the library)."""
         record = self.catalog.file_by_path(str(Path(path).resolve()))
         exclude = {record.image_id} if record else set()
         return self.search(Query(images=((str(path), 1.0),), k=k, **filters), exclude_images=exclude)
+
+
+def _weighted_sum(parts: list[QueryPart]) -> np.ndarray:
+    """Σ w_j v_j: (D,)."""
+    return np.asarray([p.weight for p in parts], np.float32) @ np.stack([p.vector for p in parts])
+
+
+def _weighted_norm(parts: list[QueryPart]) -> float:
+    """The length of the parts' weighted sum; refuses parts that cancel out."""
+    norm = float(np.linalg.norm(_weighted_sum(parts)))
+    if norm < 1e-6:
+        raise PicsiftError("the query's positive and negative parts cancel out; change the weights")
+    return norm
 
 
 def _under(path: str, folder: str) -> bool:

@@ -38,10 +38,11 @@ from desktop.ui.results import ResultRow, ResultsModel, ResultsView
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.workers import GeneratorWorker, run_in_pool
 from models import paths
-from models.display import printable, printable_path
+from models.display import plural, printable, printable_path
 from models.photo_files import IMAGE_EXTENSIONS
 
 SEARCH_DEBOUNCE_MS = 250  # search-as-you-type waits this long after the last key
+IMAGE_WEIGHTS = (("image ×½", 0.5), ("image ×1", 1.0), ("image ×2", 2.0))  # how much "like: NAME" counts against the text
 REFRESH_WHILE_INDEXING_S = 2.0  # re-run the query this often while new photos arrive
 _ANY_DATE = QDate(1900, 1, 1)
 
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self._search_running = False
         self._search_pending = False
         self.image_query: str | None = None
+        self._found: list[ResultRow] = []  # the last search's rows, weak matches included
         self.index_worker: GeneratorWorker | None = None
         self._last_refresh = 0.0
         self._after_indexing = None
@@ -88,9 +90,16 @@ class MainWindow(QMainWindow):
         self.search_field.setObjectName("search")
         self.debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS, timeout=self.search_now)
         self.search_field.textEdited.connect(lambda _: self.debounce.start())
+        self.search_field.textChanged.connect(lambda _: self._show_image_weight())
         self.search_field.returnPressed.connect(self.search_now)
         self.image_chip = QLabel()
-        self.clear_image = QToolButton(text="x", toolTip="Stop searching by this image", clicked=self.clear_image_query)
+        self.clear_image = QToolButton(text="x", toolTip="Drop this image from the query; typed text then searches alone",
+                                       clicked=self.clear_image_query)
+        self.image_weight_box = QComboBox()  # shown while a text and an image make the query together
+        for label, weight in IMAGE_WEIGHTS:
+            self.image_weight_box.addItem(label, weight)
+        self.image_weight_box.setCurrentIndex(1)
+        self.image_weight_box.currentIndexChanged.connect(lambda _: self.search_now())
         self.sort_box = QComboBox()
         self.sort_box.addItems(["Relevance", "Date"])
         self.sort_box.currentIndexChanged.connect(self._sort_changed)
@@ -101,7 +110,7 @@ class MainWindow(QMainWindow):
 
         bar = QHBoxLayout()
         bar.addWidget(self.search_field, stretch=3)
-        for widget in (self.image_chip, self.clear_image, QLabel("Sort"), self.sort_box, self.folder_box, self.date_from, self.date_to):
+        for widget in (self.image_chip, self.image_weight_box, self.clear_image, QLabel("Sort"), self.sort_box, self.folder_box, self.date_from, self.date_to):
             bar.addWidget(widget)
         self._set_image_chip(None)
 
@@ -146,10 +155,14 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
         self.status_label = QLabel("")
+        self.hidden_link = QLabel(textFormat=Qt.TextFormat.RichText)  # "N weak matches hidden - show all"
+        self.hidden_link.setObjectName("hidden-matches")
+        self.hidden_link.linkActivated.connect(lambda _: self.show_all_action.toggle())
         self.progress = QProgressBar(maximumWidth=220)
         self.cancel_button = QPushButton("Cancel", clicked=self.cancel_indexing)
         self.provider_label = QLabel("model: loading...")
-        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addWidget(self.status_label)
+        self.statusBar().addWidget(self.hidden_link, 1)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
         self.statusBar().addPermanentWidget(self.provider_label)
@@ -195,6 +208,9 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         self.scores_action = QAction("Show &scores", self, checkable=True, toggled=self._scores_toggled)
         view_menu.addAction(self.scores_action)
+        self.show_all_action = QAction("Show &weak matches", self, checkable=True, toggled=lambda _: self._show_found())
+        self.show_all_action.setToolTip("Also show photos under the relevance line (0.5), hidden as no match")
+        view_menu.addAction(self.show_all_action)
         view_menu.addAction(QAction("&Preview pane", self, shortcut=QKeySequence("Space"), triggered=self.toggle_preview))
         model_menu = self.menuBar().addMenu("&Model")
         model_menu.addAction(QAction("Model &settings...", self, triggered=self.open_model_settings))
@@ -271,7 +287,7 @@ class MainWindow(QMainWindow):
             return None
         return Query(
             texts=((text, 1.0),) if text else (),
-            images=((self.image_query, 1.0),) if self.image_query else (),
+            images=((self.image_query, self.image_weight_box.currentData()),) if self.image_query else (),
             k=self.settings.results_per_query,
             folder=self._chosen_folder(),
             date_from=_date_or_none(self.date_from),
@@ -289,12 +305,15 @@ class MainWindow(QMainWindow):
             limit = self.settings.results_per_query
             self._on_engine(lambda: [ResultRow(r) for r in self.library.catalog.recent_files(limit)], self._show_results)
         else:
-            self._on_engine(lambda: [ResultRow(r.record, r.score) for r in self.library.searcher().search(query)], self._show_results)
+            self._on_engine(lambda: [ResultRow(r.record, r.relevance, r.matched) for r in self.library.searcher().search(query)],
+                            self._show_results)
 
     def warm_up(self) -> None:
-        """Load the model and the vector index on the engine thread, so the first query is instant."""
+        """Load the model, its relevance calibration and the vector index on the engine thread, so the
+        first query is instant (a model's first calibration takes a few seconds, once)."""
         def load():
             self.library.runtime.encode_texts(["warm up"])
+            self.library.searcher().calibration  # noqa: B018 - computed or read from the cache here
             return self.library.vector_index
         self._on_engine(load, lambda _: self._show_provider())
 
@@ -304,11 +323,25 @@ class MainWindow(QMainWindow):
             self._search_pending = False
             self.search_now()
             return
+        self._found = rows
+        self._show_provider()
+        self._show_found()
+
+    def _show_found(self) -> None:
+        """The last search's rows, weak matches only when asked, and how many were hidden."""
+        show_all = self.show_all_action.isChecked()
+        rows = self._found if show_all else [row for row in self._found if row.matched]
+        weak = sum(not row.matched for row in self._found)
         self.model.set_rows(rows)
         if self.sort_box.currentIndex() == 1:
             self.model.sort_rows("date")
-        self._show_provider()
-        self.status_label.setText(f"{len(rows)} photos" if self.current_query() is None else f"{len(rows)} results")
+        self.status_label.setText(plural(len(rows), "photo") if self.current_query() is None else plural(len(rows), "result"))
+        if not weak:
+            self.hidden_link.setText("")
+        elif show_all:
+            self.hidden_link.setText(f"(including {weak} weak) - <a href='hide'>hide weak matches</a>")
+        else:
+            self.hidden_link.setText(f"({plural(weak, 'weak match', 'weak matches')} hidden) - <a href='show'>show all</a>")
         self.resultsShown.emit(len(rows))
 
     def _show_provider(self) -> None:
@@ -328,9 +361,19 @@ class MainWindow(QMainWindow):
         self.search_now()
 
     def _set_image_chip(self, path: str | None) -> None:
-        self.image_chip.setText(f"like: {printable_path(os.path.basename(path))}" if path else "")
+        name = printable_path(os.path.basename(path)) if path else ""
+        self.image_chip.setText(f"like: {name}" if path else "")
+        self.image_chip.setToolTip(
+            f"Typed text and {name} make one query: each result is ranked by how well it matches the text and "
+            f"how much it looks like {name}, weighted as the box beside says. x drops the image." if path else "")
+        self.image_weight_box.setToolTip(f"How much looking like {name} counts against the typed text")
         self.image_chip.setVisible(bool(path))
         self.clear_image.setVisible(bool(path))
+        self._show_image_weight()
+
+    def _show_image_weight(self) -> None:
+        """The image's weight is shown, and can be changed, while a text and the image make the query."""
+        self.image_weight_box.setVisible(bool(self.image_query and self.search_field.text().strip()))
 
     def find_similar(self, path: str) -> None:
         self.search_field.clear()

@@ -21,10 +21,11 @@ _PIXMAP_CACHE = 3000  # decoded thumbnails kept in memory (~60 KB each)
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One photo in the grid; `score` is None for browsing (no query)."""
+    """One photo in the grid; `score` is its relevance (0..1, desktop/core/calibration.py), None for browsing."""
 
     record: FileRecord
     score: float | None = None
+    matched: bool = True  # False: a weak match, shown only with View > Show weak matches
 
     @property
     def name(self) -> str:
@@ -138,7 +139,7 @@ class ResultDelegate(QStyledItemDelegate):
         text = option.fontMetrics.elidedText(row.name, Qt.TextElideMode.ElideMiddle, text_rect.width())
         model = index.model()
         if getattr(model, "show_scores", False) and row.score is not None:
-            text += f"\n{row.score:.3f}"
+            text += f"\n{row.score:.2f}"
         painter.setPen(option.palette.highlightedText().color() if option.state & QStyle.StateFlag.State_Selected else option.palette.text().color())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
         painter.restore()

@@ -33,6 +33,7 @@ class GeneratorWorker(QObject):
         super().__init__(parent)
         self._make_generator = make_generator
         self.cancel_event = threading.Event()
+        self._ended = threading.Event()  # set before finished/errored go out: the work is over
         self._thread = QThread()
         self._thread.setObjectName("picsift-worker")
         self.moveToThread(self._thread)
@@ -45,7 +46,9 @@ class GeneratorWorker(QObject):
         self.cancel_event.set()
 
     def is_running(self) -> bool:
-        return self._thread.isRunning()
+        """Whether the generator is still at work. The thread itself lingers a moment after
+        `finished`/`errored` reach the GUI thread; a new run may start as soon as they have."""
+        return self._thread.isRunning() and not self._ended.is_set()
 
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until the thread ends (for shutdown and tests)."""
@@ -57,8 +60,10 @@ class GeneratorWorker(QObject):
             for last in self._make_generator(self.cancel_event):
                 self.progress.emit(last)
         except Exception as exc:  # never kill the app from a thread; a bug is logged with its traceback
+            self._ended.set()
             self.errored.emit(message_for(exc, "running a background task"))
         else:
+            self._ended.set()
             self.finished.emit(last)
         finally:
             self._thread.quit()

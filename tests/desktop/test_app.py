@@ -65,6 +65,47 @@ def test_typing_a_query_shows_matching_results_best_first(qtbot, runtime, indexe
     assert scores == sorted(scores, reverse=True)
 
 
+def test_weak_matches_are_hidden_with_their_count_shown_and_show_all_brings_them_back(qtbot, runtime, indexed):
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        qtbot.keyClicks(window.search_field, "a tabby cat")
+    assert _names(window) == ["chelsea"]
+    assert "6 weak matches hidden" in window.hidden_link.text() and window.hidden_link.isVisibleTo(window)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.hidden_link.linkActivated.emit("show")  # the "show all" link
+    assert len(_names(window)) == 7 and _names(window)[0] == "chelsea" and window.show_all_action.isChecked()
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.show_all_action.trigger()  # View > Show weak matches, off again
+    assert _names(window) == ["chelsea"]
+
+
+def test_typing_after_find_similar_keeps_the_image_with_its_weight_shown_and_x_starts_fresh(qtbot, runtime, indexed):
+    window = _window(qtbot, runtime)
+    window.show_all_action.setChecked(True)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.find_similar(str(indexed / "coffee.jpg"))
+    assert _names(window)[0] == "coffee" and window.image_chip.text() == "like: coffee.jpg"
+    assert not window.image_weight_box.isVisibleTo(window)  # nothing to weigh the image against yet
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        qtbot.keyClicks(window.search_field, "an astronaut")
+    assert window.image_chip.isVisibleTo(window) and window.image_weight_box.isVisibleTo(window)
+    assert window.image_weight_box.currentText() == "image ×1" and "x drops the image" in window.image_chip.toolTip()
+    assert "astronaut" in _names(window)[:3]  # the text counts as much as the image's match with itself
+    equal = _scores(window)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.image_weight_box.setCurrentIndex(0)  # image ×½: the text counts more
+    assert window.current_query().images[0][1] == 0.5
+    assert _scores(window)["coffee"] < equal["coffee"] and _scores(window)["rocket"] > equal["rocket"]
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.clear_image.click()
+    assert not window.image_chip.isVisibleTo(window) and not window.image_weight_box.isVisibleTo(window)
+    assert window.current_query().images == () and window.current_query().texts == (("an astronaut", 1.0),)
+
+
+def _scores(window: MainWindow) -> dict[str, float]:
+    return {os.path.splitext(row.name)[0]: row.score for row in window.model.rows()}
+
+
 def _drop(qtbot, window: MainWindow, path) -> None:
     """Drop the file at `path` on the window, as a file manager does, and wait for the results."""
     mime = QMimeData()
@@ -91,6 +132,7 @@ def test_dropping_a_heic_or_raw_photo_searches_by_it(qtbot, runtime, indexed, tm
     else:
         write_photo(query, "rocket", (480, 360), exif_orientation=6, fmt="HEIF")
     window = _window(qtbot, runtime)
+    window.show_all_action.setChecked(True)  # this synthetic DNG renders far from the JPEG (cosine 0.45): a weak match
     _drop(qtbot, window, query)
     assert window.image_query == str(query) and _names(window)[0] == "rocket"
 

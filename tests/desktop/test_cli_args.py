@@ -144,7 +144,7 @@ def test_log_lines_print_on_their_own_line_not_glued_to_the_bar(tmp_path, capsys
 
 def test_odd_file_names_print_on_one_escaped_line(odd_library, capsys):
     capsys.readouterr()
-    assert main(["search", "a cup of coffee", "-k", "3"]) == 0
+    assert main(["search", "a cup of coffee", "-k", "3", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert any(line.endswith("/new\\n\\u202egpjcaf\\xe9.jpg") for line in lines)
@@ -173,5 +173,5 @@ def test_counts_of_one_are_singular(odd_library, capsys):
 
 def test_a_folder_inside_the_library_filters_the_search(odd_library, tmp_path, capsys):
     capsys.readouterr()
-    assert main(["search", "a cat", "--folder", str(tmp_path / "lib"), "--from", "1970-01-01", "--json"]) == 0
+    assert main(["search", "a cat", "--folder", str(tmp_path / "lib"), "--from", "1970-01-01", "--json", "--all"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3

@@ -208,7 +208,10 @@ def test_indexing_onto_a_really_full_disk_says_so_once_and_search_still_works(to
     import sys
     from pathlib import Path
 
-    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    can_mount = ["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]
+    if not shutil.which("unshare") or subprocess.run(can_mount, capture_output=True).returncode:
         pytest.skip("no private mount namespace here to make a small disk in")
     for i in range(60):
         write_photos(tmp_path / "one", names=(("chelsea", "coffee", "rocket")[i % 3],), size=(320 + i, 240))
@@ -217,8 +220,6 @@ def test_indexing_onto_a_really_full_disk_says_so_once_and_search_still_works(to
     photos.mkdir()
     for path in tmp_path.glob("p*.jpg"):
         os.replace(path, photos / path.name)
-    disk = tmp_path / "disk"
-    disk.mkdir()
     root = Path(__file__).resolve().parents[2]
     script = (
         f"mount -t tmpfs -o size=400k tmpfs {disk} && PICSIFT_DATA_DIR={disk}/data PYTHONPATH={root} "

@@ -15,7 +15,7 @@ from PIL import Image
 
 from desktop.cli import main
 from desktop.core.demo_library import demo_image
-from desktop.core.search import Query
+from desktop.core.search import Query, matches
 from engine_fixtures import index_all, open_library, write_photos
 from image_zoo import write_dng, write_photo
 
@@ -44,7 +44,7 @@ def _names(results) -> list[str]:
 def test_text_query_ranks_the_matching_photo_near_the_top(library, text, expected):
     results = library.searcher().search(Query(texts=((text, 1.0),), k=3))
     assert expected in _names(results)
-    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    assert [r.relevance for r in results] == sorted((r.relevance for r in results), reverse=True)
 
 
 def test_image_query_with_an_outside_photo_finds_its_original(library, tmp_path):
@@ -116,10 +116,11 @@ def test_search_json_prints_path_and_score_best_first(installed_builtin, tmp_pat
     write_photos(tmp_path / "lib", names=("chelsea", "coffee", "rocket"))
     assert main(["index", str(tmp_path / "lib")]) == 0
     capsys.readouterr()
-    assert main(["search", "a cup of coffee", "-k", "2", "--json"]) == 0
+    assert main(["search", "a cup of coffee", "-k", "2", "--json", "--all"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert len(results) == 2 and results[0]["path"].endswith("coffee.jpg")
-    assert results[0]["score"] >= results[1]["score"]
+    assert results[0]["relevance"] >= results[1]["relevance"] and results[0]["score"] >= results[1]["score"]
+    assert results[0]["matched"] and not results[1]["matched"]
 
 
 def test_status_lists_folders_and_unreadable_files(installed_builtin, tmp_path, capsys):
@@ -142,3 +143,62 @@ def test_duplicates_groups_a_resized_copy_with_its_original(library, tmp_path, c
     index_all(library)
     groups = duplicate_groups(library.catalog, library.runtime.manifest.image_encoder_id)
     assert [sorted(_names(g)) for g in groups] == [["rocket", "rocket-small"]]
+
+
+@pytest.fixture
+def sample_library(builtin_bundle, tmp_path):
+    """The eight sample photos the issue's scenario was seen on."""
+    write_photos(tmp_path / "sample")
+    engine = open_library(builtin_bundle)
+    engine.catalog.add_folder(tmp_path / "sample")
+    index_all(engine)
+    yield engine
+    engine.close()
+
+
+def test_typing_a_text_after_find_similar_balances_the_text_against_the_image(sample_library, tmp_path):
+    """The image's 1.0 on itself no longer swamps the text: each part is calibrated before weighting."""
+    coffee = str(tmp_path / "sample" / "coffee.jpg")
+    names = _names(sample_library.searcher().search(Query(texts=(("an astronaut", 1.0),), images=((coffee, 1.0),), k=8)))
+    assert "astronaut" in names[:3]  # the built-in model ranks the rocket first for "an astronaut" alone
+    unrelated = ("chelsea", "camera", "coins", "moon", "brick")
+    assert all(names.index("coffee") < names.index(name) for name in unrelated)
+
+
+def test_a_nonsense_query_matches_no_photo_of_a_small_library(sample_library):
+    shown, hidden = matches(sample_library.searcher().search(Query(texts=(("qwxz zzkj", 1.0),), k=8)))
+    assert shown == [] and hidden == 8
+
+
+def test_a_good_text_query_keeps_its_match_and_hides_the_rest(sample_library):
+    results = sample_library.searcher().search(Query(texts=(("a tabby cat", 1.0),), k=8))
+    shown, hidden = matches(results)
+    assert _names(shown) == ["chelsea"] and hidden == 7
+    assert [r.relevance for r in results] == sorted((r.relevance for r in results), reverse=True)
+
+
+def test_a_text_match_and_an_image_match_score_alike_on_the_relevance_scale(sample_library, tmp_path):
+    searcher = sample_library.searcher()
+    by_text = searcher.search(Query(texts=(("a tabby cat", 1.0),), k=1))[0]
+    by_image = searcher.search(Query(images=((str(tmp_path / "sample" / "chelsea.jpg"), 1.0),), k=1))[0]
+    assert by_text.path == by_image.path
+    assert by_image.score > 0.99 and by_text.score < 0.6  # raw cosines: far apart
+    assert 0.9 < by_text.relevance <= 1 and 0.9 < by_image.relevance <= 1  # calibrated: both strong matches
+
+
+def test_search_hides_weak_matches_and_says_how_many_and_all_shows_them(installed_builtin, tmp_path, capsys):
+    write_photos(tmp_path / "lib", names=("chelsea", "coffee", "rocket"))
+    assert main(["index", str(tmp_path / "lib")]) == 0
+    capsys.readouterr()
+    assert main(["search", "a tabby cat"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1 and out.strip().endswith("chelsea.jpg")
+    assert "2 weak matches hidden" in err and "--all" in err
+    assert main(["search", "qwxz zzkj"]) == 0
+    out, err = capsys.readouterr()
+    assert "no photo matches" in out and "3 weak matches hidden" in err
+    assert main(["search", "qwxz zzkj", "--all", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert len(results) == 3 and not any(r["matched"] for r in results)
+    assert main(["similar", str(tmp_path / "lib" / "coffee.jpg"), "--all"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2

@@ -14,6 +14,7 @@ from trainer.metrics import (
     mean_average_precision,
     rank_order,
     recall_at_k,
+    reciprocal_rank,
     retrieval_metrics,
 )
 
@@ -70,6 +71,12 @@ def test_recall_at_k_counts_a_hit_anywhere_in_the_top_k():
     assert recall_at_k(scores, relevant, 1).tolist() == [0.0, 0.0]
     assert recall_at_k(scores, relevant, 3).tolist() == [1.0, 0.0]
     assert recall_at_k(scores, relevant, 5).tolist() == [1.0, 1.0]
+
+
+def test_reciprocal_rank_is_one_over_the_rank_of_the_first_relevant_item_and_zero_without_one():
+    relevant = np.array([[False, False, True, True, False], [False] * 5, [True, False, False, False, False]])
+    scores = np.repeat(DESCENDING, 3, axis=0)
+    assert reciprocal_rank(scores, relevant).tolist() == pytest.approx([1 / 3, 0.0, 1.0])
 
 
 def test_one_hot_embeddings_retrieve_their_own_class_perfectly():
