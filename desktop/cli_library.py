@@ -123,7 +123,7 @@ def _print_results(results: list, args: argparse.Namespace) -> None:
 
 
 def _duplicates(args: argparse.Namespace) -> None:
-    from desktop.core.duplicates import DEFAULT_THRESHOLD, duplicate_groups
+    from desktop.core.duplicates import duplicate_groups
 
     library = _library()
     bar = tqdm(total=0, unit="photo", desc="comparing", file=sys.stderr, leave=False)
@@ -132,8 +132,7 @@ def _duplicates(args: argparse.Namespace) -> None:
         bar.total, bar.n = total, done
         bar.refresh()
 
-    threshold = args.threshold if args.threshold is not None else DEFAULT_THRESHOLD
-    groups = duplicate_groups(library.catalog, library.runtime.manifest.image_encoder_id, threshold, progress)
+    groups = duplicate_groups(library.catalog, library.runtime.manifest.image_encoder_id, args.threshold, progress)
     bar.close()
     if args.json:
         print_json([[r.path for r in group] for group in groups])
@@ -244,7 +243,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
     duplicates = commands.add_parser("duplicates", help="groups of near-duplicate photos")
     duplicates.add_argument("--threshold", type=cosine_threshold, default=None,
-                            help="feature cosine for 'the same photo', between 0 and 1 (default 0.90)")
+                            help="cosine for 'the same photo', between 0 and 1 (default 0.775, or 0.90 with a model older than instance descriptors)")
     duplicates.add_argument("--json", action="store_true")
     duplicates.set_defaults(run=_duplicates)
 

@@ -16,6 +16,7 @@ from models.manifest import (
     IMAGE_ENCODER,
     IMAGE_INPUT,
     IMAGE_MAPPER,
+    INSTANCE,
     TEXT_ENCODER,
     TEXT_INPUTS,
     TEXT_MAPPER,
@@ -79,24 +80,28 @@ def _check_file(folder: Path, manifest: Manifest, file_name: str, verify_hashes:
 
 
 def _check_interfaces(folder: Path, manifest: Manifest) -> None:
-    """The graphs take and give the named tensors at the widths the manifest declares."""
+    """The graphs take and give the named tensors at the widths the manifest declares (the image
+    encoder's INSTANCE output exactly when the manifest declares an instance_dim)."""
+    image_outputs = {FEATURES: manifest.image_feature_dim} | ({INSTANCE: manifest.instance_dim} if manifest.instance_dim else {})
     dims = {
-        IMAGE_ENCODER: ([IMAGE_INPUT], FEATURES, manifest.image_feature_dim),
-        TEXT_ENCODER: (list(TEXT_INPUTS), FEATURES, manifest.text_feature_dim),
-        IMAGE_MAPPER: ([FEATURES], EMBEDDINGS, manifest.embedding_dim),
-        TEXT_MAPPER: ([FEATURES], EMBEDDINGS, manifest.embedding_dim),
+        IMAGE_ENCODER: ([IMAGE_INPUT], image_outputs),
+        TEXT_ENCODER: (list(TEXT_INPUTS), {FEATURES: manifest.text_feature_dim}),
+        IMAGE_MAPPER: ([FEATURES], {EMBEDDINGS: manifest.embedding_dim}),
+        TEXT_MAPPER: ([FEATURES], {EMBEDDINGS: manifest.embedding_dim}),
     }
-    for file_name, (inputs, output, width) in dims.items():
+    for file_name, (inputs, outputs) in dims.items():
         graph = _load_graph(folder / file_name)
         names = [value.name for value in graph.input if value.name not in {i.name for i in graph.initializer}]
-        if sorted(names) != sorted(inputs) or [value.name for value in graph.output] != [output]:
+        if sorted(names) != sorted(inputs) or [value.name for value in graph.output] != list(outputs):
             raise BundleError(
                 f"{folder}: {file_name} has inputs {names} and outputs {[v.name for v in graph.output]}, "
-                f"expected {inputs} -> [{output!r}]; re-export the bundle with this picsift"
+                f"expected {inputs} -> {list(outputs)}; re-export the bundle with this picsift"
             )
-        declared = _last_dim(graph.output[0])
-        if declared is not None and declared != width:
-            raise BundleError(f"{folder}: {file_name} outputs width {declared}, manifest says {width}; re-export the bundle")
+        for value, width in zip(graph.output, outputs.values()):
+            declared = _last_dim(value)
+            if declared is not None and declared != width:
+                raise BundleError(f"{folder}: {file_name} output {value.name!r} has width {declared}, "
+                                  f"manifest says {width}; re-export the bundle")
 
 
 def _load_graph(path: Path) -> onnx.GraphProto:

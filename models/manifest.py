@@ -23,6 +23,7 @@ IMAGE_INPUT = "pixel_values"
 TEXT_INPUTS = ("input_ids", "attention_mask")
 FEATURES = "features"
 EMBEDDINGS = "embeddings"
+INSTANCE = "instance"  # optional second output of the image encoder: the instance-level descriptor
 
 # Sane ranges for the manifest's numbers: a bundle outside them is refused on load, naming the field,
 # instead of failing later (a 60000 px input asks ~1.4 TB for one batch of 32 and gets picsift
@@ -68,6 +69,10 @@ class Manifest:
     provenance: dict = field(default_factory=dict)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
+    # Width of the image encoder's INSTANCE output (unit vectors that recognise the same photo after
+    # edits); 0 when the graph has none, as in bundles from before it existed: then "find similar" and
+    # duplicates use the features.
+    instance_dim: int = 0
 
     @property
     def image_encoder_id(self) -> str:
@@ -83,6 +88,7 @@ class Manifest:
             "image_feature_dim": self.image_feature_dim,
             "text_feature_dim": self.text_feature_dim,
             "embedding_dim": self.embedding_dim,
+            "instance_dim": self.instance_dim,
             "image_preprocess": self.image_preprocess.to_dict(),
             "text": self.text.to_dict(),
             "files": dict(self.files),
@@ -109,6 +115,7 @@ class Manifest:
                 files={str(k): str(v) for k, v in data["files"].items()},
                 provenance=dict(data.get("provenance", {})),
                 created=str(data.get("created", "")),
+                instance_dim=int(data.get("instance_dim", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"{where}: manifest is incomplete or malformed ({exc!r}); re-export the bundle") from exc
@@ -125,6 +132,7 @@ class Manifest:
             ("image_feature_dim", self.image_feature_dim, 1, MAX_WIDTH),
             ("text_feature_dim", self.text_feature_dim, 1, MAX_WIDTH),
             ("embedding_dim", self.embedding_dim, 1, MAX_WIDTH),
+            ("instance_dim", self.instance_dim, 0, MAX_WIDTH),
             ("image_preprocess.size", pre.size, MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
             ("image_preprocess.resize_to", pre.resize_to, pre.size, MAX_RESIZE_TO),
             *((f"image_preprocess.mean[{i}]", v, *MEAN_RANGE) for i, v in enumerate(pre.mean)),

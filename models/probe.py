@@ -1,5 +1,5 @@
 """Run a bundle once on tiny inputs before calling it verified: the tokenizer loads, every graph runs,
-its outputs are finite float32 at the declared widths, the mappers give unit vectors.
+its outputs are finite float32 at the declared widths, the mappers (and the instance output) give unit vectors.
 
 Checksums only prove the files are the ones the manifest lists; this proves the bundle works. It
 costs a few hundred milliseconds (sessions are created on CPU), so it runs when a bundle is
@@ -23,7 +23,7 @@ from models.preprocess import preprocess
 from models.runtime import ModelRuntime
 
 PROBE_FILE = ".probed.json"  # in the bundle folder; never exported
-PROBE_VERSION = 1  # raise it when the probe checks more, so bundles probed by an older picsift run it again
+PROBE_VERSION = 2  # raise it when the probe checks more, so bundles probed by an older picsift run it again
 _UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed for a mapper's rows (float32 normalisation is ~1e-7 off)
 # What session.run raises on a graph that loads but cannot run these inputs.
 _RUN_ERRORS = (ort_state.Fail, ort_state.InvalidArgument, ort_state.RuntimeException, ort_state.NotImplemented)
@@ -55,6 +55,9 @@ def probe_bundle(bundle: Bundle) -> None:
     # batch or sequence axis, or a text encoder shorter than max_length (position embeddings), fails here.
     texts = ["a photo", "word " * manifest.text.max_length]
     image_features = _checked(bundle, IMAGE_ENCODER, lambda: runtime.image_features(images), manifest.image_feature_dim)
+    if runtime.has_instance:  # its instance descriptors are compared by dot product, like the mappers' rows
+        instance = _checked(bundle, IMAGE_ENCODER, lambda: runtime.image_features_and_instance(images)[1], manifest.instance_dim)
+        _check_unit_rows(bundle, IMAGE_ENCODER, instance)
     text_features = _checked(bundle, TEXT_ENCODER, lambda: runtime.text_features(texts), manifest.text_feature_dim)
     for file_name, run in ((IMAGE_MAPPER, lambda: runtime.map_images(image_features)), (TEXT_MAPPER, lambda: runtime.map_texts(text_features))):
         _check_unit_rows(bundle, file_name, _checked(bundle, file_name, run, manifest.embedding_dim))
@@ -93,7 +96,7 @@ def _check_unit_rows(bundle: Bundle, file_name: str, embeddings: np.ndarray) -> 
     if np.abs(norms - 1.0).max() > _UNIT_TOLERANCE:
         raise BundleError(
             f"{bundle.folder}: {file_name} gives vectors of length {norms.min():.3g}..{norms.max():.3g}, "
-            "expected unit length; re-export the bundle with a normalising mapper"
+            "expected unit length; re-export the bundle with a last step that L2-normalises"
         )
 
 

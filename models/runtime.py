@@ -16,6 +16,7 @@ from models.manifest import (
     IMAGE_ENCODER,
     IMAGE_INPUT,
     IMAGE_MAPPER,
+    INSTANCE,
     TEXT_ENCODER,
     TEXT_MAPPER,
     TOKENIZER,
@@ -105,6 +106,20 @@ class ModelRuntime:
     def image_features(self, pixel_values: np.ndarray) -> np.ndarray:
         """(B, 3, S, S) float32 preprocessed images -> (B, Di) features (what the catalog stores)."""
         return self._session(IMAGE_ENCODER).run([FEATURES], {IMAGE_INPUT: np.ascontiguousarray(pixel_values, np.float32)})[0]
+
+    @property
+    def has_instance(self) -> bool:
+        """Whether the image encoder also gives the instance-level descriptor (bundles from before it do not)."""
+        return self.manifest.instance_dim > 0
+
+    def image_features_and_instance(self, pixel_values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(B, 3, S, S) preprocessed images -> ((B, Di) features, (B, Dn) unit instance descriptors or
+        None when the bundle has none), from one run of the image encoder."""
+        if not self.has_instance:
+            return self.image_features(pixel_values), None
+        features, instance = self._session(IMAGE_ENCODER).run(
+            [FEATURES, INSTANCE], {IMAGE_INPUT: np.ascontiguousarray(pixel_values, np.float32)})
+        return features, instance
 
     def text_features(self, texts: list[str]) -> np.ndarray:
         """texts -> (B, Dt) text features."""

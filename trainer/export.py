@@ -24,6 +24,7 @@ from models.manifest import (
     IMAGE_ENCODER,
     IMAGE_INPUT,
     IMAGE_MAPPER,
+    INSTANCE,
     TEXT_ENCODER,
     TEXT_INPUTS,
     TEXT_MAPPER,
@@ -48,9 +49,13 @@ class ParityError(PicsiftError):
     """The exported graph does not reproduce the torch module."""
 
 
-def export_graph(module: nn.Module, args: tuple, path: Path, input_names: list[str], output_name: str, dynamic: dict) -> None:
-    """torch -> ONNX with fixed names and dynamic axes; the module is put in eval mode first."""
+def export_graph(module: nn.Module, args: tuple, path: Path, input_names: list[str], output_name: str | list[str],
+                 dynamic: dict) -> None:
+    """torch -> ONNX with fixed names and dynamic axes; the module is put in eval mode first.
+
+    `output_name` is one name, or a list naming each tensor of the tuple the module returns."""
     module = module.eval()
+    output_names = [output_name] if isinstance(output_name, str) else list(output_name)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation chatter
         torch.onnx.export(
@@ -58,17 +63,37 @@ def export_graph(module: nn.Module, args: tuple, path: Path, input_names: list[s
             args,
             str(path),
             input_names=input_names,
-            output_names=[output_name],
-            dynamic_axes={**dynamic, output_name: {0: "batch"}},
+            output_names=output_names,
+            dynamic_axes={**dynamic, **{name: {0: "batch"} for name in output_names}},
             opset_version=OPSET,
             dynamo=False,
             do_constant_folding=True,
         )
-        width = int(module(*args).shape[-1])
+        outputs = module(*args)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     model = onnx.load(str(path))
     model.ir_version = min(model.ir_version, ONNX_IR_VERSION)
-    _declare_output_shape(model.graph.output[0], width)
+    for value, tensor in zip(model.graph.output, outputs):
+        _declare_output_shape(value, int(tensor.shape[-1]))
     onnx.save(model, str(path))
+
+
+class _WithInstance(nn.Module):
+    """An image encoder's `features_and_instance` as its forward: the graph with both outputs."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder.features_and_instance(pixel_values)
+
+
+def image_graph_module(pair: TowerPair) -> tuple[nn.Module, list[str]]:
+    """The module to export as the image encoder graph and its output names (INSTANCE when it has one)."""
+    if hasattr(pair.image_encoder, "features_and_instance"):
+        return _WithInstance(pair.image_encoder), [FEATURES, INSTANCE]
+    return pair.image_encoder, [FEATURES]
 
 
 def _declare_output_shape(output: onnx.ValueInfoProto, width: int) -> None:
@@ -125,7 +150,10 @@ def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pi
         text_features = pair.text_encoder.eval()(input_ids, attention_mask)
     batch = {0: "batch"}
     on_step(EXPORT_STEPS[0])
-    export_graph(pair.image_encoder, (pixels,), folder / IMAGE_ENCODER, [IMAGE_INPUT], FEATURES, {IMAGE_INPUT: batch})
+    image_module, image_outputs = image_graph_module(pair)
+    export_graph(image_module, (pixels,), folder / IMAGE_ENCODER, [IMAGE_INPUT], image_outputs, {IMAGE_INPUT: batch})
+    with torch.no_grad():
+        instance_dim = int(image_module.eval()(pixels)[1].shape[1]) if INSTANCE in image_outputs else 0
     on_step(EXPORT_STEPS[1])
     export_graph(
         pair.text_encoder, (input_ids, attention_mask), folder / TEXT_ENCODER, list(TEXT_INPUTS), FEATURES,
@@ -143,6 +171,7 @@ def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pi
         image_feature_dim=int(image_features.shape[1]),
         text_feature_dim=int(text_features.shape[1]),
         embedding_dim=embedding_dim,
+        instance_dim=instance_dim,
         image_preprocess=ImagePreprocess.from_dict(pair.image_preprocess),
         text=spec,
         files={f: sha256_of(folder / f) for f in BUNDLE_FILES},
@@ -183,12 +212,18 @@ def _parity_once(pair: TowerPair, runtime: ModelRuntime, texts: list[str], pixel
         text_features = pair.text_encoder.eval()(input_ids, attention_mask)
         image_embeddings = pair.image_mapper.eval()(image_features)
         text_embeddings = pair.text_mapper.eval()(text_features)
-    return {
-        "image_encoder": check_parity(image_features, runtime.image_features(pixels.numpy()), "image encoder"),
+    onnx_features, onnx_instance = runtime.image_features_and_instance(pixels.numpy())
+    figures = {
+        "image_encoder": check_parity(image_features, onnx_features, "image encoder"),
         "text_encoder": check_parity(text_features, runtime.text_features(texts), "text encoder"),
         "image_mapper": check_parity(image_embeddings, runtime.map_images(image_features.numpy()), "image mapper"),
         "text_mapper": check_parity(text_embeddings, runtime.map_texts(text_features.numpy()), "text mapper"),
     }
+    if hasattr(pair.image_encoder, "features_and_instance"):  # the manifest declares it, so ONNX gave it
+        with torch.no_grad():
+            instance = pair.image_encoder.features_and_instance(pixels)[1]
+        figures["image_instance"] = check_parity(instance, onnx_instance, "image encoder's instance output")
+    return figures
 
 
 def _with_provenance(manifest: Manifest, extra: dict) -> Manifest:

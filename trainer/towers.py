@@ -17,6 +17,9 @@ class TowerPair:
       text_encoder(input_ids (B, L) int64, attention_mask (B, L) int64) -> features (B, Dt)
       image_mapper(features (B, Di)) -> embeddings (B, D), L2-normalised
       text_mapper(features (B, Dt))  -> embeddings (B, D), L2-normalised
+    Optionally the image encoder also has `features_and_instance(pixel_values)` -> (features (B, Di),
+    instance (B, Dn) L2-normalised) from one pass: the instance-level descriptor "find similar" and
+    duplicates use (trainer.encoders.instance), exported as the image graph's second output.
     Encoder features are what the catalog stores ("before the mapper"), so a new mapper can
     re-map a library without decoding any image.
     """

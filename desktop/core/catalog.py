@@ -30,7 +30,7 @@ from models.errors import CatalogDamagedError, DiskFullError, PicsiftError, is_d
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FEATURE_DTYPE = np.float16  # half the disk of float32; retrieval is unaffected at this precision
 
 _SCHEMA_V1 = """
@@ -82,8 +82,21 @@ CREATE TABLE meta (
 INSERT INTO meta(key, value) VALUES ('catalog_id', lower(hex(randomblob(16))))
 """
 
+# v3: instance descriptors (the image encoder's second output, for "find similar" and duplicates),
+# beside the features of the same encoder and written in the same transaction. Bundles without
+# that output leave it empty.
+_SCHEMA_V3 = """
+CREATE TABLE instance_features (
+    encoder_id TEXT NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (encoder_id, image_id)
+) WITHOUT ROWID
+"""
+
 # MIGRATIONS[n] upgrades a database at version n to n + 1; the newest version is SCHEMA_VERSION.
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
+FEATURES, INSTANCE_FEATURES = "features", "instance_features"  # the two vector tables
 # Room a batch commit needs beyond what is on disk (features of one batch are ~100 KB; the WAL
 # and SQLite's temporary files want more): what a disk-full message asks the user to free.
 WRITE_HEADROOM_BYTES = 64_000_000
@@ -243,7 +256,10 @@ class Catalog:
     @functools.cached_property
     def catalog_id(self) -> str:
         """This catalog's identity, random at creation: a vector index is bound to it."""
-        return self._db.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()[0]
+        try:  # a property, so the translating wrapper below does not reach it
+            return self._db.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
 
     # --- damage and full disks ----------------------------------------------------------
     def check_integrity(self) -> None:
@@ -375,19 +391,25 @@ class Catalog:
         with self.transaction():
             self._upsert_file(path, folder_id, size, mtime_ns, image_id)
 
-    def add_images(self, items: list[NewImage], features: np.ndarray, encoder_id: str) -> list[int]:
-        """Commit a batch of newly encoded files with their features (B, D) in one transaction."""
+    def add_images(self, items: list[NewImage], features: np.ndarray, encoder_id: str, instance: np.ndarray | None = None) -> list[int]:
+        """Commit a batch of newly encoded files with their features (B, D), and instance descriptors
+        (B, Dn) when the model gives them, in one transaction."""
         ids = []
         with self.transaction():
-            for item, vector in zip(items, features):
+            for position, (item, vector) in enumerate(zip(items, features)):
                 image_id = self._upsert_image(item)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO features(encoder_id, image_id, vector) VALUES (?, ?, ?)",
-                    (encoder_id, image_id, np.asarray(vector, FEATURE_DTYPE).tobytes()),
-                )
+                self._put_vector(FEATURES, encoder_id, image_id, vector)
+                if instance is not None:
+                    self._put_vector(INSTANCE_FEATURES, encoder_id, image_id, instance[position])
                 self._upsert_file(item.path, item.folder_id, item.size, item.mtime_ns, image_id)
                 ids.append(image_id)
         return ids
+
+    def _put_vector(self, table: str, encoder_id: str, image_id: int, vector: np.ndarray) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO {table}(encoder_id, image_id, vector) VALUES (?, ?, ?)",
+            (encoder_id, image_id, np.asarray(vector, FEATURE_DTYPE).tobytes()),
+        )
 
     def _upsert_image(self, item: NewImage) -> int:
         self._db.execute(
@@ -437,10 +459,12 @@ class Catalog:
         """Images that at least one catalogued file points at."""
         return {row[0] for row in self._db.execute("SELECT DISTINCT image_id FROM files")}
 
-    def features(self, encoder_id: str, after_id: int = 0, image_ids: Iterable[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (image ids (N,), features (N, D) float32) in chunks, by id, for live images only."""
+    def features(self, encoder_id: str, after_id: int = 0, image_ids: Iterable[int] | None = None,
+                 table: str = FEATURES) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (image ids (N,), features (N, D) float32) in chunks, by id, for live images only;
+        `table=INSTANCE_FEATURES` gives the instance descriptors instead."""
         sql = (
-            "SELECT f.image_id, f.vector FROM features f WHERE f.encoder_id = ? AND f.image_id > ? "
+            f"SELECT f.image_id, f.vector FROM {_vector_table(table)} f WHERE f.encoder_id = ? AND f.image_id > ? "
             "AND EXISTS (SELECT 1 FROM files WHERE files.image_id = f.image_id) ORDER BY f.image_id"
         )
         wanted = set(image_ids) if image_ids is not None else None
@@ -454,9 +478,20 @@ class Catalog:
             vectors = np.stack([np.frombuffer(r[1], FEATURE_DTYPE) for r in rows]).astype(np.float32)
             yield ids, vectors
 
-    def count_features(self, encoder_id: str) -> int:
-        """Images with features from `encoder_id` (what a vector index for it can hold at most)."""
-        return self._db.execute("SELECT COUNT(*) FROM features WHERE encoder_id = ?", (encoder_id,)).fetchone()[0]
+    def vectors_for_images(self, encoder_id: str, image_ids: Iterable[int], table: str = FEATURES) -> dict[int, np.ndarray]:
+        """image id -> its stored vector (D,) float32 from `table`, for those of `image_ids` that have one."""
+        ids = list(dict.fromkeys(int(i) for i in image_ids))
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            sql = f"SELECT image_id, vector FROM {_vector_table(table)} WHERE encoder_id = ? AND image_id IN ({','.join('?' * len(chunk))})"
+            for image_id, blob in self._db.execute(sql, [encoder_id, *chunk]):
+                found[image_id] = np.frombuffer(blob, FEATURE_DTYPE).astype(np.float32)
+        return found
+
+    def count_features(self, encoder_id: str, table: str = FEATURES) -> int:
+        """Images with features (or instance descriptors) from `encoder_id` (what a vector index for it can hold at most)."""
+        return self._db.execute(f"SELECT COUNT(*) FROM {_vector_table(table)} WHERE encoder_id = ?", (encoder_id,)).fetchone()[0]
 
     def max_image_id(self) -> int:
         return self._db.execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0]
@@ -508,9 +543,10 @@ class Catalog:
         sql = f"SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id WHERE {where}"
         return {row[0] for row in self._db.execute(sql, args)}
 
-    def image_features(self, encoder_id: str, image_id: int) -> np.ndarray | None:
-        """One image's stored features (D,) float32, or None."""
-        row = self._db.execute("SELECT vector FROM features WHERE encoder_id = ? AND image_id = ?", (encoder_id, image_id)).fetchone()
+    def image_features(self, encoder_id: str, image_id: int, table: str = FEATURES) -> np.ndarray | None:
+        """One image's stored features (or instance descriptor) (D,) float32, or None."""
+        sql = f"SELECT vector FROM {_vector_table(table)} WHERE encoder_id = ? AND image_id = ?"
+        row = self._db.execute(sql, (encoder_id, image_id)).fetchone()
         return np.frombuffer(row[0], FEATURE_DTYPE).astype(np.float32) if row else None
 
     def file_by_path(self, path: str) -> FileRecord | None:
@@ -519,6 +555,12 @@ class Catalog:
             (_to_db(path),),
         ).fetchone()
         return _record(row) if row else None
+
+
+def _vector_table(table: str) -> str:
+    if table not in (FEATURES, INSTANCE_FEATURES):  # the name goes into SQL text
+        raise ValueError(f"no vector table {table!r}")
+    return table
 
 
 class _Transaction:

@@ -1,7 +1,8 @@
-"""Near-duplicate groups: photos whose image-encoder features are almost the same.
+"""Near-duplicate groups: photos whose instance descriptors (or, for older models, features) are almost the same.
 
-Features (before the mapper) are used rather than the shared space: the mapper keeps meaning
-("a cat") and drops appearance, so two different cats would look alike there.
+The instance descriptor (the image encoder's GeM output) is made to recognise one photo after
+edits; models without it fall back to the features (before the mapper), never the shared space:
+the mapper keeps meaning ("a cat") and drops appearance, so two different cats would look alike there.
 """
 
 from __future__ import annotations
@@ -10,17 +11,27 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from desktop.core.catalog import Catalog, FileRecord
+from desktop.core.catalog import FEATURES, INSTANCE_FEATURES, Catalog, FileRecord
 
-# Cosine of EfficientNet-Lite0 features: re-encoded, resized or lightly edited copies of one photo
-# score above this, different photos of similar scenes below (measured in tests/desktop/test_duplicates.py).
-DEFAULT_THRESHOLD = 0.90
+# Cosine of instance descriptors above which two photos are one: the best F1 on the dev half of the
+# distinct-photo library of tests/benchmarks/edited_copies.py (test: precision 0.95, recall 0.94; its
+# results file has the curve). Lower finds more heavily cropped or downscaled copies and merges more
+# different photos of one scene (bursts, textures), higher the reverse.
+DEFAULT_THRESHOLD = 0.775
+# Cosine of EfficientNet-Lite0 features, for models without instance descriptors: re-encoded, resized or
+# lightly edited copies of one photo score above this, different photos of similar scenes below.
+FEATURE_THRESHOLD = 0.90
 _BLOCK = 2048  # rows per similarity block: bounds memory at BLOCK x N floats
 
 
-def duplicate_groups(catalog: Catalog, encoder_id: str, threshold: float = DEFAULT_THRESHOLD, progress=None) -> list[list[FileRecord]]:
-    """Groups of two or more files showing the same or nearly the same photo, largest group first."""
-    ids, vectors = _load(catalog, encoder_id)
+def duplicate_groups(catalog: Catalog, encoder_id: str, threshold: float | None = None, progress=None) -> list[list[FileRecord]]:
+    """Groups of two or more files showing the same or nearly the same photo, largest group first.
+
+    `threshold` None: DEFAULT_THRESHOLD on instance descriptors, FEATURE_THRESHOLD where the catalog has none."""
+    space = space_of(catalog, encoder_id)
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLD if space == INSTANCE_FEATURES else FEATURE_THRESHOLD
+    ids, vectors = _load(catalog, encoder_id, space)
     parent = np.arange(len(ids))
     for rows, cols in _similar_pairs(vectors, threshold, progress):
         for a, b in zip(rows, cols):
@@ -35,8 +46,14 @@ def duplicate_groups(catalog: Catalog, encoder_id: str, threshold: float = DEFAU
     return sorted(groups, key=lambda g: (-len(g), g[0].path))
 
 
-def _load(catalog: Catalog, encoder_id: str) -> tuple[np.ndarray, np.ndarray]:
-    chunks = list(catalog.features(encoder_id))
+def space_of(catalog: Catalog, encoder_id: str) -> str:
+    """The catalog table duplicates compare: instance descriptors when every image has one."""
+    instance = catalog.count_features(encoder_id, INSTANCE_FEATURES)
+    return INSTANCE_FEATURES if instance and instance == catalog.count_features(encoder_id) else FEATURES
+
+
+def _load(catalog: Catalog, encoder_id: str, space: str) -> tuple[np.ndarray, np.ndarray]:
+    chunks = list(catalog.features(encoder_id, table=space))
     if not chunks:
         return np.zeros(0, np.int64), np.zeros((0, 1), np.float32)
     ids = np.concatenate([c[0] for c in chunks])

