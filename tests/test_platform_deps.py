@@ -16,23 +16,14 @@ HNSW = {"hnswlib", "chroma-hnswlib"}
 
 
 @pytest.mark.parametrize(
-    ("platform", "expected"),
-    [("linux-x86_64", "onnxruntime-gpu"), ("windows-x64", "onnxruntime-gpu"), ("macos-arm64", "onnxruntime"),
-     ("linux-aarch64", "onnxruntime")],
+    ("platform", "onnx_runtime", "hnsw"),
+    [("linux-x86_64", "onnxruntime-gpu", "hnswlib"), ("windows-x64", "onnxruntime-gpu", "chroma-hnswlib"),
+     ("macos-arm64", "onnxruntime", "chroma-hnswlib"), ("linux-aarch64", "onnxruntime", "hnswlib")],
 )
-def test_each_platform_gets_exactly_the_onnx_runtime_package_it_has_wheels_for(platform, expected):
+def test_each_platform_gets_one_onnx_runtime_and_one_hnswlib_it_has_wheels_or_a_compiler_for(platform, onnx_runtime, hnsw):
     names = {requirement.name for requirement in selected(project_requirements(), PLATFORMS[platform])}
-    assert names & ONNX_RUNTIMES == {expected}
-
-
-@pytest.mark.parametrize(
-    ("platform", "expected"),
-    [("linux-x86_64", "hnswlib"), ("windows-x64", "chroma-hnswlib"), ("macos-arm64", "chroma-hnswlib"),
-     ("linux-aarch64", "hnswlib")],
-)
-def test_each_platform_gets_one_hnswlib_and_a_wheel_where_no_compiler_is_expected(platform, expected):
-    names = {requirement.name for requirement in selected(project_requirements(), PLATFORMS[platform])}
-    assert names & HNSW == {expected}
+    assert names & ONNX_RUNTIMES == {onnx_runtime}
+    assert names & HNSW == {hnsw}
 
 
 def test_every_platform_gets_the_same_packages_apart_from_onnx_runtime_and_hnswlib():

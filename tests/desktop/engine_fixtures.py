@@ -35,3 +35,13 @@ def index_all(library: Library, **options):
     for progress in library.indexer(**options).run():
         pass
     return progress
+
+
+def damage_catalog(path, at_fraction: float = 0.5, length: int = 8192) -> None:
+    """Write random bytes over whole pages in the middle of a (checkpointed) catalog file."""
+    import os
+
+    size = os.path.getsize(path)
+    with open(path, "r+b") as handle:
+        handle.seek(int(size * at_fraction) // 4096 * 4096)
+        handle.write(os.urandom(length))

@@ -11,7 +11,7 @@ from desktop.core.catalog import Catalog, catalog_path
 from desktop.core.library import Library
 from desktop.core.settings import Settings
 from desktop.ui.main_window import MainWindow
-from engine_fixtures import index_all, write_photos
+from engine_fixtures import damage_catalog, index_all, write_photos
 from models.runtime import ModelRuntime
 
 WAIT_MS = 60_000
@@ -79,10 +79,7 @@ def test_a_damaged_catalog_is_repaired_from_the_file_menu(qtbot, runtime, tmp_pa
     index_all(library)
     library.catalog._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     library.close()
-    size = catalog_path().stat().st_size
-    with open(catalog_path(), "r+b") as handle:
-        handle.seek(size // 2 // 4096 * 4096)
-        handle.write(os.urandom(8192))
+    damage_catalog(catalog_path())
 
     window = _window(qtbot, runtime)
     with qtbot.waitSignal(window.errorShown, timeout=WAIT_MS) as shown:

@@ -12,7 +12,7 @@ import pytest
 from desktop.core.catalog import Catalog, catalog_path, set_aside
 from desktop.core.library import Library
 from desktop.core.vector_index import index_dir
-from engine_fixtures import index_all, open_library, write_photos
+from engine_fixtures import damage_catalog, index_all, open_library, write_photos
 from models.errors import CatalogDamagedError, DiskFullError
 from models.runtime import ModelRuntime
 
@@ -89,18 +89,11 @@ def test_an_index_newer_than_a_restored_catalog_is_rebuilt(toy, tmp_path):
     assert _consistent(restored)
 
 
-def _damage(path, at_fraction=0.5, length=8192) -> None:
-    size = os.path.getsize(path)
-    with open(path, "r+b") as handle:
-        handle.seek(int(size * at_fraction) // 4096 * 4096)
-        handle.write(os.urandom(length))
-
-
 def test_a_damaged_catalog_page_is_refused_with_the_way_out_and_never_written(toy, tmp_path):
     library = _indexed(toy, tmp_path / "photos")
     library.catalog._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     library.close()
-    _damage(catalog_path())
+    damage_catalog(catalog_path())
     before = catalog_path().read_bytes()
 
     damaged = open_library(toy)
@@ -121,7 +114,7 @@ def test_repair_sets_the_damaged_catalog_aside_and_reindexing_restores_the_libra
     count = library.catalog.count_files()
     library.catalog._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     library.close()
-    _damage(catalog_path())
+    damage_catalog(catalog_path())
     catalog_path().with_name("catalog.folders.json").unlink()  # a catalog older than the backup file
 
     aside = set_aside()
@@ -241,7 +234,7 @@ def test_the_damaged_catalog_advice_works_from_the_command_line(installed_builti
     assert main(["index", str(tmp_path / "lib")]) == 0
     with Catalog() as catalog:
         catalog._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    _damage(catalog_path(), at_fraction=0.6)
+    damage_catalog(catalog_path(), at_fraction=0.6)
     capsys.readouterr()
 
     assert main(["index"]) == 1
