@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainer.encoders.efficientnet_lite import EfficientNetLite0
+from trainer.encoders.efficientnet_lite import EfficientNetLite
 
 
 def main_layers(tower: nn.Module) -> tuple[str, nn.ModuleList]:
@@ -53,21 +53,21 @@ class EfficientNetSplit:
 
     @classmethod
     def of(cls, tower: nn.Module, first: int) -> EfficientNetSplit | None:
-        """The split of a built-in image tower (its .model an EfficientNetLite0); None for any other tower."""
+        """The split of a built-in image tower (its .model an EfficientNetLite); None for any other tower."""
         net = getattr(tower, "model", None)
-        if not isinstance(net, EfficientNetLite0) or first == 0:
+        if not isinstance(net, EfficientNetLite) or first == 0:
             return None
         split = cls(_Front(net, first), _Back(net, first))
         sample = torch.randn(1, 3, net.image_size, net.image_size, generator=torch.Generator().manual_seed(0))
         sample = sample.to(next(net.parameters()).device)
         with torch.no_grad():
             if not torch.allclose(split.back(split.front(sample)), tower(sample), atol=1e-5, rtol=1e-4):
-                raise RuntimeError("EfficientNetSplit no longer reproduces EfficientNetLite0.features; update it")
+                raise RuntimeError("EfficientNetSplit no longer reproduces EfficientNetLite.features; update it")
         return split
 
 
 class _Front(nn.Module):
-    def __init__(self, net: EfficientNetLite0, first: int):
+    def __init__(self, net: EfficientNetLite, first: int):
         super().__init__()
         self.net, self.first = net, first
 
@@ -80,7 +80,7 @@ class _Front(nn.Module):
 
 
 class _Back(nn.Module):
-    def __init__(self, net: EfficientNetLite0, first: int):
+    def __init__(self, net: EfficientNetLite, first: int):
         super().__init__()
         self.blocks = nn.ModuleList(net._blocks[first:])
         self.conv_head, self.bn, self.act = net._conv_head, net._bn1, net.act

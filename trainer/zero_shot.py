@@ -320,7 +320,7 @@ def build_bridge_mappers(efficientnet, text_encoder, tokenizer_json_path,
                          ) -> tuple[nn.Module, nn.Module, dict]:
     """The built-in model's (image_mapper, text_mapper, description) with the chosen constants.
 
-    `efficientnet` is the full EfficientNetLite0 (its ImageNet head `_fc` is used), the text
+    `efficientnet` is the full EfficientNetLite (its ImageNet head `_fc` is used), the text
     encoder maps (input_ids, attention_mask) to MiniLM embeddings. Takes ~25 s on 2 CPU cores,
     almost all of it embedding the class names (reported to `on_progress(texts done, total)`).
     Outputs are RANK + 384 wide, L2-normalised.

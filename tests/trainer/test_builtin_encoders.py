@@ -18,7 +18,7 @@ from trainer.encoders.builtin import (
 )
 from trainer.encoders.efficientnet_lite import (
     IMAGE_PREPROCESS,
-    EfficientNetLite0,
+    EfficientNetLite,
     same_padding,
     weights_path,
 )
@@ -84,7 +84,7 @@ def onnx_outputs(path: Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
 
 def test_packaged_weights_fill_every_parameter_and_buffer():
     state = torch.load(weights_path(), map_location="cpu", weights_only=True)
-    result = EfficientNetLite0().load_state_dict(state, strict=True)
+    result = EfficientNetLite().load_state_dict(state, strict=True)
     assert len(state) == 296
     assert not result.missing_keys and not result.unexpected_keys
 

