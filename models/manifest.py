@@ -9,18 +9,22 @@ from pathlib import Path
 from models.errors import BundleError
 from models.preprocess import RESAMPLE_FILTERS, ImagePreprocess
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: text.input ("tokens" or "strings"); a version-1 manifest is a version-2 "tokens" one
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 IMAGE_ENCODER = "image_encoder.onnx"
 TEXT_ENCODER = "text_encoder.onnx"
 IMAGE_MAPPER = "image_mapper.onnx"
 TEXT_MAPPER = "text_mapper.onnx"
 TOKENIZER = "tokenizer.json"
-BUNDLE_FILES = (IMAGE_ENCODER, TEXT_ENCODER, IMAGE_MAPPER, TEXT_MAPPER, TOKENIZER)
+BUNDLE_FILES = (IMAGE_ENCODER, TEXT_ENCODER, IMAGE_MAPPER, TEXT_MAPPER, TOKENIZER)  # every file a bundle may hold
+GRAPH_FILES = (IMAGE_ENCODER, TEXT_ENCODER, IMAGE_MAPPER, TEXT_MAPPER)
 
 # Fixed graph input/output names, written by trainer.export and relied on by the runtime.
 IMAGE_INPUT = "pixel_values"
-TEXT_INPUTS = ("input_ids", "attention_mask")
+TEXT_INPUTS = ("input_ids", "attention_mask")  # a "tokens" text encoder's inputs, int64 (B, L)
+TEXT_STRINGS = "texts"  # a "strings" text encoder's one input: the raw queries, a string tensor (B,)
+TOKENS, STRINGS = "tokens", "strings"  # what the text encoder reads (TextSpec.input)
 FEATURES = "features"
 EMBEDDINGS = "embeddings"
 INSTANCE = "instance"  # optional second output of the image encoder: the instance-level descriptor
@@ -39,19 +43,37 @@ MAX_PAD_ID = 2**31 - 1  # must also lie inside the tokenizer's vocabulary, which
 
 @dataclass(frozen=True)
 class TextSpec:
-    """How a query becomes token ids: the tokenizer truncates to `max_length` and pads with `pad_id`."""
+    """What the text encoder reads. "tokens": ids from the bundle's tokenizer.json, truncated to
+    `max_length` and padded with `pad_id`. "strings": the raw queries, tokenised inside the graph
+    (by an allowed onnxruntime-extensions op, see models.bundle), so the token fields are unused."""
 
-    max_length: int  # tokens, including special tokens
-    pooling: str  # how the text encoder pools tokens ("mean", "eos", "cls"); informational
-    pad_id: int
-    pad_token: str
+    max_length: int = 0  # tokens, including special tokens ("tokens" only)
+    pooling: str = "mean"  # how the text encoder pools tokens ("mean", "eos", "cls"); informational
+    pad_id: int = 0  # ("tokens" only)
+    pad_token: str = ""  # ("tokens" only)
+    input: str = TOKENS
+
+    @property
+    def reads_strings(self) -> bool:
+        return self.input == STRINGS
 
     @classmethod
     def from_dict(cls, data: dict) -> TextSpec:
-        return cls(int(data["max_length"]), str(data["pooling"]), int(data["pad_id"]), str(data["pad_token"]))
+        if data.get("input", TOKENS) == STRINGS:
+            return cls(pooling=str(data.get("pooling", "mean")), input=STRINGS)
+        return cls(int(data["max_length"]), str(data["pooling"]), int(data["pad_id"]), str(data["pad_token"]),
+                   str(data.get("input", TOKENS)))
 
     def to_dict(self) -> dict:
-        return {"max_length": self.max_length, "pooling": self.pooling, "pad_id": self.pad_id, "pad_token": self.pad_token}
+        if self.reads_strings:
+            return {"input": self.input, "pooling": self.pooling}
+        return {"input": self.input, "max_length": self.max_length, "pooling": self.pooling, "pad_id": self.pad_id,
+                "pad_token": self.pad_token}
+
+
+def bundle_files(text: TextSpec) -> tuple[str, ...]:
+    """The files a bundle holds besides its manifest: no tokenizer.json when its text encoder reads strings."""
+    return GRAPH_FILES if text.reads_strings else BUNDLE_FILES
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,10 @@ class Manifest:
         """Identifies the image features: same id means stored features can be re-mapped as they are."""
         return self.files[IMAGE_ENCODER][:16] + "-" + _short_hash(json.dumps(self.image_preprocess.to_dict(), sort_keys=True))
 
+    @property
+    def bundle_files(self) -> tuple[str, ...]:
+        return bundle_files(self.text)
+
     def to_dict(self) -> dict:
         return {
             "schema_version": self.schema_version,
@@ -98,11 +124,13 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: dict, where: str) -> Manifest:
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise BundleError(
                 f"{where}: manifest schema version {version!r} is not supported by this picsift "
-                f"(it reads version {SCHEMA_VERSION}); re-export the bundle or update picsift"
+                f"(it reads versions {', '.join(map(str, READABLE_VERSIONS))}); re-export the bundle or update picsift"
             )
+        if version == 1 and isinstance(data.get("text"), dict):
+            data = {**data, "text": {**data["text"], "input": TOKENS}}  # version 1 knew only token ids
         try:
             return cls(
                 name=str(data["name"]),
@@ -137,9 +165,11 @@ class Manifest:
             ("image_preprocess.resize_to", pre.resize_to, pre.size, MAX_RESIZE_TO),
             *((f"image_preprocess.mean[{i}]", v, *MEAN_RANGE) for i, v in enumerate(pre.mean)),
             *((f"image_preprocess.std[{i}]", v, *STD_RANGE) for i, v in enumerate(pre.std)),
-            ("text.max_length", self.text.max_length, 1, MAX_TOKENS),
-            ("text.pad_id", self.text.pad_id, 0, MAX_PAD_ID),
         ]
+        if self.text.input not in (TOKENS, STRINGS):
+            _refuse(where, f"manifest field text.input is {self.text.input!r}; use {TOKENS!r} or {STRINGS!r}")
+        if not self.text.reads_strings:
+            ranges += [("text.max_length", self.text.max_length, 1, MAX_TOKENS), ("text.pad_id", self.text.pad_id, 0, MAX_PAD_ID)]
         for name, value, low, high in ranges:
             if not low <= value <= high:  # NaN fails every comparison, so it lands here too
                 _refuse(where, f"manifest field {name} is {value!r}; allowed {low:g}..{high:g}")

@@ -1,4 +1,4 @@
-"""Run a bundle once on tiny inputs before calling it verified: the tokenizer loads, every graph runs,
+"""Run a bundle once on tiny inputs before calling it verified: the tokenizer (if any) loads, every graph runs,
 its outputs are finite float32 at the declared widths, the mappers (and the instance output) give unit vectors.
 
 Checksums only prove the files are the ones the manifest lists; this proves the bundle works. It
@@ -24,6 +24,7 @@ from models.runtime import ModelRuntime
 
 PROBE_FILE = ".probed.json"  # in the bundle folder; never exported
 PROBE_VERSION = 2  # raise it when the probe checks more, so bundles probed by an older picsift run it again
+_LONG_QUERY_REPEATS = 100  # ~1400 characters, ~500 tokens: past what anyone types, ~0.1 s on the multilingual encoder
 _UNIT_TOLERANCE = 1e-3  # |norm - 1| allowed for a mapper's rows (float32 normalisation is ~1e-7 off)
 # What session.run raises on a graph that loads but cannot run these inputs.
 _RUN_ERRORS = (ort_state.Fail, ort_state.InvalidArgument, ort_state.RuntimeException, ort_state.NotImplemented)
@@ -49,11 +50,15 @@ def probe_bundle(bundle: Bundle) -> None:
     """Run the tokenizer and all four graphs once on CPU; raises BundleError naming the file that fails."""
     manifest = bundle.manifest
     runtime = ModelRuntime(bundle, device="cpu")  # CPU: no GPU start-up for a check, and the same answer everywhere
-    _check_tokenizer(bundle, runtime)
     images = np.stack([preprocess(image, manifest.image_preprocess) for image in _probe_images(manifest.image_preprocess.resize_to)])
-    # Two rows each, the texts of two lengths, one as long as the tokenizer lets through: a frozen
-    # batch or sequence axis, or a text encoder shorter than max_length (position embeddings), fails here.
-    texts = ["a photo", "word " * manifest.text.max_length]
+    # Two rows each, the texts of two lengths, one as long as the tokenizer lets through (a graph that
+    # tokenises strings itself gets a long paragraph): a frozen batch or sequence axis, or a text
+    # encoder shorter than max_length (position embeddings), fails here.
+    if manifest.text.reads_strings:
+        texts = ["a photo", "a long query, " * _LONG_QUERY_REPEATS]
+    else:
+        _check_tokenizer(bundle, runtime)
+        texts = ["a photo", "word " * manifest.text.max_length]
     image_features = _checked(bundle, IMAGE_ENCODER, lambda: runtime.image_features(images), manifest.image_feature_dim)
     if runtime.has_instance:  # its instance descriptors are compared by dot product, like the mappers' rows
         instance = _checked(bundle, IMAGE_ENCODER, lambda: runtime.image_features_and_instance(images)[1], manifest.instance_dim)

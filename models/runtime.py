@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from models.bundle import Bundle, open_bundle
+from models.bundle import EXTENSIONS_DOMAIN, Bundle, imported_domains, open_bundle
 from models.errors import BundleError
 from models.manifest import (
     EMBEDDINGS,
@@ -18,7 +18,9 @@ from models.manifest import (
     IMAGE_MAPPER,
     INSTANCE,
     TEXT_ENCODER,
+    TEXT_INPUTS,
     TEXT_MAPPER,
+    TEXT_STRINGS,
     TOKENIZER,
 )
 from models.preprocess import load_and_preprocess
@@ -29,6 +31,7 @@ COREML = "CoreMLExecutionProvider"  # in the standard macOS wheel (Apple GPU and
 CPU = "CPUExecutionProvider"
 _ACCELERATORS = (CUDA, COREML)  # in order of preference; each package has at most one of them
 _ORT_ERROR_SEVERITY, _ORT_FATAL_SEVERITY = 2, 4
+EXTENSIONS_INSTALL = "pip install onnxruntime-extensions==0.15.0"
 
 
 def preferred_providers(device: str = "auto") -> list[str]:
@@ -54,6 +57,8 @@ def create_session(path: Path, device: str = "auto") -> ort.InferenceSession:
     # up 31 -> 44 photos/s on 2 cores (tests/benchmarks/ui_responsiveness.py).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if EXTENSIONS_DOMAIN in imported_domains(path):  # a tokeniser inside the graph (models.bundle allows only those)
+        options.register_custom_ops_library(_extensions_library(path))
     ort.set_default_logger_severity(_ORT_FATAL_SEVERITY)
     try:
         return ort.InferenceSession(str(path), options, providers=preferred_providers(device))
@@ -61,6 +66,15 @@ def create_session(path: Path, device: str = "auto") -> ort.InferenceSession:
         raise BundleError(f"{path}: ONNX Runtime cannot load this graph ({exc}); re-export the bundle") from exc
     finally:
         ort.set_default_logger_severity(_ORT_ERROR_SEVERITY)
+
+
+def _extensions_library(path: Path) -> str:
+    try:
+        import onnxruntime_extensions
+    except ImportError:
+        raise BundleError(f"{path}: this graph tokenises text with onnxruntime-extensions, which is not installed; "
+                          f"run `{EXTENSIONS_INSTALL}`") from None
+    return onnxruntime_extensions.get_library_path()
 
 
 class ModelRuntime:
@@ -90,6 +104,9 @@ class ModelRuntime:
 
     @property
     def tokenizer(self) -> TextTokenizer:
+        """The bundle's tokenizer.json; only "tokens" bundles have one (a "strings" text encoder tokenises inside)."""
+        if self.manifest.text.reads_strings:
+            raise AttributeError(f"{self.bundle.folder}: this bundle's text encoder reads strings; it has no tokenizer")
         if self._tokenizer is None:
             self._tokenizer = TextTokenizer(self.bundle.path(TOKENIZER), self.manifest.text)
         return self._tokenizer
@@ -123,9 +140,11 @@ class ModelRuntime:
 
     def text_features(self, texts: list[str]) -> np.ndarray:
         """texts -> (B, Dt) text features."""
-        input_ids, attention_mask = self.tokenizer(texts)
-        session = self._session(TEXT_ENCODER)
-        return session.run([FEATURES], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+        if self.manifest.text.reads_strings:  # (B,) object array of str: ONNX Runtime's string tensor
+            feed = {TEXT_STRINGS: np.asarray(list(texts), dtype=object).reshape(-1)}
+        else:
+            feed = dict(zip(TEXT_INPUTS, self.tokenizer(texts)))
+        return self._session(TEXT_ENCODER).run([FEATURES], feed)[0]
 
     def map_images(self, features: np.ndarray) -> np.ndarray:
         """(B, Di) image features -> (B, D) unit vectors in the shared space."""

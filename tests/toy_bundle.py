@@ -68,11 +68,27 @@ def toy_pair(seed: int = 0, instance: bool = True) -> TowerPair:
     )
 
 
-def export_toy_bundle(destination: Path, name: str = "toy", seed: int = 0, instance: bool = True) -> Path:
+def multilingual_toy_pair(seed: int = 0) -> TowerPair:
+    """The toy image side with the real multilingual text graph (raw strings in, 512 wide) as its text
+    tower, under a bias-free mapper wide enough (64) to keep its cosines roughly as they are."""
+    from dataclasses import replace
+
+    from trainer.encoders.multilingual import model_path
+
+    pair = toy_pair(seed)
+    return replace(pair, text_encoder=None, tokenizer_json=None, text_encoder_onnx=model_path(),
+                   text={"input": "strings", "pooling": "mean"}, image_mapper=LinearMapper(16, 64),
+                   text_mapper=LinearMapper(512, 64, bias=False))
+
+
+def export_toy_bundle(destination: Path, name: str = "toy", seed: int = 0, instance: bool = True,
+                      multilingual: bool = False) -> Path:
+    """`multilingual=True`: the text tower is the multilingual graph (a "strings" bundle, no tokenizer)."""
     from trainer.export import export_bundle
 
+    pair = multilingual_toy_pair(seed) if multilingual else toy_pair(seed, instance)
     pixels = torch.randn(3, 3, 32, 32)
-    return export_bundle(toy_pair(seed, instance), destination, name, ["a cat", "two dogs on a red sofa", "boat"], pixels)
+    return export_bundle(pair, destination, name, ["a cat", "two dogs on a red sofa", "boat"], pixels)
 
 
-__all__ = ["Normalize", "export_toy_bundle", "toy_pair"]
+__all__ = ["Normalize", "export_toy_bundle", "multilingual_toy_pair", "toy_pair"]

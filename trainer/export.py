@@ -1,4 +1,4 @@
-"""Export a TowerPair to a model bundle: four ONNX graphs, a tokenizer and a manifest, parity-gated."""
+"""Export a TowerPair to a model bundle: four ONNX graphs, a tokenizer (unless the text graph reads strings) and a manifest, parity-gated."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from models.atomic import replace_folder
 from models.bundle import open_bundle, sha256_of
 from models.errors import PicsiftError
 from models.manifest import (
-    BUNDLE_FILES,
     EMBEDDINGS,
     FEATURES,
     IMAGE_ENCODER,
@@ -31,9 +30,11 @@ from models.manifest import (
     TOKENIZER,
     Manifest,
     TextSpec,
+    bundle_files,
 )
 from models.preprocess import ImagePreprocess
 from models.runtime import ModelRuntime
+from trainer.onnx_text import copy_strings_graph, forget_sessions, run_strings_graph
 from trainer.towers import TowerPair
 
 OPSET = 17
@@ -104,15 +105,17 @@ def _declare_output_shape(output: onnx.ValueInfoProto, width: int) -> None:
     shape.dim.add().dim_value = width
 
 
-def check_parity(expected: torch.Tensor, actual: np.ndarray, what: str) -> dict:
-    """Raise ParityError unless every row has cosine >= MIN_COSINE and max |diff| <= MAX_ABS_DIFF."""
+def check_parity(expected: torch.Tensor, actual: np.ndarray, what: str, max_abs_diff: float = MAX_ABS_DIFF,
+                 source: str = "torch") -> dict:
+    """Raise ParityError unless every row has cosine >= MIN_COSINE and max |diff| <= max_abs_diff.
+    `source` names where `expected` came from."""
     expected_np = expected.detach().cpu().float().numpy()
     diff = float(np.abs(expected_np - actual).max()) if actual.size else 0.0
     norms = np.linalg.norm(expected_np, axis=1) * np.linalg.norm(actual, axis=1)
     cosine = float(((expected_np * actual).sum(1) / np.maximum(norms, 1e-12)).min())
-    if actual.shape != expected_np.shape or cosine < MIN_COSINE or diff > MAX_ABS_DIFF:
+    if actual.shape != expected_np.shape or cosine < MIN_COSINE or diff > max_abs_diff:
         raise ParityError(
-            f"{what}: ONNX output differs from torch (shape {actual.shape} vs {expected_np.shape}, "
+            f"{what}: ONNX output differs from {source} (shape {actual.shape} vs {expected_np.shape}, "
             f"min cosine {cosine:.6f}, max |diff| {diff:.2e}); the export is unusable"
         )
     return {"min_cosine": cosine, "max_abs_diff": diff}
@@ -137,17 +140,17 @@ def export_bundle(pair: TowerPair, destination: str | Path, name: str, sample_te
         replace_folder(staging, destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        forget_sessions()
     return destination
 
 
 def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pixels: torch.Tensor,
                   on_step: Callable[[str], None]) -> Manifest:
     spec = TextSpec.from_dict(pair.text)
-    shutil.copyfile(pair.tokenizer_json, folder / TOKENIZER)
-    input_ids, attention_mask = _tokenize(folder / TOKENIZER, spec, texts)
+    if spec.reads_strings != (pair.text_encoder_onnx is not None):
+        raise ValueError(f"text input {spec.input!r} needs text_encoder_onnx exactly when it is 'strings'")
     with torch.no_grad():
         image_features = pair.image_encoder.eval()(pixels)
-        text_features = pair.text_encoder.eval()(input_ids, attention_mask)
     batch = {0: "batch"}
     on_step(EXPORT_STEPS[0])
     image_module, image_outputs = image_graph_module(pair)
@@ -155,10 +158,7 @@ def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pi
     with torch.no_grad():
         instance_dim = int(image_module.eval()(pixels)[1].shape[1]) if INSTANCE in image_outputs else 0
     on_step(EXPORT_STEPS[1])
-    export_graph(
-        pair.text_encoder, (input_ids, attention_mask), folder / TEXT_ENCODER, list(TEXT_INPUTS), FEATURES,
-        {n: {0: "batch", 1: "sequence"} for n in TEXT_INPUTS},
-    )
+    text_features = _export_text_encoder(pair, spec, folder, texts)
     on_step(EXPORT_STEPS[2])
     export_graph(pair.image_mapper, (image_features,), folder / IMAGE_MAPPER, [FEATURES], EMBEDDINGS, {FEATURES: batch})
     on_step(EXPORT_STEPS[3])
@@ -174,12 +174,35 @@ def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pi
         instance_dim=instance_dim,
         image_preprocess=ImagePreprocess.from_dict(pair.image_preprocess),
         text=spec,
-        files={f: sha256_of(folder / f) for f in BUNDLE_FILES},
+        files={f: sha256_of(folder / f) for f in bundle_files(spec)},
         provenance=dict(pair.provenance),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
     manifest.save(folder)
     return manifest
+
+
+def _export_text_encoder(pair: TowerPair, spec: TextSpec, folder: Path, texts: list[str]) -> torch.Tensor:
+    """Write the text encoder graph (with tokenizer.json when it reads token ids); (B, Dt) its source's features of `texts`."""
+    if spec.reads_strings:
+        copy_strings_graph(pair.text_encoder_onnx, folder / TEXT_ENCODER)
+    else:
+        shutil.copyfile(pair.tokenizer_json, folder / TOKENIZER)
+        export_graph(
+            pair.text_encoder, _tokenize(folder / TOKENIZER, spec, texts), folder / TEXT_ENCODER, list(TEXT_INPUTS), FEATURES,
+            {n: {0: "batch", 1: "sequence"} for n in TEXT_INPUTS},
+        )
+    return source_text_features(pair, texts)
+
+
+def source_text_features(pair: TowerPair, texts: list[str]) -> torch.Tensor:
+    """(B, Dt) what the bundle's text encoder must give for `texts`: the pair's own ONNX text graph run
+    directly, or its torch tower on its tokenizer's ids."""
+    if pair.text_encoder_onnx is not None:
+        return torch.from_numpy(run_strings_graph(pair.text_encoder_onnx, texts))
+    input_ids, attention_mask = _tokenize(pair.tokenizer_json, TextSpec.from_dict(pair.text), texts)
+    with torch.no_grad():
+        return pair.text_encoder.eval()(input_ids, attention_mask)
 
 
 def _tokenize(tokenizer_json: Path, spec: TextSpec, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,16 +229,17 @@ def verify_parity(pair: TowerPair, folder: Path, texts: list[str], pixels: torch
 
 
 def _parity_once(pair: TowerPair, runtime: ModelRuntime, texts: list[str], pixels: torch.Tensor) -> dict:
-    input_ids, attention_mask = (torch.from_numpy(a) for a in runtime.tokenizer(texts))
+    text_features = source_text_features(pair, texts)
+    # A strings text graph is a renamed copy of its source graph: it must give the very same numbers.
+    text_source = (0.0, "its source graph") if pair.text_encoder_onnx is not None else (MAX_ABS_DIFF, "torch")
     with torch.no_grad():
         image_features = pair.image_encoder.eval()(pixels)
-        text_features = pair.text_encoder.eval()(input_ids, attention_mask)
         image_embeddings = pair.image_mapper.eval()(image_features)
         text_embeddings = pair.text_mapper.eval()(text_features)
     onnx_features, onnx_instance = runtime.image_features_and_instance(pixels.numpy())
     figures = {
         "image_encoder": check_parity(image_features, onnx_features, "image encoder"),
-        "text_encoder": check_parity(text_features, runtime.text_features(texts), "text encoder"),
+        "text_encoder": check_parity(text_features, runtime.text_features(texts), "text encoder", *text_source),
         "image_mapper": check_parity(image_embeddings, runtime.map_images(image_features.numpy()), "image mapper"),
         "text_mapper": check_parity(text_embeddings, runtime.map_texts(text_features.numpy()), "text mapper"),
     }

@@ -22,14 +22,19 @@ class TowerPair:
     duplicates use (trainer.encoders.instance), exported as the image graph's second output.
     Encoder features are what the catalog stores ("before the mapper"), so a new mapper can
     re-map a library without decoding any image.
+    A text tower that is already an ONNX graph reading raw strings (tokeniser inside, e.g.
+    trainer.encoders.multilingual) comes as `text_encoder_onnx`, with text = {"input": "strings", ...}
+    and no text_encoder or tokenizer_json: export copies it into the bundle, fixing its names.
+      text_encoder_onnx: texts (B,) strings -> features (B, Dt)
     """
 
     family: str  # "builtin", "clip", "align", "altclip" or "groupvit"
     image_encoder: nn.Module
-    text_encoder: nn.Module
+    text_encoder: nn.Module | None  # None when the text tower is `text_encoder_onnx`
     image_mapper: nn.Module
     text_mapper: nn.Module
     image_preprocess: dict  # models.preprocess.ImagePreprocess fields, see there
-    text: dict  # {"max_length": int, "pooling": str, "pad_id": int, "pad_token": str}
-    tokenizer_json: Path  # a tokenizers-library tokenizer.json
+    text: dict  # models.manifest.TextSpec fields: {"max_length": int, "pooling": str, "pad_id": int, "pad_token": str}
+    tokenizer_json: Path | None  # a tokenizers-library tokenizer.json; None for `text_encoder_onnx`
     provenance: dict = field(default_factory=dict)  # base weights, training data, metrics
+    text_encoder_onnx: Path | None = None  # an ONNX text encoder reading raw strings (one string input, one output)
