@@ -118,6 +118,8 @@ def install(source: str | Path, name: str | None = None, replace: bool = False) 
     try:
         root = _unpack(source, staging)
         bundle = _renamed(open_bundle(root), name)
+        for stray in set(BUNDLE_FILES) - set(bundle.manifest.bundle_files):  # a tokenizer.json a strings bundle never reads
+            bundle.path(stray).unlink(missing_ok=True)
         target = bundle_folder(bundle.name)
         if target.exists() and not replace:
             raise PicsiftError(f"a bundle named {bundle.name!r} is already installed; pass --replace or choose --name")
@@ -150,7 +152,7 @@ def export(name: str, destination: str | Path) -> Path:
         if destination.exists():
             raise PicsiftError(f"{destination} already exists; choose a new folder or a .zip path")
         destination.mkdir(parents=True)
-        for file_name in (MANIFEST, *BUNDLE_FILES, *_extra_files(bundle)):
+        for file_name in (MANIFEST, *bundle.manifest.bundle_files, *_extra_files(bundle)):
             shutil.copyfile(bundle.path(file_name), destination / file_name)
         if not (destination / CARD_FILE).is_file():
             (destination / CARD_FILE).write_text(model_card(bundle.manifest), encoding="utf-8")
@@ -253,7 +255,7 @@ def _zip_bundle(bundle: Bundle, destination: Path) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = destination.with_name(f".{destination.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for file_name in (MANIFEST, *BUNDLE_FILES, *_extra_files(bundle)):
+        for file_name in (MANIFEST, *bundle.manifest.bundle_files, *_extra_files(bundle)):
             archive.write(bundle.path(file_name), f"{bundle.name}/{file_name}")
         if not bundle.path(CARD_FILE).is_file():
             archive.writestr(f"{bundle.name}/{CARD_FILE}", model_card(bundle.manifest))

@@ -38,3 +38,7 @@ class TowerPair:
     tokenizer_json: Path | None  # a tokenizers-library tokenizer.json; None for `text_encoder_onnx`
     provenance: dict = field(default_factory=dict)  # base weights, training data, metrics
     text_encoder_onnx: Path | None = None  # an ONNX text encoder reading raw strings (one string input, one output)
+
+    def torch_modules(self) -> list[nn.Module]:
+        """The encoders and mappers that are torch modules (not the text tower when it is `text_encoder_onnx`)."""
+        return [m for m in (self.image_encoder, self.text_encoder, self.image_mapper, self.text_mapper) if m is not None]

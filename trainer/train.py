@@ -143,7 +143,7 @@ def run(config: TrainConfig, world: distributed.World, device: torch.device, eve
         timings[f"stage_{stage_name}"] = _lap(clock)
         cancel.check()
 
-    for module in (pair.image_encoder, pair.text_encoder, pair.image_mapper, pair.text_mapper):
+    for module in pair.torch_modules():
         module.cpu().eval()
     if config.debug_weights_dir:
         _write_weights_checksum(Path(config.debug_weights_dir), world, pair, results)
@@ -230,7 +230,7 @@ def _publish(config, name, base, pair, splits, results, baseline, timings, start
 def _write_weights_checksum(folder: Path, world: distributed.World, pair, results: dict) -> None:
     """sha256 of every exported weight of this process, and its loss curves (the DDP test compares ranks)."""
     digest = hashlib.sha256()
-    for module in (pair.image_encoder, pair.text_encoder, pair.image_mapper, pair.text_mapper):
+    for module in pair.torch_modules():
         for key, tensor in sorted(module.state_dict().items()):
             digest.update(key.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())

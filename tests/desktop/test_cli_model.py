@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,39 @@ def test_index_and_search_with_an_imported_active_bundle_never_build_the_builtin
     assert main(["index", str(tmp_path / "lib")]) == 0
     assert main(["search", "coffee", "--json"]) == 0
     assert not registry.bundle_folder(registry.DEFAULT_BUNDLE).exists()
+
+
+def test_model_import_refuses_a_graph_with_a_disallowed_operator_in_one_line(tmp_path, capsys):
+    from onnx import TensorProto, helper
+
+    from models.bundle import sha256_of
+
+    source = export_toy_bundle(tmp_path / "evil", name="evil")
+    graph = helper.make_graph([helper.make_node("Steal", ["features"], ["embeddings"], domain="evil.domain")], "mapper",
+                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 16])],
+                              [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("evil.domain", 1)])
+    (source / "image_mapper.onnx").write_bytes(model.SerializeToString())
+    manifest = json.loads((source / "manifest.json").read_text())
+    manifest["files"]["image_mapper.onnx"] = sha256_of(source / "image_mapper.onnx")
+    (source / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["model", "import", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "image_mapper.onnx: graph uses operator evil.domain::Steal" in err and "re-export" in err
+    assert registry.list_bundles() == []
+
+
+def test_a_version_1_bundle_imports_indexes_and_searches(tmp_path, capsys):
+    from image_zoo import write_photo
+
+    source = export_toy_bundle(tmp_path / "old", name="old")
+    manifest = json.loads((source / "manifest.json").read_text())
+    manifest["schema_version"] = 1  # what picsift wrote before text.input existed
+    del manifest["text"]["input"]
+    (source / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["model", "import", str(source)]) == 0 and main(["model", "use", "old"]) == 0
+    write_photo(tmp_path / "lib" / "coffee.jpg", "coffee", size=(64, 48))
+    assert main(["index", str(tmp_path / "lib")]) == 0
+    capsys.readouterr()
+    assert main(["search", "coffee", "--json", "--all"]) == 0
+    assert [Path(hit["path"]).name for hit in json.loads(capsys.readouterr().out)] == ["coffee.jpg"]
