@@ -140,6 +140,8 @@ class ModelRuntime:
 
     def text_features(self, texts: list[str]) -> np.ndarray:
         """texts -> (B, Dt) text features."""
+        if len(texts) == 0:  # neither kind of text graph runs on an empty batch
+            return np.zeros((0, self.manifest.text_feature_dim), np.float32)
         if self.manifest.text.reads_strings:  # (B,) object array of str: ONNX Runtime's string tensor
             feed = {TEXT_STRINGS: np.asarray(list(texts), dtype=object).reshape(-1)}
         else:

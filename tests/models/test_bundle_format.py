@@ -85,6 +85,7 @@ def test_version_1_bundle_opens_probes_and_ranks_texts_against_images(bundle_cop
     runtime = ModelRuntime(bundle)
     scores = runtime.encode_texts(["a cat", "boat"]) @ runtime.encode_images(np.zeros((3, 3, 32, 32), np.float32)).T
     assert bundle.manifest.text.input == "tokens" and scores.shape == (2, 3) and np.isfinite(scores).all()
+    assert runtime.encode_texts([]).shape == (0, 8)
 
 
 # --- allowed operators -------------------------------------------------------------------------
@@ -198,6 +199,7 @@ def test_strings_bundle_encodes_the_empty_query_and_a_10000_character_one(string
     runtime = ModelRuntime(strings_bundle, device="cpu")
     embeddings = runtime.encode_texts(["", "a cat " * 1667, "猫" * 10_000])
     assert embeddings.shape == (3, 64) and np.isfinite(embeddings).all()
+    assert runtime.encode_texts([]).shape == (0, 64)
 
 
 @needs_graph
