@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
+from google.protobuf.message import DecodeError
 
 from models.errors import BundleError
 from models.manifest import (
@@ -27,6 +28,7 @@ from models.manifest import (
 
 _CHUNK = 1 << 20
 _OPSET_IMPORT_FIELD = 8  # ModelProto.opset_import's field number (onnx.proto)
+_MAX_OPSET_ENTRY = 4096  # bytes
 # Operators a bundle's graphs may use: the domains ONNX Runtime itself implements, and the text
 # tokenisers of onnxruntime-extensions (registered by models.runtime only for graphs that import its
 # domain). Anything else (another custom-op library, the extensions' PyOp, which calls back into
@@ -158,24 +160,33 @@ def nested_graphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
 def imported_domains(path: Path) -> set[str]:
     """The operator domains a graph file imports (ModelProto.opset_import), read without parsing its
     graph: the protobuf's top-level fields are walked and the graph's bytes skipped, so this costs
-    microseconds on a 1 GB encoder. A file that is not one gives what it could read; loading it then says why."""
-    domains: set[str] = set()
-    with open(path, "rb") as handle:
-        while (key := _varint(handle)) is not None:
-            field_number, wire_type = key >> 3, key & 7
-            if wire_type == 0:
-                _varint(handle)
-            elif wire_type in (1, 5):
-                handle.seek(8 if wire_type == 1 else 4, 1)
-            elif wire_type == 2 and (size := _varint(handle)) is not None:
-                if field_number == _OPSET_IMPORT_FIELD:
-                    entry = onnx.OperatorSetIdProto()
-                    entry.ParseFromString(handle.read(size))
-                    domains.add(entry.domain)
-                else:
-                    handle.seek(size, 1)
+    microseconds on a 1 GB encoder. Empty for a file that cannot be read or is no ONNX graph (loading it says why)."""
+    try:
+        with open(path, "rb") as handle:
+            return _opset_domains(handle)
+    except (OSError, ValueError, DecodeError):  # a seek past any size, a torn varint, a garbled entry
+        return set()
+
+
+def _opset_domains(handle) -> set[str]:
+    domains = set()
+    while (key := _varint(handle)) is not None:
+        field_number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            _varint(handle)
+        elif wire_type in (1, 5):
+            handle.seek(8 if wire_type == 1 else 4, 1)
+        elif wire_type == 2 and (size := _varint(handle)) is not None:
+            if field_number == _OPSET_IMPORT_FIELD:
+                if size > _MAX_OPSET_ENTRY:
+                    break  # garbage: a real entry is a domain name and a version number
+                entry = onnx.OperatorSetIdProto()
+                entry.ParseFromString(handle.read(size))
+                domains.add(entry.domain)
             else:
-                break
+                handle.seek(size, 1)
+        else:
+            break
     return domains
 
 

@@ -240,3 +240,12 @@ def test_strings_bundle_imports_and_exports_without_a_tokenizer(strings_bundle, 
     assert "multilingual/tokenizer.json" not in zipfile.ZipFile(archive).namelist()
     copy = registry.install(archive, name="copy")
     assert ModelRuntime(copy, device="cpu").encode_texts(["un gato"]).shape == (1, 64)
+
+
+@pytest.mark.parametrize("content", [b"this is not onnx", b"\x42" + b"\xff" * 8 + b"\x0f" + b"x" * 16], ids=["text", "huge-entry"])
+def test_a_file_that_is_no_graph_gets_the_runtimes_one_line_error(tmp_path, content):
+    from models.runtime import create_session
+
+    (tmp_path / "bad.onnx").write_bytes(content)  # 0x42: an opset_import entry, here claiming 2**60 bytes
+    with pytest.raises(BundleError, match="bad.onnx: ONNX Runtime cannot load this graph"):
+        create_session(tmp_path / "bad.onnx")
