@@ -1,7 +1,7 @@
 """Indexing throughput on realistic 12-megapixel JPEGs: picsift's pipeline vs a naive one, side by side.
 
-Run: python tests/benchmarks/indexing.py [--photos 120] [--workers N]
-Writes tests/benchmarks/results/indexing.json and prints a markdown table. Measured in one run:
+Run: python tests/benchmarks/indexing.py [--photos 120] [--workers N] [--bundle FOLDER] [--out FILE]
+Writes tests/benchmarks/results/indexing.json (default bundle: the installed built-in) and prints a markdown table. Measured in one run:
   naive        one image at a time, full decode, batch 1 (the way rclip indexes)
   decode-only  picsift's read + hash + draft decode + preprocess on its thread pool, no model
   infer-only   picsift's batched image encoder on ready pixels, no decoding
@@ -31,26 +31,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=120)
     parser.add_argument("--workers", type=int, default=None, help="decode threads (default: the Indexer's)")
+    parser.add_argument("--bundle", type=Path, default=None, help="bundle folder (default: the installed built-in)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PICSIFT_DATA_DIR"] = str(Path(tmp) / "data")
-        result = run(Path(tmp), args.photos, args.workers)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        result = run(Path(tmp), args.photos, args.workers, args.bundle)
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
 
 
-def run(tmp: Path, count: int, workers: int | None) -> dict:
+def run(tmp: Path, count: int, workers: int | None, bundle: Path | None = None) -> dict:
     from image_zoo import write_12mp_library
 
     from models import registry
     from models.runtime import ModelRuntime
 
-    registry.install(_default_bundle())
+    registry.install(bundle or _default_bundle(), name="picsift-builtin")
     runtime = ModelRuntime(registry.open_installed("picsift-builtin"), device="cpu")
     photos = sorted(write_12mp_library(tmp / "library", count, seed=0))
-    runtime.image_features(np.zeros((2, 3, 224, 224), np.float32))  # warm the session up
+    side = runtime.manifest.image_preprocess.size
+    runtime.image_features(np.zeros((2, 3, side, side), np.float32))  # warm the session up
     figures = {
+        "bundle": str(bundle or "installed built-in"),
+        "image_size": side,
         "photos": len(photos),
         "megapixels": _megapixels(photos[0]),
         "cpu_count": os.cpu_count(),
@@ -115,7 +120,8 @@ def _decode_only(runtime, photos: list[Path], workers: int | None) -> float:
 
 
 def _inference_only(runtime, count: int, batch: int = 32) -> float:
-    pixels = np.random.default_rng(0).normal(size=(batch, 3, 224, 224)).astype(np.float32)
+    side = runtime.manifest.image_preprocess.size
+    pixels = np.random.default_rng(0).normal(size=(batch, 3, side, side)).astype(np.float32)
     start = time.perf_counter()
     done = 0
     while done < count:

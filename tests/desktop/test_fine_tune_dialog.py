@@ -127,7 +127,7 @@ def _models_on_disk() -> set[str]:
 
 
 def test_a_quick_run_from_the_window_trains_compares_and_switches_search_to_the_new_model(
-        qtbot, runtime, clothes, installed_builtin):
+        qtbot, runtime, clothes, fine_tune_base):
     window = _window(qtbot, runtime, [clothes])
     assert len(window.model.rows()) == len(LABELS) * PER_LABEL + SMALL
     zero_shot = _search(qtbot, window, "Trouser")[:PER_LABEL].count("Trouser")
@@ -171,12 +171,13 @@ def test_a_quick_run_from_the_window_trains_compares_and_switches_search_to_the_
     assert registry.active_name() == "picsift-builtin"  # nothing changes until "Use this model"
     assert window.library.runtime.manifest.name == "picsift-builtin"
 
-    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
-        qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    # The fine-tuned model grew from built-in v1 (EfficientNet-Lite0), the library was indexed by v2
+    # (Lite2): its photos are encoded again in the background while v2 keeps answering, then search switches.
+    qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
-    assert window.library.runtime.manifest.name == "clothes-tuned"
-    assert window.index_worker is None  # same image encoder: stored features re-mapped, nothing encoded
-    assert "clothes-tuned" in window.provider_label.text()
+    qtbot.waitUntil(lambda: window.library.runtime.manifest.name == "clothes-tuned", timeout=4 * WAIT_MS)
+    assert not window.index_worker.is_running()  # the photos were encoded again first
+    qtbot.waitUntil(lambda: "clothes-tuned" in window.provider_label.text(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: registry.active_name() == "clothes-tuned", timeout=WAIT_MS)
 
     folders = _search(qtbot, window, "Trouser")
@@ -186,7 +187,7 @@ def test_a_quick_run_from_the_window_trains_compares_and_switches_search_to_the_
 
 
 def test_cancelling_a_thorough_run_keeps_the_current_model_and_installs_nothing(
-        qtbot, runtime, clothes, installed_builtin):
+        qtbot, runtime, clothes, fine_tune_base):
     window = _window(qtbot, runtime)
     dialog, seen = _open_dialog(qtbot, window, clothes)
     qtbot.mouseClick(dialog.thorough, Qt.MouseButton.LeftButton)
@@ -216,7 +217,7 @@ def test_cancelling_a_thorough_run_keeps_the_current_model_and_installs_nothing(
     assert window.library.runtime.manifest.name == "picsift-builtin"
 
 
-def test_cancelling_right_after_start_is_reported_as_cancelled(qtbot, runtime, clothes, installed_builtin):
+def test_cancelling_right_after_start_is_reported_as_cancelled(qtbot, runtime, clothes, fine_tune_base):
     """SIGTERM can arrive before the trainer has installed its handler (it is still importing): a kill, not 130."""
     window = _window(qtbot, runtime)
     dialog, seen = _open_dialog(qtbot, window, clothes)
@@ -238,7 +239,7 @@ def _corrupt_photos(root: Path) -> Path:
 
 
 def test_bad_labelled_folders_give_a_clear_message_and_keep_the_current_model(
-        qtbot, runtime, clothes, installed_builtin, tmp_path):
+        qtbot, runtime, clothes, fine_tune_base, tmp_path):
     window = _window(qtbot, runtime)
 
     # photos the trainer cannot read: it says so in one line, and nothing is installed
@@ -281,7 +282,7 @@ def test_bad_labelled_folders_give_a_clear_message_and_keep_the_current_model(
 
 
 def test_a_trainer_that_cannot_start_gives_a_message_instead_of_a_stuck_dialog(qtbot, runtime, clothes,
-                                                                              installed_builtin, monkeypatch, tmp_path):
+                                                                              fine_tune_base, monkeypatch, tmp_path):
     from desktop.ui import fine_tune
 
     monkeypatch.setattr(fine_tune, "trainer_command", lambda args: [str(tmp_path / "no-such-python"), *args])
@@ -294,7 +295,7 @@ def test_a_trainer_that_cannot_start_gives_a_message_instead_of_a_stuck_dialog(q
 
 
 def test_a_trainer_crash_shows_one_line_naming_the_log_that_holds_its_traceback(qtbot, runtime, clothes,
-                                                                              installed_builtin, monkeypatch):
+                                                                              fine_tune_base, monkeypatch):
     import sys
 
     from desktop.ui import error_log, fine_tune

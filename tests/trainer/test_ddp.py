@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.skipif(not (FASHION_MNIST_DIR / "train-labels-idx1-ubyte.gz").is_file(),
                     reason="Fashion-MNIST not installed (Debian package fashion-mnist)")
-def test_two_processes_train_in_step_and_only_the_first_publishes(builtin_bundle, isolated_data_dir, tmp_path):
+def test_two_processes_train_in_step_and_only_the_first_publishes(builtin_v1_bundle, isolated_data_dir, tmp_path):
     data = write_fashion_mnist_folders(tmp_path / "clothes", per_class=6)  # 4 train, 1 val, 1 test per class
     weights = tmp_path / "weights"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "trainer", "train", "--data", str(data), "--base", str(builtin_bundle), "--name", "ddp",
+               "-m", "trainer", "train", "--data", str(data), "--base", str(builtin_v1_bundle), "--name", "ddp",
                "--stages", "image,mapper", "--epochs", "2", "--batch-size", "4", "--device", "cpu",
                "--progress", "jsonl", "--debug-weights-dir", str(weights)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PICSIFT_DATA_DIR": str(isolated_data_dir)}

@@ -38,21 +38,21 @@ def shared_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def loaded_base(builtin_bundle):
+def loaded_base(builtin_v1_bundle):
     from trainer.base import load_base
 
-    return load_base(str(builtin_bundle))
+    return load_base(str(builtin_v1_bundle))
 
 
 @pytest.fixture
-def base(builtin_bundle, loaded_base, shared_cache, monkeypatch):
+def base(builtin_v1_bundle, loaded_base, shared_cache, monkeypatch):
     """The built-in bundle as --base, its torch towers loaded once (each run trains a copy) and its
     encoder features cached once for the whole module."""
     import trainer.train
 
     (paths.data_dir() / "cache").symlink_to(shared_cache, target_is_directory=True)
     monkeypatch.setattr(trainer.train, "load_base", lambda source, log_line=None: copy.deepcopy(loaded_base))
-    return str(builtin_bundle)
+    return str(builtin_v1_bundle)
 
 
 def _train(capsys, *args) -> tuple[int, list[dict]]:
