@@ -165,9 +165,17 @@ def test_typing_a_text_after_find_similar_balances_the_text_against_the_image(sa
     assert all(names.index("coffee") < names.index(name) for name in unrelated)
 
 
-def test_a_nonsense_query_matches_no_photo_of_a_small_library(sample_library):
-    shown, hidden = matches(sample_library.searcher().search(Query(texts=(("qwxz zzkj", 1.0),), k=8)))
-    assert shown == [] and hidden == 8
+NONSENSE = ("qwxz zzkj", "xkcd blorp", "zzzz", "asdf", "lorem ipsum dolor", "the", "photo", "jjjj kkkk", "blah blah")
+
+
+def test_nonsense_queries_match_almost_no_photo_of_a_small_library(sample_library):
+    """Model v2 lets 0.5% of nonsense pairs through on the dev data (tests/benchmarks/relevance_threshold.py;
+    v1: none); in this library, which holds two of the photos it is loosest on (coffee, brick), "the" and
+    "zzzz" reach them. Each query still hides at least 6 of its 8 photos, and 9 in 10 pairs are hidden."""
+    searcher = sample_library.searcher()
+    shown = [matches(searcher.search(Query(texts=((text, 1.0),), k=8)))[0] for text in NONSENSE]
+    assert all(len(photos) <= 2 for photos in shown), [_names(p) for p in shown]
+    assert sum(map(len, shown)) <= 0.1 * 8 * len(NONSENSE), [_names(p) for p in shown]
 
 
 def test_a_good_text_query_keeps_its_match_and_hides_the_rest(sample_library):
@@ -183,7 +191,10 @@ def test_a_text_match_and_an_image_match_score_alike_on_the_relevance_scale(samp
     by_image = searcher.search(Query(images=((str(tmp_path / "sample" / "chelsea.jpg"), 1.0),), k=1))[0]
     assert by_text.path == by_image.path
     assert by_image.score > 0.99 and by_text.score < 0.6  # raw cosines: far apart
-    assert 0.9 < by_text.relevance <= 1 and 0.9 < by_image.relevance <= 1  # calibrated: both strong matches
+    # calibrated: both strong matches (an image on itself reads 0.88 with model v2, whose unrelated photo
+    # pairs spread wider than v1's, 0.96 with v1), within 0.15 of each other where the raw ones differ by 0.4+
+    assert 0.85 < by_text.relevance <= 1 and 0.85 < by_image.relevance <= 1
+    assert abs(by_text.relevance - by_image.relevance) < 0.15
 
 
 def test_search_hides_weak_matches_and_says_how_many_and_all_shows_them(installed_builtin, tmp_path, capsys):
