@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from desktop.core.trainer_process import run_trainer
 from models import registry
@@ -14,6 +15,9 @@ def ensure_default_model() -> None:
     if registry.default_build_needed():
         print("First run: building the built-in offline model (about a minute)...", flush=True)
         run_trainer(["build-default"])
+    elif registry.active_name() == registry.DEFAULT_BUNDLE and registry.builtin_outdated():
+        print("note: a better built-in model is available (v2: multilingual, better on general photos); "
+              "`picsift model build-default --force` installs it", file=sys.stderr)
 
 
 def _list(args: argparse.Namespace) -> None:

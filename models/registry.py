@@ -19,6 +19,7 @@ from models.errors import BundleError, PicsiftError
 from models.manifest import BUNDLE_FILES, MANIFEST, read_manifest
 from models.model_card import CARD_FILE, model_card
 
+BUILTIN_VERSION = 2  # of the built-in model this picsift builds (trainer.default_model); 1: Lite0 + MiniLM
 DEFAULT_BUNDLE = "picsift-builtin"  # the offline model built from the two packaged encoders
 _ACTIVE_FILE = "active.json"
 DOC_FILES = (CARD_FILE, "report.json", "curves.png")  # documentation that travels with a bundle when present
@@ -76,6 +77,17 @@ def list_bundles() -> list[InstalledBundle]:
         except BundleError as exc:
             found.append(InstalledBundle(folder.name, folder, folder.name == active, problem=str(exc)))
     return found
+
+
+def builtin_outdated() -> bool:
+    """Whether the installed built-in bundle is an older built-in model than this picsift builds
+    (v1, English only, where v2 is multilingual): `picsift model build-default --force` updates it."""
+    try:
+        manifest = read_manifest(bundle_folder(DEFAULT_BUNDLE))
+    except BundleError:
+        return False
+    version = manifest.provenance.get("builtin_version", 1) if manifest.family == "builtin" else BUILTIN_VERSION
+    return isinstance(version, int) and version < BUILTIN_VERSION
 
 
 def default_build_needed() -> bool:

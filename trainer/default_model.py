@@ -28,7 +28,7 @@ _SAMPLE_TEXTS = ["a cat", "a cup of coffee on a wooden table", "rocket launch", 
 # What build_default_bundle reports, in order; embedding the class names takes most of the time (trainer.zero_shot)
 BUILD_STEPS = ("loading the packaged image and text encoders", "embedding the class names of the zero-shot bridge",
                *EXPORT_STEPS)
-VERSION = 2  # of the built-in model this picsift builds (provenance "builtin_version"); 1 = Lite0 + MiniLM
+VERSION = registry.BUILTIN_VERSION  # of the built-in model this picsift builds (provenance "builtin_version")
 V1_FOLDER_NAME = "picsift-builtin-v1"  # model v1's bundle, kept in the cache as the base of fine-tuning
 
 
@@ -111,10 +111,12 @@ def _version(distribution: str) -> str:
 
 def build_default_bundle(force: bool = False, destination: Path | None = None,
                          on_step: Callable[..., None] = lambda step, steps, name, done=None, total=None: None,
-                         version: int = VERSION) -> Path:
+                         version: int = VERSION, log_line: Callable[[str], None] = print) -> Path:
     """Build and install the built-in bundle (skipped when installed unless `force`); returns its folder.
 
-    `version` 1 builds model v1 (the base of fine-tuning) instead of v2.
+    `version` 1 builds model v1 (the base of fine-tuning) instead of v2. Where v2's multilingual text
+    graph is not installed, v1 is built under the built-in's name, with one line saying how to get v2
+    (`registry.builtin_outdated` then tells the app and the command line).
 
     `on_step(step, steps, name, done, total)` hears each of BUILD_STEPS as it starts (counting from 1;
     done and total None), and within the long class-name step how many of its texts are done.
@@ -126,8 +128,14 @@ def build_default_bundle(force: bool = False, destination: Path | None = None,
     def numbered(name: str, done: int | None = None, total: int | None = None) -> None:
         on_step(BUILD_STEPS.index(name) + 1, len(BUILD_STEPS), name, done, total)
 
-    pair = (builtin_pair if version == VERSION else builtin_v1_pair)(numbered)
+    from trainer.encoders import multilingual
+
     name = registry.DEFAULT_BUNDLE if version == VERSION else V1_FOLDER_NAME
+    if version == VERSION and not multilingual.available():
+        log_line(f"the multilingual text encoder is not installed (`{multilingual.INSTALL}`); building the English "
+                 "model v1 instead (`picsift model build-default --force` updates it once installed)")
+        version = 1
+    pair = (builtin_pair if version == VERSION else builtin_v1_pair)(numbered)
     export_bundle(pair, destination, name, _SAMPLE_TEXTS, _sample_pixels(pair.image_preprocess), on_step=numbered)
     return destination
 

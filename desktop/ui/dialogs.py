@@ -37,12 +37,15 @@ class BuildModelDialog(QDialog):
     WIDTH = 560  # fixed, so the dialog never resizes as the step line changes
     STDERR_KEPT = 20_000  # characters of the trainer's stderr kept for the log
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, update: bool = False):
         super().__init__(parent)
-        self.setWindowTitle("Preparing picsift")
+        self.update_existing = update  # rebuild over an installed (older) built-in model
+        self.setWindowTitle("Updating the built-in model" if update else "Preparing picsift")
         self.setModal(True)
         self.setFixedWidth(self.WIDTH)
-        self.status = QLabel("First run: building the built-in offline model (about a minute).", wordWrap=True)
+        first = ("Building the new built-in model (under a minute); the current one keeps answering until then." if update
+                 else "First run: building the built-in offline model (about a minute).")
+        self.status = QLabel(first, wordWrap=True)
         self.bar = QProgressBar(textVisible=False)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
@@ -68,7 +71,7 @@ class BuildModelDialog(QDialog):
         self.process.errorOccurred.connect(self._failed_to_start)
 
     def start(self) -> None:
-        program, *args = trainer_command(["build-default", "--progress", "jsonl"])
+        program, *args = trainer_command(["build-default", "--progress", "jsonl", *(["--force"] if self.update_existing else [])])
         self.process.start(program, args)
         self.show()
 

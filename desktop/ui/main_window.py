@@ -217,6 +217,8 @@ class MainWindow(QMainWindow):
         model_menu.addAction(QAction("&Teach picsift your folders...", self, triggered=self.open_fine_tune))
         model_menu.addAction(QAction("&Export active model...", self, triggered=self.export_model))
         model_menu.addAction(QAction("&Import model...", self, triggered=self.import_model))
+        self.update_builtin_action = QAction("&Update the built-in model...", self, triggered=self.update_builtin)
+        model_menu.addAction(self.update_builtin_action)
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self._focus_search)
         QShortcut(QKeySequence("Escape"), self, activated=self.clear_search)
         QShortcut(QKeySequence.StandardKey.Paste, self.view, activated=self.paste_image)
@@ -608,6 +610,25 @@ class MainWindow(QMainWindow):
         self._on_engine(lambda: registry.use(name), lambda _: None)
         self.status_label.setText(f"Now searching with {name}.")
         self.search_now()
+
+    def offer_builtin_update(self) -> None:
+        """Say so when the installed built-in model is older than the one this picsift builds."""
+        from models import registry
+
+        if registry.builtin_outdated():
+            self.status_label.setText("A better built-in model is available (v2: multilingual, better on general photos): "
+                                      "Model > Update the built-in model.")
+
+    def update_builtin(self) -> None:
+        """Rebuild the built-in model (a trainer process, with progress and Cancel), then switch to it."""
+        from desktop.ui.dialogs import BuildModelDialog
+        from models import registry
+
+        dialog = BuildModelDialog(self, update=True)
+        dialog.built.connect(lambda: self.use_model(registry.DEFAULT_BUNDLE))
+        dialog.failed.connect(self.show_error)
+        self.build_dialog = dialog
+        dialog.start()
 
     def open_fine_tune(self) -> None:
         from desktop.ui.fine_tune import FineTuneDialog

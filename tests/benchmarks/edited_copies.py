@@ -112,12 +112,13 @@ def _pair_scores(groups: list[list[int]], truth: np.ndarray) -> dict:
     return {"precision": round(precision, 4), "recall": round(correct / actual, 4), "groups": len(groups)}
 
 
-def encoder_cost(new: ModelRuntime, old: ModelRuntime, pixels: np.ndarray, repeats: int = 7) -> dict:
-    """Median seconds per batch of the image encoder, with and without the instance output."""
+def encoder_cost(new: ModelRuntime, old: ModelRuntime, images: list, repeats: int = 7) -> dict:
+    """Median seconds per batch of the image encoder, with and without the instance output (each bundle's own input size)."""
+    old_pixels, pixels = (np.stack([preprocess(i, r.manifest.image_preprocess) for i in images]) for r in (old, new))
     timings = {"old_features_only": [], "new_features_and_instance": []}
     for _ in range(repeats):  # interleaved, so load from other processes hits both alike
         start = time.perf_counter()
-        old.image_features(pixels)
+        old.image_features(old_pixels)
         timings["old_features_only"].append(time.perf_counter() - start)
         start = time.perf_counter()
         new.image_features_and_instance(pixels)
@@ -215,7 +216,7 @@ def main(new_bundle: Path = NEW_BUNDLE, old_bundle: Path = OLD_BUNDLE) -> dict:
         "full_library": evaluate(library, copies, targets, sources, edits, dev),
         "distinct_photos_only": evaluate({k: v[distinct] for k, v in library.items()}, {k: v[keep] for k, v in copies.items()},
                                          remap[targets[keep]], sources[distinct], edits[keep], dev[keep]),
-        "encoder_cost_s": encoder_cost(new, old, np.stack([preprocess(p.image, new.manifest.image_preprocess) for p in photos[:32]])),
+        "encoder_cost_s": encoder_cost(new, old, [p.image for p in photos[:32]]),
         "indexing": indexing_cost(new_bundle, old_bundle, [p for p, d in zip(photos, distinct) if d]),
         "seconds": round(time.monotonic() - started, 1),
     }

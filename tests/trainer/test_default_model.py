@@ -94,3 +94,17 @@ def test_fine_tuning_from_the_multilingual_built_in_starts_from_model_v1(fine_tu
     assert base.bundle.name == "picsift-builtin-v1"
     assert isinstance(base.pair.text_encoder, torch.nn.Module) and base.pair.text_encoder_onnx is None
     assert "EfficientNet-Lite0" in base.pair.provenance["base_weights"]["image"]
+
+
+@pytest.mark.slow
+def test_without_the_multilingual_graph_the_english_model_v1_is_built_and_says_how_to_get_v2(tmp_path, monkeypatch):
+    from models.manifest import read_manifest
+    from trainer.default_model import build_default_bundle
+    from trainer.encoders import multilingual
+
+    monkeypatch.setattr(multilingual, "available", lambda: False)
+    lines = []
+    folder = build_default_bundle(destination=tmp_path / "picsift-builtin", log_line=lines.append)
+    manifest = read_manifest(folder)
+    assert manifest.name == "picsift-builtin" and manifest.provenance["builtin_version"] == 1
+    assert manifest.text.input == "tokens" and len(lines) == 1 and multilingual.INSTALL in lines[0]
