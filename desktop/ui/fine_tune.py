@@ -45,9 +45,9 @@ def scan_classes(root: str) -> list[tuple[str, int]]:
 
 
 class MetricsChart(QWidget):
-    """Paired bars with their values: the current model vs the fine-tuned one, per metric (0..1)."""
+    """Paired bars with their values: the model training started from vs the fine-tuned one, per metric (0..1)."""
 
-    SERIES = (("current", QColor("#9aa0a6")), ("fine-tuned", QColor("#1a73e8")))
+    SERIES = (("starting model", QColor("#9aa0a6")), ("fine-tuned", QColor("#1a73e8")))
     LEGEND_H, VALUE_H, NAME_H = 18, 16, 30  # pixels: legend row, a bar's value, the metric's name
 
     def __init__(self, parent=None):
@@ -264,7 +264,7 @@ class FineTuneDialog(QDialog):
         self.chart.set_rows(rows)
         lines = "".join(f"<tr><td>{key.replace('_', ' ')}</td><td align='right'>{b:.3f}</td><td align='right'><b>{a:.3f}</b></td></tr>" for key, b, a in rows)
         self.metrics.setText(f"<table cellpadding='2' cellspacing='6'><tr><th align='left'>held-out test photos</th>"
-                             f"<th>current</th><th>fine-tuned</th></tr>{lines}</table>")
+                             f"<th>starting model</th><th>fine-tuned</th></tr>{lines}</table>")
 
     def _finished(self, code: int, status) -> None:
         self.cancel_button.setEnabled(False)
@@ -299,7 +299,7 @@ class FineTuneDialog(QDialog):
 TASK_TEXTS = {  # the trainer's task names (trainer/progress.py), as the dialog says them
     "image features": "Reading photos",
     "image stage inputs": "Preparing photos for the image encoder",
-    "baseline": "Scoring the current model",
+    "baseline": "Scoring the model training starts from",
     "evaluate": "Scoring the new model",
 }
 

@@ -164,7 +164,7 @@ def test_a_quick_run_from_the_window_trains_compares_and_switches_search_to_the_
     expected = [(key, pytest.approx(done["baseline"][key]), pytest.approx(done["metrics"][key])) for key in CHART_METRICS]
     assert dialog.chart.rows == expected
     table = dialog.metrics.text()
-    assert "current" in table and "fine-tuned" in table
+    assert "starting model" in table and "fine-tuned" in table
     for key in CHART_METRICS:
         assert f"{done['baseline'][key]:.3f}" in table and f"{done['metrics'][key]:.3f}" in table
     assert "clothes-tuned" in dialog.status.text() and dialog.use_button.isEnabled()
