@@ -38,6 +38,9 @@ CACHE = gp.CACHE / "model_v2_study"
 RESULTS = HERE / "results" / "model_v2_study.json"
 LANGS = gp.LANGUAGES
 V1_TEXTS = {"templates": ("a photo of a {}.",), "max_lemmas": 1}
+# The demo photos' R@1 / R@5 with built-in v1, measured through its ONNX bundle (results/general_photos_v1.json):
+# the grid keeps settings that reach them (this harness's full-rank numpy bridge reads v1 a little differently).
+DEMO_V1 = (0.5238, 0.8095)  # 11 and 17 of 21
 RICH_TEXTS = {"templates": ("a photo of a {}.", "a photo of the {}.", "a close-up photo of a {}.", "a good photo of a {}.",
                             "a {} in the picture."), "max_lemmas": None}
 
@@ -287,11 +290,12 @@ def main() -> int:
                 run(f"  grid tau {tau} w {w} T {temperature}", "lite2", "mean", "use", RICH_TEXTS, True,
                     tau=tau, w=w, temperature=temperature)
     grid = [r for r in rows if r["name"].startswith("  grid")]
-    kept = [r for r in grid if r["dev"]["demo"]["R@1"] >= rows[0]["dev"]["demo"]["R@1"] and r["dev"]["demo"]["R@5"] >= rows[0]["dev"]["demo"]["R@5"]]
-    chosen = max(kept or grid, key=lambda r: r["dev"]["en"]["MRR"])
+    kept = [r for r in grid if r["dev"]["demo"]["R@1"] >= DEMO_V1[0] and r["dev"]["demo"]["R@5"] >= DEMO_V1[1]]
+    # English MRR, to 3 decimals (closer is a tie on 158 queries), then English R@5, then the others' R@5
+    chosen = max(kept or grid, key=lambda r: (round(r["dev"]["en"]["MRR"], 3), r["dev"]["en"]["R@5"], r["dev"]["other_R@5_mean"]))
     print("chosen:", chosen["name"].strip(), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"split": "dev", "rule": "grid: best English MRR keeping the demo photos at v1's R@1 and R@5",
+    RESULTS.write_text(json.dumps({"split": "dev", "rule": f"grid: best English MRR (3 decimals; ties: English R@5, then the others' R@5) keeping the demo photos at v1's R@1 / R@5 {DEMO_V1}",
                                    "chosen": chosen["name"].strip(), "rows": rows,
                                    "seconds": round(time.perf_counter() - started, 1)}, indent=1) + "\n")
     print(f"written to {RESULTS}")
