@@ -69,12 +69,23 @@ def create_session(path: Path, device: str = "auto") -> ort.InferenceSession:
 
 
 def _extensions_library(path: Path) -> str:
-    try:
-        import onnxruntime_extensions
-    except ImportError:
-        raise BundleError(f"{path}: this graph tokenises text with onnxruntime-extensions, which is not installed; "
-                          f"run `{EXTENSIONS_INSTALL}`") from None
-    return onnxruntime_extensions.get_library_path()
+    """The custom-op library file of onnxruntime-extensions, found without importing the package.
+
+    Importing `onnxruntime_extensions` runs its converters' imports: onnx, transformers and torch, 5-6 s
+    on 2 cores and torch in the app's query path. Its op library is a plain file in the package folder.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.util.find_spec("onnxruntime_extensions")  # a top-level find runs none of the package's code
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            library = Path(folder) / f"_extensions_pydll{suffix}"
+            if library.is_file():
+                return str(library)
+    raise BundleError(f"{path}: this graph tokenises text with onnxruntime-extensions, which is not installed; "
+                      f"run `{EXTENSIONS_INSTALL}`")
 
 
 class ModelRuntime:

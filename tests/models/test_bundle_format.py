@@ -213,6 +213,21 @@ def test_strings_bundle_whose_text_graph_reads_token_ids_is_refused(strings_bund
         open_bundle(folder)
 
 
+@needs_graph
+@pytest.mark.slow
+def test_a_text_query_through_a_strings_bundle_imports_no_torch(strings_bundle):
+    """onnxruntime_extensions' own __init__ imports onnx, transformers and torch (5-6 s); the runtime only
+    needs its op library file, so a query in the app's process stays torch-free and its first query fast."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from models.runtime import ModelRuntime; "
+            f"ModelRuntime({str(strings_bundle)!r}, device='cpu').encode_texts(['a cat']); "
+            "print(sorted(m for m in ('torch', 'transformers', 'onnxruntime_extensions') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
+
+
 def test_runtime_without_onnxruntime_extensions_names_the_pip_line(bundle_copy, monkeypatch):
     import sys
 
