@@ -41,7 +41,7 @@ def run_strings_graph(path: Path, texts: list[str]) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: np.asarray(list(texts), dtype=object)})[0]
 
 
-@functools.lru_cache(maxsize=1)  # one export runs it 4 times; a session of the multilingual graph takes ~1 s
+@functools.lru_cache(maxsize=1)  # a build embeds ~16,000 texts and its export runs it 4 times; a session takes ~0.5-1 s
 def _session(path: Path):
     from models.runtime import create_session
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -167,34 +168,66 @@ def strings_embedder(encoder) -> TextEmbedder:
     return embed
 
 
+class DescribedItems(NamedTuple):
+    """Things embedded alike (ImageNet classes, their WordNet hypernyms): each item's first `max_names`
+    names in every template, averaged, plus "all names: gloss" with equal weight (see ClassTexts)."""
+
+    names: list[list[str]]  # every name of each item
+    templates: tuple[str, ...]
+    max_names: int | None  # names per item put in the templates, None = all
+    glosses: list[str] | None  # one per item; None: names only
+
+    def prompts(self) -> tuple[list[str], list[int]]:
+        """(templated texts, the item each belongs to)."""
+        prompts, owner = [], []
+        for index, names in enumerate(self.names):
+            for name in names[: self.max_names]:
+                prompts += [template.format(name) for template in self.templates]
+                owner += [index] * len(self.templates)
+        return prompts, owner
+
+    def described(self) -> list[str]:
+        return [f"{', '.join(names)}: {gloss}" for names, gloss in zip(self.names, self.glosses or ())]
+
+    def count(self) -> int:
+        """How many texts embedding them takes."""
+        return len(self.prompts()[0]) + len(self.described())
+
+
+def embed_items(embed: TextEmbedder, items: DescribedItems, on_batch: Callable[[int], None] = lambda count: None) -> torch.Tensor:
+    """(N, Dt) unit vectors, one per item; `on_batch(count)` after each batch of texts."""
+    prompts, owner = items.prompts()
+    out = None
+    if prompts:
+        embedded = F.normalize(embed(prompts, on_batch), dim=-1)  # (P, Dt)
+        out = torch.zeros(len(items.names), embedded.shape[1]).index_add_(0, torch.tensor(owner), embedded)
+        out = F.normalize(out, dim=-1)  # (N, Dt)
+    if items.glosses is not None:
+        glossed = F.normalize(embed(items.described(), on_batch), dim=-1)  # (N, Dt)
+        out = glossed if out is None else F.normalize(glossed + out, dim=-1)
+    return out if out is not None else torch.zeros(len(items.names), 0)
+
+
+def class_items(texts: ClassTexts) -> DescribedItems:
+    """The 1000 ImageNet classes as `texts` describes them."""
+    lemmas = imagenet_lemmas()
+    glosses = imagenet_glosses() if texts.gloss else None
+    if glosses is not None and len(glosses) != len(lemmas):
+        raise ValueError(f"{len(glosses)} glosses for {len(lemmas)} ImageNet classes; the data files disagree")
+    return DescribedItems(lemmas, texts.templates, texts.max_lemmas, glosses)
+
+
 def class_name_embeddings(embed: TextEmbedder, texts: ClassTexts = CLASS_TEXTS,
                           on_progress: Callable[[int, int], None] = lambda done, total: None) -> torch.Tensor:
     """(1000, Dt) unit vectors, one per ImageNet class, as `texts` describes; `on_progress(texts done, total)`."""
-    lemmas = imagenet_lemmas()
-    prompts, owner = [], []
-    for index, names in enumerate(lemmas):
-        for name in names[: texts.max_lemmas]:
-            prompts += [template.format(name) for template in texts.templates]
-            owner += [index] * len(texts.templates)
-    total, done = len(prompts) + (len(lemmas) if texts.gloss else 0), [0]
+    items = class_items(texts)
+    total, done = items.count(), [0]
 
     def batch_done(count: int) -> None:
         done[0] += count
         on_progress(done[0], total)
 
-    out = torch.zeros(len(lemmas), 0)
-    if prompts:
-        embedded = F.normalize(embed(prompts, batch_done), dim=-1)  # (P, Dt)
-        out = torch.zeros(len(lemmas), embedded.shape[1]).index_add_(0, torch.tensor(owner), embedded)
-        out = F.normalize(out, dim=-1)  # (1000, Dt)
-    if texts.gloss:
-        glosses = imagenet_glosses()
-        if len(glosses) != len(lemmas):
-            raise ValueError(f"{len(glosses)} glosses for {len(lemmas)} ImageNet classes; the data files disagree")
-        described = [f"{', '.join(names)}: {gloss}" for names, gloss in zip(lemmas, glosses)]
-        glossed = F.normalize(embed(described, batch_done), dim=-1)  # (1000, Dt)
-        out = F.normalize(glossed + out if out.numel() else glossed, dim=-1)
-    return out
+    return embed_items(embed, items, batch_done)
 
 
 @dataclass(frozen=True)
@@ -219,23 +252,17 @@ def imagenet_hypernyms(path: Path = IMAGENET_HYPERNYMS) -> list[Hypernym]:
     return out
 
 
-def hypernym_embeddings(embed: TextEmbedder, texts: ClassTexts, lemmas: int = HYPERNYM_LEMMAS,
-                        on_batch: Callable[[int], None] = lambda count: None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(K, Dt) unit embeddings of the K hypernyms (their first `lemmas` lemmas in the first template, plus
-    "lemmas: gloss", as class_name_embeddings) and the (K, 1000) matrix spreading each evenly over its classes."""
-    nodes = imagenet_hypernyms()
-    prompts, owner = [], []
-    for index, node in enumerate(nodes):
-        for name in node.lemmas[:lemmas]:
-            prompts.append(texts.templates[0].format(name))
-            owner.append(index)
-    embedded = F.normalize(embed(prompts, on_batch), dim=-1)
-    named = F.normalize(torch.zeros(len(nodes), embedded.shape[1]).index_add_(0, torch.tensor(owner), embedded), dim=-1)
-    glossed = F.normalize(embed([f"{', '.join(n.lemmas)}: {n.gloss}" for n in nodes], on_batch), dim=-1)
+def hypernym_items(nodes: list[Hypernym], texts: ClassTexts, lemmas: int = HYPERNYM_LEMMAS) -> DescribedItems:
+    """The hypernyms described like classes: their first `lemmas` lemmas in the first template, plus the gloss."""
+    return DescribedItems([n.lemmas for n in nodes], texts.templates[:1], lemmas, [n.gloss for n in nodes])
+
+
+def hypernym_spread(nodes: list[Hypernym]) -> torch.Tensor:
+    """(K, 1000): each hypernym's weight spread evenly over its classes."""
     spread = torch.zeros(len(nodes), len(imagenet_lemmas()))
     for index, node in enumerate(nodes):
         spread[index, node.classes] = 1.0 / len(node.classes)
-    return F.normalize(named + glossed, dim=-1), spread
+    return spread
 
 
 # --- mapper modules -------------------------------------------------------------------------
@@ -437,22 +464,16 @@ def build_bridge_mappers(classifier: nn.Linear, embed: TextEmbedder, recipe: Rec
     """
     started = time.perf_counter()
     texts, hypernyms = recipe.texts, recipe.hypernyms
-    lemmas = imagenet_lemmas()
-    total = sum(len(names[: texts.max_lemmas]) for names in lemmas) * len(texts.templates) + len(lemmas) * texts.gloss
     nodes = imagenet_hypernyms() if hypernyms else []
-    total += sum(min(len(n.lemmas), HYPERNYM_LEMMAS) + 1 for n in nodes)
-    done = [0]
+    items = [class_items(texts), *([hypernym_items(nodes, texts)] if hypernyms else [])]
+    total, done = sum(i.count() for i in items), [0]
 
     def batch_done(count: int) -> None:
         done[0] += count
         on_progress(done[0], total)
 
-    def names_done(count: int, _names_total: int) -> None:
-        done[0] = count
-        on_progress(count, total)
-
-    names = class_name_embeddings(embed, texts, names_done)
-    extra = hypernym_embeddings(embed, texts, HYPERNYM_LEMMAS, batch_done) if hypernyms else None
+    names = embed_items(embed, items[0], batch_done)
+    extra = (embed_items(embed, items[1], batch_done), hypernym_spread(nodes)) if hypernyms else None
     correlation = correlation_bridge(classifier, names, recipe.tau, RANK, hypernyms=extra)
     conse = conse_bridge(classifier, names, recipe.conse_temperature, centred=True)
     image_mapper, text_mapper = hybrid_bridge(correlation, conse, recipe.weight)

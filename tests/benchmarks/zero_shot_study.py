@@ -203,7 +203,7 @@ def class_text_embeddings(text_tower, tokenizer) -> tuple[dict[str, torch.Tensor
     for key, texts in CLASS_TEXT_VARIANTS.items():
         def compute(texts=texts):
             started = time.perf_counter()
-            names = zs.class_name_embeddings(text_tower, tokenizer, texts).numpy()
+            names = zs.class_name_embeddings(zs.torch_embedder(text_tower, tokenizer), texts).numpy()
             return {"names": names, "seconds": np.array(time.perf_counter() - started)}
         data = cached(f"class_texts-{key}", compute)
         embeddings[key], seconds[key] = torch.from_numpy(data["names"]), float(data["seconds"])

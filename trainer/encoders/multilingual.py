@@ -52,17 +52,18 @@ def available() -> bool:
 
 
 class MultilingualTextEncoder:
-    """texts -> (B, 512) float32 unit rows, through ONNX Runtime on CPU (the tokeniser op runs there)."""
+    """texts -> (B, 512) float32 unit rows, through ONNX Runtime on CPU (the tokeniser op runs there).
+
+    Runs the graph through trainer.onnx_text, whose one cached session the export of the built-in
+    model then reuses: the 72 MB graph is loaded once per build.
+    """
 
     def __init__(self, path: Path | None = None):
-        from models.runtime import create_session
-
         self.path = path or model_path()
-        self._session = create_session(self.path, "cpu")
-        self._input = self._session.get_inputs()[0].name
 
     def __call__(self, texts: list[str], batch: int = 256) -> np.ndarray:
-        chunks = [self._session.run(None, {self._input: np.asarray(texts[i : i + batch], dtype=object)})[0]
-                  for i in range(0, len(texts), batch)]
+        from trainer.onnx_text import run_strings_graph
+
+        chunks = [run_strings_graph(self.path, texts[i : i + batch]) for i in range(0, len(texts), batch)]
         out = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, WIDTH), np.float32)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
