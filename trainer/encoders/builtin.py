@@ -34,7 +34,7 @@ TEXT_SPEC = {"max_length": 128, "pooling": "mean", "pad_id": 0, "pad_token": "[P
 
 
 class ImageFeatures(nn.Module):
-    """pixel_values (B, 3, 224, 224) -> EfficientNet-Lite0 pooled features (B, 1280)."""
+    """pixel_values (B, 3, S, S) -> EfficientNet-Lite pooled features (B, 1280); S = 224 for Lite0, 260 for Lite2."""
 
     def __init__(self, model: EfficientNetLite):
         super().__init__()

