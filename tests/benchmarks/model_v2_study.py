@@ -34,15 +34,15 @@ sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 import general_photos as gp  # noqa: E402
 import zero_shot as zs  # noqa: E402
 
+import trainer.zero_shot as zst  # noqa: E402
+
 CACHE = gp.CACHE / "model_v2_study"
 RESULTS = HERE / "results" / "model_v2_study.json"
 LANGS = gp.LANGUAGES
-V1_TEXTS = {"templates": ("a photo of a {}.",), "max_lemmas": 1}
+V1_TEXTS, RICH_TEXTS = zst.CLASS_TEXTS, zst.V2_CLASS_TEXTS  # the class texts of v1 and of v2
 # The demo photos' R@1 / R@5 with built-in v1, measured through its ONNX bundle (results/general_photos_v1.json):
 # the grid keeps settings that reach them (this harness's full-rank numpy bridge reads v1 a little differently).
 DEMO_V1 = (0.5238, 0.8095)  # 11 and 17 of 21
-RICH_TEXTS = {"templates": ("a photo of a {}.", "a photo of the {}.", "a close-up photo of a {}.", "a good photo of a {}.",
-                            "a {} in the picture."), "max_lemmas": None}
 
 
 def norm(x):
@@ -68,7 +68,6 @@ def _cached(name: str, compute):
 def image_logits(key: str) -> dict:
     """Per workload, the ImageNet logits pooled two ways ("mean", "lse"), plus the classifier."""
     import torch
-    from PIL import Image  # noqa: F401
 
     from models.preprocess import ImagePreprocess, load_and_preprocess, preprocess
     from desktop.core.demo_library import DEMO_PHOTOS, demo_image
@@ -138,38 +137,22 @@ class Texts:
         return self._encode
 
 
-def class_embeddings(embed: Texts, recipe: dict) -> np.ndarray:
-    """(1000, Dt): normalize(mean over lemmas x templates) + normalize(gloss text), normalised (trainer.zero_shot)."""
-    from trainer.zero_shot import imagenet_glosses, imagenet_lemmas
+def _embedder(embed: Texts):
+    """`embed` as trainer.zero_shot's TextEmbedder."""
+    import torch
 
-    lemmas = imagenet_lemmas()
-    prompts, owner = [], []
-    for index, names in enumerate(lemmas):
-        for name in names[: recipe["max_lemmas"]]:
-            prompts += [t.format(name) for t in recipe["templates"]]
-            owner += [index] * len(recipe["templates"])
-    named = np.zeros((1000, embed(["x"]).shape[1]), np.float32)
-    np.add.at(named, np.array(owner), embed(prompts))
-    glossed = embed([f"{', '.join(n)}: {g}" for n, g in zip(lemmas, imagenet_glosses())])
-    return norm(norm(named) + glossed)
+    return lambda texts, on_batch: torch.from_numpy(embed(texts))
+
+
+def class_embeddings(embed: Texts, texts) -> np.ndarray:
+    """(1000, Dt): the class texts embedded as trainer.zero_shot does (zst.embed_items)."""
+    return zst.embed_items(_embedder(embed), zst.class_items(texts)).numpy()
 
 
 def hypernym_embeddings(embed: Texts) -> tuple[np.ndarray, np.ndarray]:
-    from trainer.zero_shot import HYPERNYM_LEMMAS, imagenet_hypernyms
-
-    nodes = imagenet_hypernyms()
-    prompts, owner = [], []
-    for index, node in enumerate(nodes):
-        for name in node.lemmas[:HYPERNYM_LEMMAS]:
-            prompts.append(f"a photo of a {name}.")
-            owner.append(index)
-    named = np.zeros((len(nodes), embed(["x"]).shape[1]), np.float32)
-    np.add.at(named, np.array(owner), embed(prompts))
-    glossed = embed([f"{', '.join(n.lemmas)}: {n.gloss}" for n in nodes])
-    spread = np.zeros((len(nodes), 1000), np.float32)
-    for index, node in enumerate(nodes):
-        spread[index, node.classes] = 1.0 / len(node.classes)
-    return norm(norm(named) + glossed), spread
+    """(K, Dt) hypernym embeddings and their (K, 1000) spread over the classes, as trainer.zero_shot builds them."""
+    nodes = zst.imagenet_hypernyms()
+    return zst.embed_items(_embedder(embed), zst.hypernym_items(nodes, RICH_TEXTS)).numpy(), zst.hypernym_spread(nodes).numpy()
 
 
 # --- the bridge in numpy ----------------------------------------------------------------------
@@ -267,7 +250,7 @@ def main() -> int:
         embed = towers[tower]
         names = class_embeddings(embed, texts)
         bridge = Bridge(names, hypernyms=hypernym_embeddings(embed) if hypernyms else None, **constants)
-        bias = hub_bias(hub, bridge.texts(embed([f"a photo of a {n}." for n in _first_lemmas()]))) if hub else None
+        bias = hub_bias(hub, bridge.texts(embed([f"a photo of a {n[0]}." for n in zst.imagenet_lemmas()]))) if hub else None
         result = evaluate(logits[key], pool, embed, bridge, bias)
         rows.append({"name": name, "image": key, "pool": pool, "text": tower, "class_texts": "v1" if texts is V1_TEXTS else "rich",
                      "hypernyms": hypernyms, "hubness": hub, **constants, "dev": result})
@@ -300,12 +283,6 @@ def main() -> int:
                                    "seconds": round(time.perf_counter() - started, 1)}, indent=1) + "\n")
     print(f"written to {RESULTS}")
     return 0
-
-
-def _first_lemmas() -> list[str]:
-    from trainer.zero_shot import imagenet_lemmas
-
-    return [names[0] for names in imagenet_lemmas()]
 
 
 if __name__ == "__main__":
