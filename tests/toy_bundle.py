@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -92,3 +93,10 @@ def export_toy_bundle(destination: Path, name: str = "toy", seed: int = 0, insta
 
 
 __all__ = ["Normalize", "export_toy_bundle", "multilingual_toy_pair", "toy_pair"]
+
+
+def edit_manifest(folder: Path, edit) -> None:
+    """Rewrite `folder`'s manifest.json after `edit(data)` changes its parsed JSON in place."""
+    data = json.loads((folder / "manifest.json").read_text())
+    edit(data)
+    (folder / "manifest.json").write_text(json.dumps(data))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -11,17 +10,7 @@ import pytest
 from models.bundle import open_bundle
 from models.errors import BundleError
 from models.runtime import ModelRuntime
-from toy_bundle import export_toy_bundle
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    return export_toy_bundle(tmp_path_factory.mktemp("bundles") / "toy")
-
-
-@pytest.fixture
-def bundle_copy(exported, tmp_path):
-    return shutil.copytree(exported, tmp_path / "copy")
+from toy_bundle import edit_manifest, export_toy_bundle
 
 
 def test_exported_bundle_opens_and_encodes_both_modalities(exported):
@@ -135,12 +124,6 @@ def test_folder_that_is_not_a_bundle_says_so(tmp_path):
         open_bundle(tmp_path)
 
 
-def _edit_manifest(folder, edit):
-    data = json.loads((folder / "manifest.json").read_text())
-    edit(data)
-    (folder / "manifest.json").write_text(json.dumps(data))
-
-
 def _set(path, value):
     def edit(data):
         *parents, leaf = path.split(".")
@@ -172,7 +155,7 @@ def _set(path, value):
     ],
 )
 def test_manifest_value_outside_its_sane_range_is_refused_naming_the_field(bundle_copy, field, value, allowed):
-    _edit_manifest(bundle_copy, _set(field, value))
+    edit_manifest(bundle_copy, _set(field, value))
     with pytest.raises(BundleError) as caught:
         open_bundle(bundle_copy)
     message = str(caught.value)
@@ -180,13 +163,13 @@ def test_manifest_value_outside_its_sane_range_is_refused_naming_the_field(bundl
 
 
 def test_mean_with_two_channels_is_refused_naming_the_field(bundle_copy):
-    _edit_manifest(bundle_copy, _set("image_preprocess.mean", [0.5, 0.5]))
+    edit_manifest(bundle_copy, _set("image_preprocess.mean", [0.5, 0.5]))
     with pytest.raises(BundleError, match=r"image_preprocess\.mean holds 2 values; it needs 3"):
         open_bundle(bundle_copy)
 
 
 def test_unknown_resample_filter_is_refused_with_the_ones_allowed(bundle_copy):
-    _edit_manifest(bundle_copy, _set("image_preprocess.resample", "nearest"))
+    edit_manifest(bundle_copy, _set("image_preprocess.resample", "nearest"))
     with pytest.raises(BundleError, match=r"image_preprocess\.resample is 'nearest'.*bicubic"):
         open_bundle(bundle_copy)
 
@@ -195,7 +178,7 @@ def _replace_file(folder, file_name, data: bytes):
     from models.bundle import sha256_of
 
     (folder / file_name).write_bytes(data)
-    _edit_manifest(folder, lambda manifest: manifest["files"].__setitem__(file_name, sha256_of(folder / file_name)))
+    edit_manifest(folder, lambda manifest: manifest["files"].__setitem__(file_name, sha256_of(folder / file_name)))
 
 
 def _mapper_graph(in_width: int, out_width: int, declared_width, poison: str | None = None) -> bytes:
@@ -260,7 +243,7 @@ def test_malformed_tokenizer_with_a_matching_checksum_is_refused_by_the_probe(bu
 def test_pad_id_outside_the_tokenizer_vocabulary_is_refused_with_the_range(bundle_copy):
     from models.probe import probe_bundle
 
-    _edit_manifest(bundle_copy, _set("text.pad_id", 10**6))
+    edit_manifest(bundle_copy, _set("text.pad_id", 10**6))
     with pytest.raises(BundleError, match=r"text.pad_id is 1000000; allowed 0..30521"):
         probe_bundle(open_bundle(bundle_copy))
 
@@ -273,6 +256,6 @@ def test_probe_runs_once_per_manifest_and_again_when_the_manifest_changes(bundle
     probe.ensure_probed(open_bundle(bundle_copy))
     probe.ensure_probed(open_bundle(bundle_copy))
     assert runs == ["toy"] and (bundle_copy / probe.PROBE_FILE).is_file()
-    _edit_manifest(bundle_copy, _set("name", "renamed"))
+    edit_manifest(bundle_copy, _set("name", "renamed"))
     probe.ensure_probed(open_bundle(bundle_copy))
     assert runs == ["toy", "renamed"]

@@ -13,28 +13,12 @@ from models.bundle import open_bundle, sha256_of
 from models.errors import BundleError
 from models.manifest import Manifest, TextSpec, read_manifest
 from models.runtime import ModelRuntime
-from toy_bundle import export_toy_bundle
-
-
-@pytest.fixture(scope="module")
-def tokens_bundle(tmp_path_factory):
-    return export_toy_bundle(tmp_path_factory.mktemp("bundles") / "toy")
-
-
-@pytest.fixture
-def bundle_copy(tokens_bundle, tmp_path):
-    return shutil.copytree(tokens_bundle, tmp_path / "copy")
-
-
-def _edit_manifest(folder, edit):
-    data = json.loads((folder / "manifest.json").read_text())
-    edit(data)
-    (folder / "manifest.json").write_text(json.dumps(data))
+from toy_bundle import edit_manifest, export_toy_bundle
 
 
 def _replace_graph(folder, file_name, model) -> None:
     (folder / file_name).write_bytes(model.SerializeToString())
-    _edit_manifest(folder, lambda data: data["files"].__setitem__(file_name, sha256_of(folder / file_name)))
+    edit_manifest(folder, lambda data: data["files"].__setitem__(file_name, sha256_of(folder / file_name)))
 
 
 # --- the manifest ------------------------------------------------------------------------------
@@ -45,29 +29,29 @@ def test_strings_text_spec_round_trips_without_token_fields():
     assert TextSpec.from_dict(spec.to_dict()) == spec and spec.reads_strings
 
 
-def test_manifest_of_a_strings_bundle_round_trips_and_lists_no_tokenizer(tokens_bundle):
+def test_manifest_of_a_strings_bundle_round_trips_and_lists_no_tokenizer(exported):
     from dataclasses import replace
 
-    manifest = replace(read_manifest(tokens_bundle), text=TextSpec(input="strings"))
+    manifest = replace(read_manifest(exported), text=TextSpec(input="strings"))
     again = Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())), "here")
     assert again == manifest and again.schema_version == 2
     assert "tokenizer.json" not in again.bundle_files and "text_encoder.onnx" in again.bundle_files
 
 
 def test_tokens_bundles_still_range_check_their_token_fields(bundle_copy):
-    _edit_manifest(bundle_copy, lambda data: data["text"].__setitem__("max_length", 0))
+    edit_manifest(bundle_copy, lambda data: data["text"].__setitem__("max_length", 0))
     with pytest.raises(BundleError, match=r"manifest field text.max_length is 0; allowed 1..2048"):
         open_bundle(bundle_copy)
 
 
 def test_unknown_text_input_is_refused_naming_the_field(bundle_copy):
-    _edit_manifest(bundle_copy, lambda data: data["text"].__setitem__("input", "pixels"))
+    edit_manifest(bundle_copy, lambda data: data["text"].__setitem__("input", "pixels"))
     with pytest.raises(BundleError, match=r"manifest field text.input is 'pixels'; use 'tokens' or 'strings'"):
         open_bundle(bundle_copy)
 
 
 def test_schema_version_3_is_refused_naming_the_versions_read(bundle_copy):
-    _edit_manifest(bundle_copy, lambda data: data.__setitem__("schema_version", 3))
+    edit_manifest(bundle_copy, lambda data: data.__setitem__("schema_version", 3))
     with pytest.raises(BundleError, match=r"schema version 3 is not supported by this picsift \(it reads versions 1, 2\)"):
         open_bundle(bundle_copy)
 
@@ -79,7 +63,7 @@ def test_version_1_bundle_opens_probes_and_ranks_texts_against_images(bundle_cop
         data["schema_version"] = 1
         del data["text"]["input"]
 
-    _edit_manifest(bundle_copy, as_version_1)
+    edit_manifest(bundle_copy, as_version_1)
     bundle = open_bundle(bundle_copy)
     probe_bundle(bundle)
     runtime = ModelRuntime(bundle)
@@ -204,10 +188,10 @@ def test_strings_bundle_encodes_the_empty_query_and_a_10000_character_one(string
 
 @needs_graph
 @pytest.mark.slow
-def test_strings_bundle_whose_text_graph_reads_token_ids_is_refused(strings_bundle, tokens_bundle, tmp_path):
+def test_strings_bundle_whose_text_graph_reads_token_ids_is_refused(strings_bundle, exported, tmp_path):
     folder = shutil.copytree(strings_bundle, tmp_path / "mixed")
-    shutil.copyfile(tokens_bundle / "text_encoder.onnx", folder / "text_encoder.onnx")
-    _edit_manifest(folder, lambda data: (data["files"].__setitem__("text_encoder.onnx", sha256_of(folder / "text_encoder.onnx")),
+    shutil.copyfile(exported / "text_encoder.onnx", folder / "text_encoder.onnx")
+    edit_manifest(folder, lambda data: (data["files"].__setitem__("text_encoder.onnx", sha256_of(folder / "text_encoder.onnx")),
                                          data.__setitem__("text_feature_dim", 12)))
     with pytest.raises(BundleError, match=r"text_encoder.onnx has inputs \[.*'input_ids'.*\].*expected \['texts'\]"):
         open_bundle(folder)
