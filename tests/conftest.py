@@ -17,6 +17,8 @@ def isolated_data_dir(tmp_path, monkeypatch):
     """Point PICSIFT_DATA_DIR at a fresh temp dir so no test touches the user's library or models."""
     data = tmp_path / "picsift-data"
     monkeypatch.setenv("PICSIFT_DATA_DIR", str(data))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: a download attempt is refused
+    monkeypatch.delenv("HF_TOKEN", raising=False)
     return data
 
 
