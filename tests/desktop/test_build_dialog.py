@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QProcess
 from PySide6.QtWidgets import QPushButton
 
-from desktop.ui import dialogs, error_log
+from desktop.ui import error_log, trainer_run
 from desktop.ui.dialogs import BuildModelDialog
 from models import registry
 
@@ -33,7 +33,7 @@ def _recording(dialog: BuildModelDialog) -> list[tuple[str, int, int]]:
 
 def _fake_trainer(monkeypatch, script: str) -> None:
     """The trainer replaced by a small script (what reaches the dialog is the process's output only)."""
-    monkeypatch.setattr(dialogs, "trainer_command", lambda args: [sys.executable, "-c", script])
+    monkeypatch.setattr(trainer_run, "trainer_command", lambda args: [sys.executable, "-c", script])
 
 
 @pytest.mark.slow
@@ -97,8 +97,8 @@ def test_a_user_error_from_the_trainer_is_shown_as_its_own_message(qtbot, monkey
 
 
 def test_a_trainer_that_cannot_start_is_reported_instead_of_a_stuck_dialog(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setattr(dialogs, "trainer_command", lambda args: [str(tmp_path / "no-such-python"), *args])
-    assert _failure(qtbot).startswith("The built-in model could not be built: could not start the model builder")
+    monkeypatch.setattr(trainer_run, "trainer_command", lambda args: [str(tmp_path / "no-such-python"), *args])
+    assert _failure(qtbot).startswith("The built-in model could not be built: could not start the trainer")
 
 
 def test_cancel_stops_the_build_without_reporting_a_failure(qtbot, monkeypatch):
