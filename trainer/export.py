@@ -113,7 +113,9 @@ def check_parity(expected: torch.Tensor, actual: np.ndarray, what: str, max_abs_
     diff = float(np.abs(expected_np - actual).max()) if actual.size else 0.0
     norms = np.linalg.norm(expected_np, axis=1) * np.linalg.norm(actual, axis=1)
     cosine = float(((expected_np * actual).sum(1) / np.maximum(norms, 1e-12)).min())
-    if actual.shape != expected_np.shape or cosine < MIN_COSINE or diff > max_abs_diff:
+    # Written so that NaN fails: a NaN cosine or diff compares False both ways (a corrupt checkpoint's NaN
+    # weights give NaN in torch and ONNX alike, which the plain `<` tests let through).
+    if actual.shape != expected_np.shape or not (cosine >= MIN_COSINE and diff <= max_abs_diff):
         raise ParityError(
             f"{what}: ONNX output differs from {source} (shape {actual.shape} vs {expected_np.shape}, "
             f"min cosine {cosine:.6f}, max |diff| {diff:.2e}); the export is unusable"

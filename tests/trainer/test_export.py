@@ -40,6 +40,16 @@ def test_graph_that_differs_from_torch_fails_the_export_and_leaves_no_bundle(tmp
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_model_that_outputs_nan_fails_the_parity_gate(tmp_path):
+    """A corrupt checkpoint's NaN weights give NaN in torch and ONNX alike; that is no usable export."""
+    pair = toy_pair()
+    with torch.no_grad():
+        next(pair.image_mapper.parameters()).fill_(float("nan"))
+    with pytest.raises(ParityError, match="image mapper: ONNX output differs from torch.*min cosine nan"):
+        export_bundle(pair, tmp_path / "nan", "nan", ["a", "b c d", "e f"], _mixed_sign_pixels())
+    assert not (tmp_path / "nan").exists()
+
+
 def _mixed_sign_pixels() -> torch.Tensor:
     torch.manual_seed(1)
     return torch.randn(4, 3, 32, 32)
