@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class HubStandIn:
         self.gated: set[str] = set()
         self.wrong_etag: set[tuple[str, str]] = set()  # (repo_id, file)
         self.cut_after: dict[str, int] = {}  # file name -> body bytes sent before the connection drops
+        self.slow_down_s = 0.0  # pause after each 64 KiB of a body: a slow network, so a test can Cancel mid-file
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -169,6 +171,12 @@ def _handler_for(hub: HubStandIn):
                        {"X-Error-Code": code, "X-Error-Message": message, "Content-Type": "application/json"}, True)
 
         def _send(self, status: int, payload: bytes, headers: dict, body: bool, cut: int | None = None) -> None:
+            try:
+                self._write(status, payload, headers, body, cut)
+            except (BrokenPipeError, ConnectionResetError):  # the client went away (a cancelled download)
+                self.close_connection = True
+
+        def _write(self, status: int, payload: bytes, headers: dict, body: bool, cut: int | None) -> None:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -176,8 +184,14 @@ def _handler_for(hub: HubStandIn):
             self.end_headers()
             if not body:
                 return
-            if cut is None:
+            if cut is None and not hub.slow_down_s:
                 self.wfile.write(payload)
+                return
+            if cut is None:
+                for start in range(0, len(payload), 1 << 16):
+                    self.wfile.write(payload[start:start + (1 << 16)])
+                    self.wfile.flush()
+                    time.sleep(hub.slow_down_s)
                 return
             self.wfile.write(payload[:cut])  # then the server "goes away": the connection closes early
             self.wfile.flush()

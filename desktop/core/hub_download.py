@@ -202,7 +202,7 @@ def _download_file(listing: RepoListing, remote: RemoteFile, folder: Path, cance
                 have = 0
             with open(part, "ab" if have else "wb") as out:
                 while not cancel.is_set():
-                    chunk = response.read(CHUNK_BYTES)
+                    chunk = response.read1(CHUNK_BYTES)  # what has arrived: progress and Cancel stay prompt
                     if not chunk:
                         break
                     out.write(chunk)

@@ -30,6 +30,7 @@ def run_app(argv: list[str] | None = None) -> int:
         reporter.show = window.show_error
         window.show()
         window.offer_builtin_update()
+        window.resume_model_switch()
         window_holder.append(window)
         # Start-up objects (modules, classes, Qt wrappers: ~50,000) are never garbage; freezing them
         # keeps each full collection ~5x shorter. A collection holds the GIL, so while indexing it

@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(QAction("&Preview pane", self, shortcut=QKeySequence("Space"), triggered=self.toggle_preview))
         model_menu = self.menuBar().addMenu("&Model")
         model_menu.addAction(QAction("Model &settings...", self, triggered=self.open_model_settings))
+        model_menu.addAction(QAction("&Get a better model...", self, triggered=self.open_get_model))
         model_menu.addAction(QAction("&Teach picsift your folders...", self, triggered=self.open_fine_tune))
         model_menu.addAction(QAction("&Export active model...", self, triggered=self.export_model))
         model_menu.addAction(QAction("&Import model...", self, triggered=self.import_model))
@@ -541,6 +542,8 @@ class MainWindow(QMainWindow):
             self.search_now()  # new photos become searchable as they are committed
 
     def cancel_indexing(self) -> None:
+        """The Cancel button: stops indexing, and a model switch waiting on it (the current model stays)."""
+        self.settings.switching_to = ""
         if self.index_worker is not None:
             self.index_worker.cancel()
             self.cancel_button.setEnabled(False)
@@ -579,12 +582,43 @@ class MainWindow(QMainWindow):
         dialog.useRequested.connect(self.use_model)
         dialog.open()
 
+    def open_get_model(self) -> None:
+        """Model > Get a better model...: the curated hub models; an installed one is switched to."""
+        from desktop.ui.get_model import GetModelDialog
+
+        running = getattr(self, "get_model_dialog", None)
+        if running is not None and running.is_running():  # closed while downloading: show that run again
+            running.show()
+            return
+
+        def show(photos: int) -> None:
+            self.get_model_dialog = GetModelDialog(photos, self)
+            self.get_model_dialog.installed.connect(self.use_model)
+            self.get_model_dialog.open()
+        self._on_engine(self.library.catalog.count_files, show)
+
+    def resume_model_switch(self) -> None:
+        """A switch whose re-encoding the last session did not finish goes on where it stopped."""
+        from models import registry
+
+        name = self.settings.switching_to
+        if not name:
+            return
+        if name == registry.active_name() or not registry.bundle_folder(name).is_dir():
+            self.settings.switching_to = ""
+            return
+        self.use_model(name)
+
     def use_model(self, name: str) -> None:
         """Switch models. Same image encoder: stored features are re-mapped, searchable in seconds.
-        Another encoder: photos are encoded in the background while the current model keeps answering."""
+        Another encoder: photos are encoded in the background while the current model keeps answering;
+        closing the app meanwhile keeps what is encoded, and the next start goes on (resume_model_switch)."""
         from desktop.core.catalog import Catalog
         from models import registry
         from models.runtime import ModelRuntime
+
+        self.settings.switching_to = name
+        self.settings.save()
 
         def prepare():
             runtime = ModelRuntime(registry.open_installed(name), device=self.library.device)
@@ -607,7 +641,8 @@ class MainWindow(QMainWindow):
         from models import registry
 
         self.library = library
-        self._on_engine(lambda: registry.use(name), lambda _: None)
+        self.settings.switching_to = ""
+        self._on_engine(lambda: registry.use(name), lambda _: self.settings.save())
         self.status_label.setText(f"Now searching with {name}.")
         self.search_now()
 

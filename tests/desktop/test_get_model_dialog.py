@@ -1,0 +1,139 @@
+"""Model > Get a better model...: download from a (loopback) hub, convert in the trainer, install, switch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PySide6.QtWidgets import QPushButton
+from safetensors.torch import load_file, save_file
+
+from desktop.core import hub_download
+from desktop.ui.get_model import GetModelDialog
+from hub_stand_in import HubStandIn
+from models import hub_catalog, registry
+from models.manifest import read_manifest
+from tiny_models import make_tiny
+
+CONVERT_MS = 240_000  # the trainer process loads torch and transformers, converts and checks a tiny model
+WAIT_MS = 30_000
+GOOD, BROKEN, ABSENT = "acme/tiny-clip", "acme/tiny-clip-nan", "acme/not-there"
+
+
+def _entry(hub_id: str, recommended: tuple[str, ...] = ()) -> hub_catalog.HubModel:
+    return hub_catalog.HubModel(
+        hub_id=hub_id, name=hub_id.split("/")[1], family="clip", download_bytes=5_000_000, parameters=1_200_000,
+        image_size=32, image_feature_dim=32, embedding_dim=16, languages="en",
+        published=(hub_catalog.PublishedFigure("ImageNet", "top-1 %", 1.0, "none"),), gflops_image=0.01,
+        gflops_text=0.01, licence="MIT", recommended=recommended)
+
+
+@pytest.fixture(scope="module")
+def tiny_repos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repos")
+    good = make_tiny("clip", root / "good")
+    broken = make_tiny("clip", root / "broken")
+    weights = load_file(broken / "model.safetensors")
+    weights["visual_projection.weight"] = torch.full_like(weights["visual_projection.weight"], float("nan"))
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})  # a corrupt checkpoint
+    return {GOOD: good, BROKEN: broken}
+
+
+@pytest.fixture
+def hub(tiny_repos, monkeypatch):
+    monkeypatch.setattr(hub_catalog, "hub_models", lambda: (_entry(GOOD, ("cpu", "gpu")), _entry(BROKEN), _entry(ABSENT)))
+    with HubStandIn(tiny_repos) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server
+
+
+@pytest.fixture
+def dialog(qtbot, hub, installed_builtin):
+    registry.use(registry.DEFAULT_BUNDLE)
+    window = GetModelDialog(photos=250)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.reject()
+
+
+def _choose(dialog: GetModelDialog, hub_id: str) -> None:
+    dialog.table.selectRow(next(i for i, m in enumerate(dialog.models) if m.hub_id == hub_id))
+
+
+def _button(dialog: GetModelDialog, text: str) -> QPushButton:
+    return next(b for b in dialog.findChildren(QPushButton) if b.text() == text)
+
+
+def test_the_list_shows_sizes_languages_figures_estimates_and_the_recommended_model(dialog, qtbot):
+    qtbot.waitUntil(lambda: dialog.table.item(0, 4).text() != "estimating...", timeout=WAIT_MS)
+    assert [dialog.table.item(0, c).text() for c in (0, 1, 2, 3)] == ["tiny-clip  (clip)", "5.0 MB", "en", "ImageNet top-1 % 1"]
+    assert "recommended for a CPU laptop" in dialog.table.item(0, 5).text()
+    assert dialog.selected_model().hub_id == GOOD  # the CPU recommendation is selected first
+    assert "download 5.0 MB" in dialog.details.text() and "vectors for 250 photos" in dialog.details.text()
+
+
+def test_a_full_download_converts_installs_and_announces_the_model(dialog, qtbot):
+    _choose(dialog, GOOD)
+    with qtbot.waitSignal(dialog.installed, timeout=CONVERT_MS) as installed:
+        _button(dialog, "Download and install").click()
+    assert installed.args == ["tiny-clip"]
+    manifest = read_manifest(registry.bundle_folder("tiny-clip"))
+    assert manifest.provenance["base_weights"] == GOOD
+    assert registry.active_name() == registry.DEFAULT_BUNDLE  # the switch is the main window's, after this
+    assert not hub_download.downloads_dir(GOOD).exists()  # the download is deleted once installed
+    assert "Installed tiny-clip" in dialog.status.text()
+    assert not _button(dialog, "Download and install").isEnabled()
+
+
+def test_cancel_keeps_the_bytes_and_the_next_try_resumes_them(dialog, qtbot, hub):
+    hub.slow_down_s = 0.01
+    _choose(dialog, GOOD)
+    _button(dialog, "Download and install").click()
+    qtbot.waitUntil(lambda: "Downloading acme/tiny-clip:" in dialog.status.text(), timeout=WAIT_MS)
+    _button(dialog, "Cancel").click()
+    qtbot.waitUntil(lambda: dialog.status.text().startswith("Cancelled;"), timeout=WAIT_MS)
+    assert "resumes where it stopped" in dialog.status.text()
+    kept = hub_download.partial_bytes(GOOD)
+    assert kept > 0 and not registry.bundle_folder("tiny-clip").exists()
+    hub.slow_down_s = 0.0
+    hub.requests.clear()
+    with qtbot.waitSignal(dialog.installed, timeout=CONVERT_MS):
+        _button(dialog, "Download and install").click()
+    assert any(r and r != "bytes=0-" for method, _, r in hub.requests if method == "GET")
+
+
+def test_the_server_going_away_says_so_and_nothing_is_installed(dialog, qtbot, hub):
+    hub.cut_after["model.safetensors"] = 100_000
+    _choose(dialog, GOOD)
+    _button(dialog, "Download and install").click()
+    qtbot.waitUntil(lambda: "Nothing was installed" in dialog.status.text(), timeout=WAIT_MS)
+    assert "stopped" in dialog.status.text() and "resume" in dialog.status.text()
+    assert _button(dialog, "Download and install").isEnabled()
+    assert registry.active_name() == registry.DEFAULT_BUNDLE
+
+
+def test_a_repo_that_does_not_exist_is_one_line_and_the_current_model_keeps_working(dialog, qtbot):
+    _choose(dialog, ABSENT)
+    _button(dialog, "Download and install").click()
+    qtbot.waitUntil(lambda: "Nothing was installed" in dialog.status.text(), timeout=WAIT_MS)
+    assert dialog.status.text().startswith("acme/not-there is not on the model hub")
+    assert "current model keeps working" in dialog.status.text()
+
+
+def test_a_model_that_fails_the_parity_gate_installs_nothing_and_leaves_the_current_model(dialog, qtbot):
+    _choose(dialog, BROKEN)
+    installed = []
+    dialog.installed.connect(installed.append)
+    _button(dialog, "Download and install").click()
+    qtbot.waitUntil(lambda: "Nothing was installed" in dialog.status.text(), timeout=CONVERT_MS)
+    assert "ONNX output differs" in dialog.status.text() or "parity" in dialog.status.text()
+    assert not installed and not registry.bundle_folder("tiny-clip-nan").exists()
+    assert registry.active_name() == registry.DEFAULT_BUNDLE
+
+
+def test_a_model_that_does_not_fit_on_the_disk_is_refused_before_downloading(dialog, qtbot, hub, monkeypatch):
+    monkeypatch.setattr(hub_catalog.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 1_000_000})())
+    _choose(dialog, GOOD)
+    _button(dialog, "Download and install").click()
+    assert "needs" in dialog.status.text() and "free" in dialog.status.text()
+    assert not hub.requests  # refused before the hub was asked anything
