@@ -52,6 +52,15 @@ def file_size(count: int) -> str:
     return f"{max(1, round(count / 1e3))} kB"
 
 
+def rough_duration(seconds: float) -> str:
+    """An estimate as a person reads it: `40 s`, `12 min`, `3.5 h`, `2.1 days` (two figures at most)."""
+    for unit, scale in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= scale * (2 if unit == "days" else 1):
+            value = seconds / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{max(1, round(seconds))} s"
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, smuggled by surrogateescape

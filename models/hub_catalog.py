@@ -56,14 +56,14 @@ class PublishedFigure:
     """One published zero-shot result of a model (or of the model named by `of`)."""
 
     benchmark: str  # "ImageNet", "Flickr30K", "MS-COCO 5K", ...
-    metric: str  # "top-1 %", "text->image R@1", ...
+    metric: str  # "top-1", "text->image R@1", ... (all percentages)
     value: float
     source: str  # a citation from the catalog's "sources"
     of: str = ""  # the model it was measured on, when not exactly this checkpoint
 
     def label(self) -> str:
-        """`ImageNet top-1 % 63.2`, with the measured model when it differs."""
-        return f"{self.benchmark} {self.metric} {self.value:g}" + (f" ({self.of})" if self.of else "")
+        """`ImageNet top-1 63.2`, with the measured model when it differs."""
+        return f"{self.benchmark} {self.metric} {self.value:.1f}" + (f" ({self.of})" if self.of else "")
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,9 @@ class HubModel:
         return self.languages != "en"
 
     @property
-    def headline(self) -> PublishedFigure | None:
-        """The figure a one-line listing shows: the first measured on this very checkpoint."""
-        return next((figure for figure in self.published if not figure.of), None)
+    def headline(self) -> PublishedFigure:
+        """The figure a one-line listing shows: the first measured on this very checkpoint, else the first."""
+        return next((figure for figure in self.published if not figure.of), self.published[0])
 
 
 @dataclass(frozen=True)
