@@ -8,6 +8,7 @@ import sys
 
 from desktop.core.trainer_process import run_trainer
 from models import registry
+from models.display import file_size, plural, rough_duration
 
 
 def ensure_default_model() -> None:
@@ -63,11 +64,71 @@ def _convert(args: argparse.Namespace) -> None:
     run_trainer(["convert", args.source, *extra])
 
 
+def _available(args: argparse.Namespace) -> None:
+    """The curated hub models with their cost for this library, what is installed, and how to get one."""
+    from desktop.cli_library import print_json
+    from models import hub_catalog
+
+    photos = _library_photos()
+    machine = hub_catalog.measure_machine()
+    installed = hub_catalog.installed_bundles()
+    rows = [_available_row(model, photos or 1000, machine, installed.get(model.hub_id)) for model in hub_catalog.hub_models()]
+    if args.json:
+        print_json({"photos": photos, "machine": machine.basis, "models": rows})
+        return
+    print(f"estimates for {'this library: ' + plural(photos, 'photo') if photos else 'every 1,000 photos'} on this computer "
+          f"({machine.basis}); sizes are the hub's, re-read before a download")
+    _print_table(rows)
+    print("get one: `picsift model convert HUB_ID` (the app: Model > Get a better model...)")
+
+
+def _library_photos() -> int | None:
+    """Distinct photos in the library's catalog (what a new model must encode), None without one."""
+    from desktop.core.catalog import Catalog, catalog_path
+    from models.errors import PicsiftError
+
+    if not catalog_path().exists():
+        return None  # opening a catalog would create one
+    try:
+        with Catalog(readonly=True) as catalog:
+            return len(catalog.live_image_ids()) or None
+    except PicsiftError:  # a damaged catalog: estimate per 1,000 photos; `picsift status` says what is wrong
+        return None
+
+
+def _available_row(model, photos: int, machine, bundle: str | None) -> dict:
+    from models import hub_catalog
+
+    need = hub_catalog.disk_needed(model, photos)
+    return {
+        "hub_id": model.hub_id, "name": model.name, "family": model.family, "languages": model.languages,
+        "download_bytes": model.download_bytes, "bundle_bytes": need.bundle_bytes, "vectors_bytes": need.vectors_bytes,
+        "published": model.headline.label(), "gflops_image": model.gflops_image,
+        "indexing_seconds": round(hub_catalog.indexing_seconds(model, photos, machine), 1),
+        "recommended": list(model.recommended), "installed": bundle,
+    }
+
+
+def _print_table(rows: list[dict]) -> None:
+    cells = [("hub id", "family", "download", "languages", "published (zero-shot)", "indexing", "")]
+    for row in rows:
+        marks = [f"best for {marker.upper()}" for marker in row["recommended"]]
+        marks += [f"installed as {row['installed']}"] if row["installed"] else []
+        cells.append((row["hub_id"], row["family"], file_size(row["download_bytes"]), row["languages"],
+                      row["published"], rough_duration(row["indexing_seconds"]), ", ".join(marks)))
+    widths = [max(len(line[column]) for line in cells) for column in range(len(cells[0]))]
+    for line in cells:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     model = commands.add_parser("model", help="manage model bundles").add_subparsers(dest="model_command", required=True)
     listing = model.add_parser("list", help="installed bundles, the active one marked *")
     listing.add_argument("--json", action="store_true", help="print a JSON list of objects")
     listing.set_defaults(run=_list)
+    available = model.add_parser("available", help="hub models picsift can convert, their cost here, the installed ones marked")
+    available.add_argument("--json", action="store_true", help="print {photos, machine, models: [...]} as JSON")
+    available.set_defaults(run=_available)
     use = model.add_parser("use", help="make a bundle the active one")
     use.add_argument("name")
     use.set_defaults(run=_use)

@@ -1,5 +1,5 @@
 """Show file names and other untrusted text safely: one line, readable, no bytes that fool a terminal.
-Also counts and scores as a person reads them (`1 folder`, `0.000` rather than `-0.000`).
+Also counts, scores and sizes as a person reads them (`1 folder`, `0.000` rather than `-0.000`, `1.7 GB`).
 
 File names are whatever the disk holds. On POSIX a name that is not UTF-8 (Latin-1 bytes left by
 old Windows or Samba copies) reaches Python as a str with lone surrogates (PEP 383), which
@@ -40,6 +40,25 @@ def plural(count: int, word: str, plural_word: str | None = None) -> str:
 def fixed(value: float, digits: int) -> str:
     """`value` with `digits` decimals, never `-0.000`: a score of -0.0001 rounds to zero, not below it."""
     return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.0 into 0.0
+
+
+def file_size(count: int) -> str:
+    """Bytes as a person reads them, in decimal units as disks and the model hub quote them:
+    `950 kB`, `609 MB`, `1.7 GB`, `12 GB` (at least `1 kB`)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if count >= scale:
+            value = count / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{max(1, round(count / 1e3))} kB"
+
+
+def rough_duration(seconds: float) -> str:
+    """An estimate as a person reads it: `40 s`, `12 min`, `3.5 h`, `2.1 days` (two figures at most)."""
+    for unit, scale in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= scale * (2 if unit == "days" else 1):
+            value = seconds / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{max(1, round(seconds))} s"
 
 
 def _escape(char: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,6 +10,7 @@ import torch
 
 from models import paths, registry
 from models.errors import PicsiftError
+from models.hub_catalog import bundle_name_for
 from trainer.export import export_bundle
 from trainer.families import load_family_pair
 
@@ -21,7 +21,7 @@ SAMPLE_TEXTS = ["a photo of a cat", "boats on a lake at sunset, seen from a hill
 def convert_to_bundle(source: str, family: str | None = None, name: str | None = None, replace: bool = False) -> Path:
     """Load `source` (hub id or local folder), export it with the parity gate, install it; returns its folder."""
     pair = load_family_pair(source, family)
-    name = name or _name_from(source)
+    name = name or bundle_name_for(source)
     if registry.bundle_folder(name).exists() and not replace:
         raise PicsiftError(f"a bundle named {name!r} is already installed; pass --replace or choose --name")
     size = int(pair.image_preprocess["size"])
@@ -33,9 +33,3 @@ def convert_to_bundle(source: str, family: str | None = None, name: str | None =
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return registry.bundle_folder(name)
-
-
-def _name_from(source: str) -> str:
-    """"openai/clip-vit-base-patch32" -> "clip-vit-base-patch32"; a folder -> its name."""
-    base = Path(source.rstrip("/\\")).name or "model"
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-") or "model"

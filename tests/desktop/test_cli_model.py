@@ -113,3 +113,40 @@ def test_a_version_1_bundle_imports_indexes_and_searches(tmp_path, capsys):
     capsys.readouterr()
     assert main(["search", "coffee", "--json", "--all"]) == 0
     assert [Path(hit["path"]).name for hit in json.loads(capsys.readouterr().out)] == ["coffee.jpg"]
+
+
+def test_model_available_lists_the_catalog_with_markers_and_how_to_get_one(capsys):
+    from models import hub_catalog
+
+    assert main(["model", "available"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "every 1,000 photos" in lines[0]  # no library yet
+    rows = {line.split()[0]: line for line in lines[2:-1]}
+    assert list(rows) == [model.hub_id for model in hub_catalog.hub_models()]
+    assert "best for CPU" in rows["openai/clip-vit-base-patch32"] and "609 MB" in rows["openai/clip-vit-base-patch32"]
+    assert "best for GPU" in rows["google/siglip-so400m-patch14-384"]
+    assert "multilingual (109 languages)" in rows["google/siglip2-base-patch16-224"]
+    assert "installed" not in "".join(lines)
+    assert "`picsift model convert HUB_ID`" in lines[-1]
+
+
+def test_model_available_estimates_for_the_librarys_photos_and_marks_an_installed_conversion(tmp_path, capsys):
+    from image_zoo import write_photo
+
+    registry.install(export_toy_bundle(tmp_path / "b32", name="clip-vit-base-patch32"))
+    registry.use("clip-vit-base-patch32")
+    for name in ("coffee", "astronaut", "chelsea"):
+        write_photo(tmp_path / "lib" / f"{name}.jpg", name, size=(64, 48))
+    assert main(["index", str(tmp_path / "lib")]) == 0
+    capsys.readouterr()
+    assert main(["model", "available", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["photos"] == 3
+    rows = {row["hub_id"]: row for row in listed["models"]}
+    assert rows["openai/clip-vit-base-patch32"]["installed"] == "clip-vit-base-patch32"
+    assert [hub for hub, row in rows.items() if row["installed"]] == ["openai/clip-vit-base-patch32"]
+    large, small = rows["openai/clip-vit-large-patch14"], rows["nvidia/groupvit-gcc-yfcc"]
+    assert large["indexing_seconds"] > small["indexing_seconds"] > 0
+    assert large["vectors_bytes"] == 3 * (2 * 1024 + 4 * 768 + 4 * 49 + 16 + 4 * 768 + 8)  # worked from the formats
+    assert main(["model", "available"]) == 0
+    assert "this library: 3 photos" in capsys.readouterr().out

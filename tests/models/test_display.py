@@ -35,3 +35,11 @@ def test_counts_of_one_are_singular_and_others_plural():
 def test_a_score_just_below_zero_prints_as_zero_not_minus_zero():
     assert fixed(-0.0001, 3) == "0.000" and fixed(-0.0, 2) == "0.00"
     assert fixed(-0.0006, 3) == "-0.001" and fixed(0.41549, 3) == "0.415"
+
+
+def test_sizes_and_estimates_read_as_a_person_says_them():
+    from models.display import file_size, rough_duration
+
+    assert [file_size(n) for n in (12, 950_000, 608_800_000, 1_713_600_000, 12_400_000_000)] == [
+        "1 kB", "950 kB", "609 MB", "1.7 GB", "12 GB"]
+    assert [rough_duration(s) for s in (0.2, 40, 130, 7200 * 1.1, 86400 * 3)] == ["1 s", "40 s", "2.2 min", "2.2 h", "3.0 days"]
