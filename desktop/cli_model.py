@@ -58,10 +58,53 @@ def _build_default(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
+    """A local folder goes to the trainer as is; a hub id is downloaded here first (a progress bar,
+    resumable), converted by the trainer from that folder, and the download deleted once installed."""
     extra = [flag for flag, on in (("--replace", args.replace),) if on]
     extra += [f"--family={args.family}"] if args.family else []
     extra += [f"--name={args.name}"] if args.name else []
-    run_trainer(["convert", args.source, *extra])
+    if _is_local(args.source):
+        run_trainer(["convert", args.source, *extra])
+        return
+    from desktop.core import hub_download
+
+    folder = _download(hub_download.check_repo_id(args.source))
+    run_trainer(["convert", str(folder), "--hub-id", args.source, *extra])
+    hub_download.discard(args.source)
+
+
+def _is_local(source: str) -> bool:
+    """A folder, or something that can only be a path (the trainer then says it is missing)."""
+    from pathlib import Path
+
+    return Path(source).expanduser().exists() or source.startswith((".", "/", "~")) or "\\" in source or source.count("/") != 1
+
+
+def _download(hub_id: str):
+    """Download `hub_id` with a byte progress bar on stderr; the complete folder. Ctrl+C keeps what has
+    arrived: the same command resumes it."""
+    import threading
+
+    from tqdm import tqdm
+
+    from desktop.core import hub_download
+    from models import hub_catalog
+
+    model = hub_catalog.find(hub_id)
+    if model is not None:
+        hub_catalog.check_fits(model, _library_photos() or 0)
+    cancel = threading.Event()
+    with tqdm(desc=f"downloading {hub_id}", unit="B", unit_scale=True, unit_divisor=1000, file=sys.stderr,
+              dynamic_ncols=True, leave=True) as bar:
+        try:
+            for progress in hub_download.download(hub_id, cancel):
+                if progress.total_bytes and bar.total != progress.total_bytes:
+                    bar.reset(total=progress.total_bytes)
+                bar.update(progress.done_bytes - bar.n)
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
+    return progress.folder
 
 
 def _available(args: argparse.Namespace) -> None:
@@ -147,8 +190,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build = model.add_parser("build-default", help="build the built-in offline model")
     build.add_argument("--force", action="store_true", help="rebuild even if installed")
     build.set_defaults(run=_build_default)
-    convert = model.add_parser("convert", help="turn a CLIP/ALIGN/AltCLIP/GroupViT model into a bundle")
-    convert.add_argument("source", help="hub id (online) or local folder saved with save_pretrained")
+    convert = model.add_parser("convert", help="download (for a hub id) and turn a CLIP-like model into a bundle")
+    convert.add_argument("source", help="hub id (online; see `picsift model available`) or local folder saved with save_pretrained")
     convert.add_argument("--family", choices=("clip", "align", "altclip", "groupvit"))
     convert.add_argument("--name")
     convert.add_argument("--replace", action="store_true")

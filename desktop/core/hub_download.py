@@ -152,6 +152,8 @@ def download(repo_id: str, cancel: threading.Event | None = None, listing: RepoL
     folder.mkdir(parents=True, exist_ok=True)
     progress.phase, progress.total_bytes = "downloading", listing.total_bytes
     progress.done_bytes = sum(_bytes_on_disk(folder, f) for f in listing.files)
+    if shutil.disk_usage(folder).free < listing.total_bytes - progress.done_bytes:  # refused before a byte is fetched
+        raise DiskFullError.at(folder, listing.total_bytes - progress.done_bytes)
     speed = _Speed(progress.done_bytes)
     for remote in listing.files:
         if (folder / remote.path).is_file():

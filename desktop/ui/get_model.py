@@ -31,7 +31,7 @@ from desktop.core import hub_download
 from desktop.ui.trainer_run import TrainerRun, show_step, step_label
 from desktop.ui.workers import GeneratorWorker, run_in_pool
 from models import hub_catalog
-from models.display import file_size, plural
+from models.display import file_size, plural, rough_duration
 from models.errors import PicsiftError
 
 COLUMNS = ("Model", "Download", "Languages", "Published zero-shot", "Indexing your photos", "")
@@ -120,7 +120,7 @@ class GetModelDialog(QDialog):
         photos = self.photos or 1000
         for row, model in enumerate(self.models):
             seconds = hub_catalog.indexing_seconds(model, photos, machine)
-            text = _duration(seconds) + ("" if self.photos else " per 1,000 photos")
+            text = rough_duration(seconds) + ("" if self.photos else " per 1,000 photos")
             self.table.item(row, 4).setText(text)
         self._selected()
 
@@ -133,7 +133,7 @@ class GetModelDialog(QDialog):
         if model is None:
             return
         need = hub_catalog.disk_needed(model, self.photos)
-        speed = f"; indexing {plural(self.photos, 'photo')}: about {_duration(hub_catalog.indexing_seconds(model, self.photos, self.machine))}" \
+        speed = f"; indexing {plural(self.photos, 'photo')}: about {rough_duration(hub_catalog.indexing_seconds(model, self.photos, self.machine))}" \
             if self.machine and self.photos else ""
         self.details.setText(
             f"{model.hub_id} - {model.licence} licence - {model.image_size} px, {model.embedding_dim}-d, "
@@ -184,7 +184,7 @@ class GetModelDialog(QDialog):
         left = progress.seconds_left
         self._say(f"Downloading {progress.repo_id}: {file_size(progress.done_bytes)} of {file_size(progress.total_bytes)}"
                   f" - {file_size(int(progress.bytes_per_second))}/s"
-                  + (f" - {_duration(left)} left" if left is not None else ""))
+                  + (f" - {rough_duration(left)} left" if left is not None else ""))
 
     def _downloaded(self, progress: hub_download.DownloadProgress | None) -> None:
         if progress is None or progress.phase != "done":
@@ -239,11 +239,3 @@ class GetModelDialog(QDialog):
             self.worker.wait()
         super().reject()
 
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 90:
-        return f"{max(1, seconds)} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"

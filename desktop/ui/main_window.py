@@ -595,7 +595,7 @@ class MainWindow(QMainWindow):
             self.get_model_dialog = GetModelDialog(photos, self)
             self.get_model_dialog.installed.connect(self.use_model)
             self.get_model_dialog.open()
-        self._on_engine(self.library.catalog.count_files, show)
+        self._on_engine(lambda: len(self.library.catalog.live_image_ids()), show)  # distinct photos: what it encodes
 
     def resume_model_switch(self) -> None:
         """A switch whose re-encoding the last session did not finish goes on where it stopped."""

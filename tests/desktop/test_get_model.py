@@ -1,4 +1,5 @@
-"""Model > Get a better model...: download from a (loopback) hub, convert in the trainer, install, switch."""
+"""Getting a hub model (Model > Get a better model..., `picsift model convert HUB_ID`): download from a loopback
+hub stand-in, convert in the trainer process, install; failures leave the current model untouched."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 from PySide6.QtWidgets import QPushButton
 from safetensors.torch import load_file, save_file
 
+from desktop.cli import main
 from desktop.core import hub_download
 from desktop.ui.get_model import GetModelDialog
 from hub_stand_in import HubStandIn
@@ -66,7 +68,7 @@ def _button(dialog: GetModelDialog, text: str) -> QPushButton:
 
 def test_the_list_shows_sizes_languages_figures_estimates_and_the_recommended_model(dialog, qtbot):
     qtbot.waitUntil(lambda: dialog.table.item(0, 4).text() != "estimating...", timeout=WAIT_MS)
-    assert [dialog.table.item(0, c).text() for c in (0, 1, 2, 3)] == ["tiny-clip  (clip)", "5.0 MB", "en", "ImageNet top-1 % 1"]
+    assert [dialog.table.item(0, c).text() for c in (0, 1, 2, 3)] == ["tiny-clip  (clip)", "5.0 MB", "en", "ImageNet top-1 % 1.0"]
     assert "recommended for a CPU laptop" in dialog.table.item(0, 5).text()
     assert dialog.selected_model().hub_id == GOOD  # the CPU recommendation is selected first
     assert "download 5.0 MB" in dialog.details.text() and "vectors for 250 photos" in dialog.details.text()
@@ -137,3 +139,18 @@ def test_a_model_that_does_not_fit_on_the_disk_is_refused_before_downloading(dia
     _button(dialog, "Download and install").click()
     assert "needs" in dialog.status.text() and "free" in dialog.status.text()
     assert not hub.requests  # refused before the hub was asked anything
+
+
+def test_the_cli_downloads_a_hub_id_with_a_progress_bar_then_converts_and_installs_it(hub, capsys):
+    assert main(["model", "convert", GOOD]) == 0
+    err = capsys.readouterr().err
+    assert "downloading acme/tiny-clip" in err and "MB" in err
+    assert read_manifest(registry.bundle_folder("tiny-clip")).provenance["base_weights"] == GOOD
+    assert not hub_download.downloads_dir(GOOD).exists()
+
+
+def test_the_cli_says_in_one_line_when_the_hub_cannot_be_reached(capsys, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    assert main(["model", "convert", GOOD]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("picsift: error: cannot reach the model hub at http://127.0.0.1:9") and "Traceback" not in "".join(err)
