@@ -8,6 +8,7 @@ import sys
 
 from desktop.core.trainer_process import run_trainer
 from models import registry
+from models.manifest import CONVERTED_FAMILIES
 
 
 def ensure_default_model() -> None:
@@ -88,7 +89,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(run=_build_default)
     convert = model.add_parser("convert", help="turn a CLIP/ALIGN/AltCLIP/GroupViT model into a bundle")
     convert.add_argument("source", help="hub id (online) or local folder saved with save_pretrained")
-    convert.add_argument("--family", choices=("clip", "align", "altclip", "groupvit"))
+    convert.add_argument("--family", choices=CONVERTED_FAMILIES)
     convert.add_argument("--name")
     convert.add_argument("--replace", action="store_true")
     convert.set_defaults(run=_convert)
