@@ -63,7 +63,8 @@ def _export_gated(pair, destination: Path, name: str, pixels: torch.Tensor, repo
 
 def _check_hub_id(hub_id: str | None) -> None:
     if hub_id is not None and not _HUB_ID.fullmatch(hub_id):
-        raise PicsiftError(f"--hub-id {hub_id!r} is not a hub id; give it as owner/name, e.g. google/siglip-base-patch16-224")
+        raise PicsiftError(f"--hub-id {hub_id!r} is not a hub id; give it as owner/name, "
+                           "e.g. google/siglip-base-patch16-224")
 
 
 def _name_from(source: str) -> str:

@@ -217,7 +217,8 @@ def _logit_parameters(model: nn.Module) -> dict:
     """A sigmoid-trained model's logit = cosine * exp(logit_scale) + logit_bias, its raw parameters, for provenance."""
     if not hasattr(model, "logit_bias"):
         return {}
-    return {"logit_scale": float(model.logit_scale.detach().reshape(())), "logit_bias": float(model.logit_bias.detach().reshape(()))}
+    return {"logit_scale": float(model.logit_scale.detach().reshape(())),
+            "logit_bias": float(model.logit_bias.detach().reshape(()))}
 
 
 def _check_local_folder(source: str) -> None:

@@ -73,7 +73,8 @@ def test_a_bundle_manifest_from_before_resize_and_padding_loads_and_saves_unchan
     assert manifest.image_encoder_id.endswith("-" + old_hash)
 
 
-@pytest.mark.parametrize(("section", "field", "value"), [("image_preprocess", "resize", "stretch"), ("text", "padding", "right")])
+@pytest.mark.parametrize(("section", "field", "value"),
+                         [("image_preprocess", "resize", "stretch"), ("text", "padding", "right")])
 def test_an_unknown_resize_or_padding_mode_is_refused_naming_the_field(bundle_copy, section, field, value):
     edit_manifest(bundle_copy, lambda data: data[section].__setitem__(field, value))
     with pytest.raises(BundleError, match=f"manifest field {section}.{field} is '{value}'; use one of"):

@@ -52,7 +52,8 @@ def test_converted_siglip_bundle_pads_to_its_fixed_length_and_records_its_sigmoi
     ids, mask = runtime.tokenizer(["rocket", "boats on a lake at sunset"])
     assert ids.shape == (2, SIGLIP_LENGTH) and mask[0].sum() < mask[1].sum() < SIGLIP_LENGTH
     assert runtime.manifest.text.padding == "max_length" and runtime.manifest.image_preprocess.resize == "squash"
-    assert (runtime.manifest.provenance["logit_scale"], runtime.manifest.provenance["logit_bias"]) == (LOGIT_SCALE, LOGIT_BIAS)
+    provenance = runtime.manifest.provenance
+    assert (provenance["logit_scale"], provenance["logit_bias"]) == (LOGIT_SCALE, LOGIT_BIAS)
     # The graph ignores the mask yet still declares it, so it takes what the runtime feeds.
     assert sorted(i.name for i in runtime._session(TEXT_ENCODER).get_inputs()) == sorted(TEXT_INPUTS)
     embeddings = runtime.encode_texts(["rocket", "two dogs"])
@@ -110,3 +111,12 @@ def test_converting_an_unknown_folder_is_a_one_line_error(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert lines == [f"step 1 of {len(CONVERT_STEPS)}: loading the model", lines[-1]]
     assert lines[-1].startswith("picsift: error:") and "not found; check the path" in lines[-1]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_both_command_lines_offer_every_family_the_trainer_converts(family):
+    from desktop.cli import build_parser as desktop_parser
+    from trainer.cli import build_parser as trainer_parser
+
+    assert trainer_parser().parse_args(["convert", "src", "--family", family]).family == family
+    assert desktop_parser().parse_args(["model", "convert", "src", "--family", family]).family == family

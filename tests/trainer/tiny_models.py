@@ -156,8 +156,9 @@ def hf_image_features(model, family: str, pixels: torch.Tensor) -> torch.Tensor:
         return model.get_image_features(pixel_values=pixels).pooler_output
     grid = pixels.shape[-1] // NAFLEX_PATCH
     patches = torch.stack([torch.from_numpy(convert_image_to_patches(image.numpy(), NAFLEX_PATCH)) for image in pixels])
-    return model.get_image_features(pixel_values=patches, pixel_attention_mask=torch.ones(patches.shape[:2], dtype=torch.long),
-                                    spatial_shapes=torch.tensor([[grid, grid]] * len(pixels))).pooler_output
+    mask = torch.ones(patches.shape[:2], dtype=torch.long)  # (B, G*G): no padding patches
+    shapes = torch.tensor([[grid, grid]] * len(pixels))  # (B, 2)
+    return model.get_image_features(pixel_values=patches, pixel_attention_mask=mask, spatial_shapes=shapes).pooler_output
 
 
 def hf_text_features(model, family: str, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
