@@ -9,6 +9,7 @@ import sys
 from desktop.core.trainer_process import run_trainer
 from models import registry
 from models.display import file_size, plural, rough_duration
+from models.manifest import CONVERTED_FAMILIES
 
 
 def ensure_default_model() -> None:
@@ -67,8 +68,9 @@ def _convert(args: argparse.Namespace) -> None:
         run_trainer(["convert", args.source, *extra])
         return
     from desktop.core import hub_download
+    from models.hub_catalog import check_hub_id
 
-    folder = _download(hub_download.check_repo_id(args.source))
+    folder = _download(check_hub_id(args.source))
     run_trainer(["convert", str(folder), "--hub-id", args.source, *extra])
     hub_download.discard(args.source)
 
@@ -77,7 +79,7 @@ def _is_local(source: str) -> bool:
     """A folder, or something that can only be a path (the trainer then says it is missing)."""
     from pathlib import Path
 
-    return Path(source).expanduser().exists() or source.startswith((".", "/", "~")) or "\\" in source or source.count("/") != 1
+    return Path(source).expanduser().exists() or source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1
 
 
 def _download(hub_id: str):
@@ -192,7 +194,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(run=_build_default)
     convert = model.add_parser("convert", help="download (for a hub id) and turn a CLIP-like model into a bundle")
     convert.add_argument("source", help="hub id (online; see `picsift model available`) or local folder saved with save_pretrained")
-    convert.add_argument("--family", choices=("clip", "align", "altclip", "groupvit"))
+    convert.add_argument("--family", choices=CONVERTED_FAMILIES)
     convert.add_argument("--name")
     convert.add_argument("--replace", action="store_true")
     convert.set_defaults(run=_convert)

@@ -24,13 +24,13 @@ import numpy as np
 
 from models import paths, registry
 from models.display import file_size, plural
-from models.errors import DiskFullError
+from models.errors import DiskFullError, PicsiftError
 
 CATALOG_FILE = Path(__file__).parent / "data" / "hub_models.json"
 FORMAT_VERSION = 1
 FAMILIES = ("clip", "siglip", "altclip", "align", "groupvit")  # transformers model_type of each entry
 MARKERS = ("cpu", "gpu")  # recommended-for markers; each is on exactly one entry
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")  # owner/name, or a legacy bare name
 _MULTILINGUAL = re.compile(r"^multilingual \((\d+) languages\)$")
 
 # Machine speed. Throughput of picsift's ONNX Runtime image towers on the CPU, as a fraction of a
@@ -129,6 +129,13 @@ def bundle_name_for(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-") or "model"
 
 
+def check_hub_id(text: str) -> str:
+    """A hub model id as the hub spells them, else a PicsiftError saying what one looks like."""
+    if not _HUB_ID.fullmatch(text or "") or ".." in text:
+        raise PicsiftError(f"{text!r} is not a hub model id; give it as owner/name, e.g. openai/clip-vit-base-patch32")
+    return text
+
+
 @functools.cache
 def hub_models() -> tuple[HubModel, ...]:
     """The curated list shipped with picsift, in its file's order."""
@@ -197,7 +204,7 @@ def _figure(raw: dict, sources: dict[str, str]) -> PublishedFigure:
 
 
 def _check_entry(model: HubModel, raw: dict) -> None:
-    if not _HUB_ID.match(model.hub_id):
+    if not _HUB_ID.fullmatch(model.hub_id) or "/" not in model.hub_id:
         raise ValueError("hub_id is not owner/name")
     if model.family not in FAMILIES:
         raise ValueError(f"family {model.family!r} is not one of {', '.join(FAMILIES)}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.errors import BundleError
-from models.preprocess import RESAMPLE_FILTERS, ImagePreprocess
+from models.preprocess import RESAMPLE_FILTERS, RESIZE_MODES, ImagePreprocess
 
 SCHEMA_VERSION = 2  # 2: text.input ("tokens" or "strings"); a version-1 manifest is a version-2 "tokens" one
 READABLE_VERSIONS = (1, 2)
@@ -28,6 +28,11 @@ TOKENS, STRINGS = "tokens", "strings"  # what the text encoder reads (TextSpec.i
 FEATURES = "features"
 EMBEDDINGS = "embeddings"
 INSTANCE = "instance"  # optional second output of the image encoder: the instance-level descriptor
+LONGEST, MAX_LENGTH = "longest", "max_length"  # TextSpec.padding: to the batch's longest text, or every text to max_length
+PADDINGS = (LONGEST, MAX_LENGTH)
+# Manifest.family of a converted transformers dual encoder, its config's model_type: what trainer.families
+# converts, and the `--family` choices of both command lines (desktop cannot import the trainer).
+CONVERTED_FAMILIES = ("clip", "align", "altclip", "groupvit", "siglip", "siglip2")
 
 # Sane ranges for the manifest's numbers: a bundle outside them is refused on load, naming the field,
 # instead of failing later (a 60000 px input asks ~1.4 TB for one batch of 32 and gets picsift
@@ -44,14 +49,17 @@ MAX_PAD_ID = 2**31 - 1  # must also lie inside the tokenizer's vocabulary, which
 @dataclass(frozen=True)
 class TextSpec:
     """What the text encoder reads. "tokens": ids from the bundle's tokenizer.json, truncated to
-    `max_length` and padded with `pad_id`. "strings": the raw queries, tokenised inside the graph
-    (by an allowed onnxruntime-extensions op, see models.bundle), so the token fields are unused."""
+    `max_length` and padded with `pad_id` to the batch's longest text, or with `padding` "max_length"
+    every text to `max_length` (SigLIP was trained on fixed-length texts and pools the last position).
+    "strings": the raw queries, tokenised inside the graph (by an allowed onnxruntime-extensions op,
+    see models.bundle), so the token fields are unused."""
 
     max_length: int = 0  # tokens, including special tokens ("tokens" only)
     pooling: str = "mean"  # how the text encoder pools tokens ("mean", "eos", "cls"); informational
     pad_id: int = 0  # ("tokens" only)
     pad_token: str = ""  # ("tokens" only)
     input: str = TOKENS
+    padding: str = LONGEST  # ("tokens" only); bundles from before the field pad to the longest
 
     @property
     def reads_strings(self) -> bool:
@@ -62,13 +70,15 @@ class TextSpec:
         if data.get("input", TOKENS) == STRINGS:
             return cls(pooling=str(data.get("pooling", "mean")), input=STRINGS)
         return cls(int(data["max_length"]), str(data["pooling"]), int(data["pad_id"]), str(data["pad_token"]),
-                   str(data.get("input", TOKENS)))
+                   str(data.get("input", TOKENS)), str(data.get("padding", LONGEST)))
 
     def to_dict(self) -> dict:
+        """The manifest's fields; `padding` only when it is not the default, as bundles before it had none."""
         if self.reads_strings:
             return {"input": self.input, "pooling": self.pooling}
-        return {"input": self.input, "max_length": self.max_length, "pooling": self.pooling, "pad_id": self.pad_id,
-                "pad_token": self.pad_token}
+        fields = {"input": self.input, "max_length": self.max_length, "pooling": self.pooling, "pad_id": self.pad_id,
+                  "pad_token": self.pad_token}
+        return fields if self.padding == LONGEST else {**fields, "padding": self.padding}
 
 
 def bundle_files(text: TextSpec) -> tuple[str, ...]:
@@ -153,6 +163,8 @@ class Manifest:
         pre = self.image_preprocess
         if pre.resample not in RESAMPLE_FILTERS:
             _refuse(where, f"manifest field image_preprocess.resample is {pre.resample!r}; use one of {', '.join(RESAMPLE_FILTERS)}")
+        if pre.resize not in RESIZE_MODES:
+            _refuse(where, f"manifest field image_preprocess.resize is {pre.resize!r}; use one of {', '.join(RESIZE_MODES)}")
         for name in ("mean", "std"):
             if len(getattr(pre, name)) != 3:
                 _refuse(where, f"manifest field image_preprocess.{name} holds {len(getattr(pre, name))} values; it needs 3 (R, G, B)")
@@ -168,6 +180,8 @@ class Manifest:
         ]
         if self.text.input not in (TOKENS, STRINGS):
             _refuse(where, f"manifest field text.input is {self.text.input!r}; use {TOKENS!r} or {STRINGS!r}")
+        if not self.text.reads_strings and self.text.padding not in PADDINGS:
+            _refuse(where, f"manifest field text.padding is {self.text.padding!r}; use one of {', '.join(PADDINGS)}")
         if not self.text.reads_strings:
             ranges += [("text.max_length", self.text.max_length, 1, MAX_TOKENS), ("text.pad_id", self.text.pad_id, 0, MAX_PAD_ID)]
         for name, value, low, high in ranges:

@@ -9,6 +9,7 @@ import sys
 import traceback
 
 from models.errors import PicsiftError, run_reporting_errors
+from models.manifest import CONVERTED_FAMILIES
 
 DEVICES = ("auto", "cpu", "cuda")
 OBJECTIVE_NAMES = ("infonce", "triplet", "prototype", "ce", "supcon", "seed")  # trainer.losses.OBJECTIVES
@@ -27,15 +28,23 @@ class _Parser(argparse.ArgumentParser):
 def _build_default(args: argparse.Namespace) -> int:
     """Build the built-in bundle, reporting its steps (step events on stdout in jsonl mode, for the app)."""
     from trainer.default_model import build_default_bundle
+
+    return _run_steps(args.progress, lambda on_step: build_default_bundle(force=args.force, on_step=on_step),
+                      lambda folder: f"built-in model ready: {folder}")
+
+
+def _run_steps(progress: str, work, done_line) -> int:
+    """Run `work(on_step)`, its steps reported as step events (jsonl) or lines on stderr; then `done_line(result)`
+    for people (on stderr in jsonl mode), or a failure as one line and exit code 1."""
     from trainer.progress import Events
 
-    events = Events(args.progress, stream=sys.stdout)
+    events = Events(progress, stream=sys.stdout)
     try:
-        with _stdout_for(args.progress):
-            folder = build_default_bundle(force=args.force, on_step=events.step)
+        with _stdout_for(progress):
+            result = work(events.step)
     except Exception as exc:
-        return _failed(events, args.progress, exc)
-    print(f"built-in model ready: {folder}", file=sys.stderr if args.progress == "jsonl" else sys.stdout)
+        return _failed(events, progress, exc)
+    print(done_line(result), file=sys.stderr if progress == "jsonl" else sys.stdout)
     return 0
 
 
@@ -57,11 +66,15 @@ def _failed(events, progress: str, exc: Exception) -> int:
     return 1
 
 
-def _convert(args: argparse.Namespace) -> None:
+def _convert(args: argparse.Namespace) -> int:
+    """Convert and install a transformers model, reporting its steps like build-default."""
     from trainer.convert import convert_to_bundle
 
-    folder = convert_to_bundle(args.source, family=args.family, name=args.name, replace=args.replace)
-    print(f"installed {folder.name}: {folder}")
+    def work(on_step):
+        return convert_to_bundle(args.source, family=args.family, name=args.name, replace=args.replace,
+                                 hub_id=args.hub_id, on_step=on_step)
+
+    return _run_steps(args.progress, work, lambda folder: f"installed {folder.name}: {folder}")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -163,11 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
                        help="step lines on stderr, or step events as JSON lines on stdout for programs (default bar)")
     build.set_defaults(run=_build_default)
-    convert = commands.add_parser("convert", help="export a CLIP/ALIGN/AltCLIP/GroupViT model to a bundle")
+    convert = commands.add_parser("convert", help="export a CLIP/ALIGN/AltCLIP/GroupViT/SigLIP/SigLIP 2 model to a bundle")
     convert.add_argument("source", help="a hub id (needs internet) or a local model folder")
-    convert.add_argument("--family", choices=("clip", "align", "altclip", "groupvit"), help="detected when omitted")
-    convert.add_argument("--name", help="bundle name (default: from the source)")
+    convert.add_argument("--family", choices=CONVERTED_FAMILIES, help="detected when omitted")
+    convert.add_argument("--name", help="bundle name (default: from the source, or from --hub-id)")
     convert.add_argument("--replace", action="store_true", help="overwrite an installed bundle of that name")
+    convert.add_argument("--hub-id", metavar="ID",
+                         help="the hub id a local SOURCE folder was downloaded from: recorded as the base weights")
+    convert.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
+                         help="step lines on stderr, or step events as JSON lines on stdout for programs (default bar)")
     convert.set_defaults(run=_convert)
     _add_train_parser(commands)
     evaluate = commands.add_parser("evaluate", help="retrieval metrics of a bundle on data, through its ONNX graphs")

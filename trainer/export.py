@@ -74,6 +74,7 @@ def export_graph(module: nn.Module, args: tuple, path: Path, input_names: list[s
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     model = onnx.load(str(path))
     model.ir_version = min(model.ir_version, ONNX_IR_VERSION)
+    _keep_unused_inputs(model, input_names, args, dynamic)
     for value, tensor in zip(model.graph.output, outputs):
         _declare_output_shape(value, int(tensor.shape[-1]))
     onnx.save(model, str(path))
@@ -95,6 +96,18 @@ def image_graph_module(pair: TowerPair) -> tuple[nn.Module, list[str]]:
     if hasattr(pair.image_encoder, "features_and_instance"):
         return _WithInstance(pair.image_encoder), [FEATURES, INSTANCE]
     return pair.image_encoder, [FEATURES]
+
+
+def _keep_unused_inputs(model: onnx.ModelProto, input_names: list[str], args: tuple, dynamic: dict) -> None:
+    """Declare again the inputs torch.onnx dropped because the module ignores them (SigLIP's text tower
+    reads no attention_mask), so every text graph takes the inputs the runtime feeds."""
+    declared = {value.name for value in model.graph.input}
+    for position, (name, example) in enumerate(zip(input_names, args)):
+        if name not in declared:
+            axes = dynamic.get(name, {})
+            shape = [axes.get(axis, size) for axis, size in enumerate(example.shape)]
+            element = onnx.helper.np_dtype_to_tensor_dtype(example.numpy().dtype)
+            model.graph.input.insert(position, onnx.helper.make_tensor_value_info(name, element, shape))
 
 
 def _declare_output_shape(output: onnx.ValueInfoProto, width: int) -> None:

@@ -1,4 +1,4 @@
-"""Load a transformers dual encoder (CLIP, ALIGN, AltCLIP, GroupViT) and split it into a TowerPair.
+"""Load a transformers dual encoder (CLIP, ALIGN, AltCLIP, GroupViT, SigLIP, SigLIP 2) and split it into a TowerPair.
 
 Each family is cut at the same place: the encoders stop at the towers' pooled features, *before*
 the projection, and the mappers are the model's own projections followed by L2 normalisation, so
@@ -9,12 +9,26 @@ and likewise for text. The cut per family (transformers 5.x source):
     align     EfficientNet avg pool     none (identity)    last_hidden_state[:, 0]   text_projection
     altclip   CLS + post-LayerNorm      visual_projection  last_hidden_state[:, 0]*  text_projection
     groupvit  mean of group tokens      MLP (BatchNorm)    hidden at end-of-text     MLP (BatchNorm)
+    siglip    MAP attention-pool head   none (identity)    hidden at last position** text_model.head
+    siglip2   MAP head, NaFlex tower*** none (identity)    hidden at last position** text_model.head
 * AltCLIP's text model already applies its `transformation` Linear, so position 0 of its
   last_hidden_state is its pooler_output.
+** SigLIP's texts are padded to the fixed length they were trained with (64 for Google's checkpoints,
+  text.padding "max_length") and read with no attention mask, as big_vision trained them: the last
+  position, padding or not, pools. The graph still declares attention_mask (trainer.export keeps it).
+*** Siglip2Model (model_type "siglip2", NaFlex) takes patches + pixel_attention_mask + spatial_shapes;
+  the bundle's graph takes square (B, 3, H, W) pixels and patchifies inside for one fixed grid of
+  sqrt(max_num_patches) patches a side (SquareNaFlexVision). Fixed-resolution SigLIP 2 checkpoints
+  (google/siglip2-base-patch16-224) are model_type "siglip" with a Gemma tokenizer: the first row.
+  Both SigLIP processors squash the photo to size x size (image_preprocess.resize "squash").
+Scores: SigLIP was trained with a sigmoid, logit = cosine * exp(logit_scale) + logit_bias; its bundle
+records both in its provenance, while its embeddings are unit vectors like every family's, so
+picsift's relevance scale, calibrated per bundle from cosines (desktop.core.calibration), applies.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -26,13 +40,16 @@ from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
 from models import paths
 from models.errors import PicsiftError
+from models.manifest import CONVERTED_FAMILIES, LONGEST, MAX_LENGTH
+from models.preprocess import SHORTEST, SQUASH
 from trainer.towers import TowerPair
 
-FAMILIES = ("clip", "align", "altclip", "groupvit")
+FAMILIES = CONVERTED_FAMILIES  # each config model_type picsift converts; the one list both CLIs offer
 
 _MODEL_CLASSES = {"clip": "CLIPModel", "align": "AlignModel", "altclip": "AltCLIPModel",
-                  "groupvit": "GroupViTModel"}
-_TEXT_POOLING = {"clip": "eos", "align": "cls", "altclip": "cls", "groupvit": "eos"}
+                  "groupvit": "GroupViTModel", "siglip": "SiglipModel", "siglip2": "Siglip2Model"}
+_TEXT_POOLING = {"clip": "eos", "align": "cls", "altclip": "cls", "groupvit": "eos", "siglip": "last", "siglip2": "last"}
+_SIGMOID_FAMILIES = ("siglip", "siglip2")  # sigmoid-trained: fixed-length texts, a logit bias, a text head
 _CLIP_CONTEXT = 77  # tokens; the context length CLIP-style text towers were trained with
 _LEGACY_EOS_ID = 2  # configs saved before transformers PR #24773 carry this placeholder
 # PIL filter numbers -> the filters models.preprocess can apply. Lanczos is closest to bicubic;
@@ -97,6 +114,45 @@ def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
     return (ids == eos_token_id).to(torch.int32).argmax(dim=-1)
 
 
+class LastTokenText(nn.Module):
+    """(input_ids, attention_mask) (B, L) int64 -> the last position's hidden state (B, Dt), before the head.
+
+    SigLIP was trained on fixed-length texts with no attention mask (big_vision; open_clip passes
+    none): every position, padding too, is attended to. `attention_mask` is taken, as every text
+    graph takes it, and ignored; transformers 5's tokenizer returns one, which would change the result.
+    """
+
+    def __init__(self, text_model: nn.Module):
+        super().__init__()
+        self.text_model = text_model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.text_model(input_ids=input_ids).last_hidden_state  # (B, L, Dt), after final_layer_norm
+        return hidden[:, -1, :]  # (B, Dt)
+
+
+class SquareNaFlexVision(nn.Module):
+    """pixel_values (B, 3, G*P, G*P) -> a SigLIP 2 NaFlex vision tower's pooled output (B, Di), on a fixed G x G grid.
+
+    Patchifies as Siglip2ImageProcessor does ((3, H, W) -> (G*G, P*P*3): patches row by row, each
+    laid out (row, column, channel)) and gives every image spatial shape (G, G). No patch is padding,
+    so no pixel_attention_mask is passed: HF's all-ones mask adds nothing to the attention.
+    """
+
+    def __init__(self, vision_model: nn.Module, patch_size: int, grid: int):
+        super().__init__()
+        self.vision_model = vision_model
+        self.patch_size, self.grid = patch_size, grid
+        self.register_buffer("spatial_shapes", torch.tensor([[grid, grid]]), persistent=False)  # (1, 2)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        g, p = self.grid, self.patch_size
+        patches = pixel_values.reshape(-1, 3, g, p, g, p).permute(0, 2, 4, 3, 5, 1).reshape(-1, g * g, p * p * 3)
+        shapes = self.spatial_shapes.expand(patches.shape[0], 2)  # (B, 2)
+        output = self.vision_model(pixel_values=patches, pixel_attention_mask=None, spatial_shapes=shapes)
+        return output.pooler_output  # (B, Di)
+
+
 class ProjectAndNormalise(nn.Module):
     """features (B, D_in) -> the model's projection of them, L2-normalised (B, D)."""
 
@@ -109,7 +165,7 @@ class ProjectAndNormalise(nn.Module):
 
 
 def load_family_pair(source: str, family: str | None = None) -> TowerPair:
-    """Load a CLIP/ALIGN/AltCLIP/GroupViT model from a hub id or local folder as a TowerPair.
+    """Load a CLIP/ALIGN/AltCLIP/GroupViT/SigLIP/SigLIP 2 model from a hub id or local folder as a TowerPair.
 
     `family` defaults to the config's model_type; raises PicsiftError when the model cannot be
     loaded or is of another kind.
@@ -126,22 +182,43 @@ def load_family_pair(source: str, family: str | None = None) -> TowerPair:
     processor = _from_pretrained(AutoImageProcessor, source, "its image processor", backend="pil")
     return TowerPair(
         family=family,
-        image_encoder=VisionPooled(model.vision_model).eval(),
+        image_encoder=_image_encoder(model, processor).eval(),
         text_encoder=_text_encoder(family, model).eval(),
         image_mapper=ProjectAndNormalise(getattr(model, "visual_projection", None)).eval(),
-        text_mapper=ProjectAndNormalise(model.text_projection).eval(),
+        text_mapper=ProjectAndNormalise(_text_projection(family, model)).eval(),
         image_preprocess=image_preprocess_of(processor),
         text=_text_settings(family, config.text_config, tokenizer),
         tokenizer_json=_tokenizer_json(source, tokenizer),
-        provenance={"base_weights": _weights_name(source), "family": family},
+        provenance={"base_weights": _weights_name(source), "family": family, **_logit_parameters(model)},
     )
+
+
+def _image_encoder(model: nn.Module, processor) -> nn.Module:
+    if _is_naflex(processor):
+        return SquareNaFlexVision(model.vision_model, int(processor.patch_size), naflex_grid(processor))
+    return VisionPooled(model.vision_model)
 
 
 def _text_encoder(family: str, model: nn.Module) -> nn.Module:
     if _TEXT_POOLING[family] == "eos":
         # transformers reads the text model's own eos_token_id attribute; so do we.
         return EosPooledText(model.text_model, model.text_model.eos_token_id)
+    if _TEXT_POOLING[family] == "last":
+        return LastTokenText(model.text_model)
     return ClsPooledText(model.text_model)
+
+
+def _text_projection(family: str, model: nn.Module) -> nn.Module:
+    """SigLIP's text tower ends in its own `head` Linear (no text_projection): that is its projection."""
+    return model.text_model.head if family in _SIGMOID_FAMILIES else model.text_projection
+
+
+def _logit_parameters(model: nn.Module) -> dict:
+    """A sigmoid-trained model's logit = cosine * exp(logit_scale) + logit_bias, its raw parameters, for provenance."""
+    if not hasattr(model, "logit_bias"):
+        return {}
+    return {"logit_scale": float(model.logit_scale.detach().reshape(())),
+            "logit_bias": float(model.logit_bias.detach().reshape(()))}
 
 
 def _check_local_folder(source: str) -> None:
@@ -178,13 +255,15 @@ def _family_of(model_type: str, family: str | None, source: str) -> str:
 
 
 def _text_settings(family: str, text_config, tokenizer) -> dict:
-    """The runtime's tokenisation settings: pad to at most max_length with pad_id."""
+    """The runtime's tokenisation settings: pad with pad_id to the longest text, at most max_length,
+    or (SigLIP) every text to max_length."""
     pad_token = tokenizer.pad_token or tokenizer.eos_token  # CLIP-style vocabularies pad with eos
     return {
         "max_length": _max_length(family, text_config, tokenizer),
         "pooling": _TEXT_POOLING[family],
         "pad_id": int(tokenizer.convert_tokens_to_ids(pad_token)),
         "pad_token": pad_token,
+        "padding": MAX_LENGTH if family in _SIGMOID_FAMILIES else LONGEST,
     }
 
 
@@ -223,18 +302,38 @@ def image_preprocess_of(processor) -> dict:
 
     HF's pipeline is resize -> centre crop -> x * rescale_factor (- 1 with rescale_offset) ->
     (x - image_mean) / image_std (do_normalize) -> x / image_std (include_top). All of it is
-    affine per channel, so it folds into one (x / 255 - mean) / std. A fixed height x width
-    resize (EfficientNet/ALIGN) squashes; picsift keeps the aspect ratio, resizing the shortest
-    side to it: identical for square photos, a centre crop instead of a squash for others.
+    affine per channel, so it folds into one (x / 255 - mean) / std. A shortest_edge resize keeps
+    the aspect ratio (resize "shortest"); a fixed height x width one (SigLIP; EfficientNet/ALIGN,
+    before its crop) squashes the photo to a square, and so does picsift (resize "squash"). Until
+    that mode existed ALIGN was converted with "shortest", equal to its processor on square photos only.
+    SigLIP 2's NaFlex processor keeps the aspect ratio within max_num_patches patches; picsift
+    squashes to the fixed square grid the bundle's graph reads (naflex_grid), equal on square photos.
     """
     mean, std = _folded_normalisation(processor)
     return {
-        "size": _crop_side(processor),
-        "resize_to": _resize_side(processor),
+        **_geometry(processor),
         "resample": _RESAMPLE.get(int(processor.resample), "bicubic"),
         "mean": mean,
         "std": std,
     }
+
+
+def _geometry(processor) -> dict:
+    """The size, resize_to and resize fields."""
+    if _is_naflex(processor):
+        side = naflex_grid(processor) * int(processor.patch_size)
+        return {"size": side, "resize_to": side, "resize": SQUASH}
+    fixed = processor.do_resize and not _size_field(processor.size, "shortest_edge")
+    return {"size": _crop_side(processor), "resize_to": _resize_side(processor), "resize": SQUASH if fixed else SHORTEST}
+
+
+def _is_naflex(processor) -> bool:
+    return bool(getattr(processor, "max_num_patches", None))
+
+
+def naflex_grid(processor) -> int:
+    """Patches a side of the square grid a NaFlex processor gives a square photo: sqrt(max_num_patches)."""
+    return math.isqrt(int(processor.max_num_patches))
 
 
 def _crop_side(processor) -> int:

@@ -8,8 +8,9 @@ The JSON-lines contract (`--progress jsonl`), one object per line, in this order
                                                       encoding photos, scoring a split; any time after start)
     {"event": "done", "bundle": NAME, "folder": path, "report": path, "baseline": {...}, "metrics": {...}, "seconds": float}
     {"event": "error", "message": "one line, actionable"}            (then exit code 1)
-`build-default --progress jsonl` writes one step event as each of its fixed steps starts, then exits 0,
-or writes an error event and exits 1:
+`build-default --progress jsonl` and `convert --progress jsonl` write one step event as each of their fixed
+steps starts (trainer.default_model.BUILD_STEPS, trainer.convert.CONVERT_STEPS), then exit 0, or write an
+error event and exit 1:
     {"event": "step", "step": s, "steps": S, "name": "exporting the image encoder"}  (steps count from 1)
     {"event": "step", "step": s, "steps": S, "name": ..., "done": d, "total": T}   (within a long step, at
                                                                                  most PROGRESS_HZ a second)

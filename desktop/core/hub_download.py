@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models import paths
+from models.hub_catalog import check_hub_id
 from models.errors import DiskFullError, PicsiftError, is_disk_full
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -49,13 +50,6 @@ _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionE
 
 def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-
-
-def check_repo_id(repo_id: str) -> str:
-    """"org/name" with the hub's characters, else a PicsiftError saying what an id looks like."""
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", repo_id or "") or ".." in repo_id:
-        raise PicsiftError(f"{repo_id!r} is not a hub model id; it looks like openai/clip-vit-base-patch32")
-    return repo_id
 
 
 @dataclass(frozen=True)
@@ -98,7 +92,7 @@ class DownloadProgress:
 
 def repo_listing(repo_id: str, revision: str = "main") -> RepoListing:
     """Ask the hub for the repo's commit and files; raises PicsiftError (missing, gated, offline)."""
-    check_repo_id(repo_id)
+    check_hub_id(repo_id)
     quoted = urllib.parse.quote(revision, safe="")
     info = json.loads(_read(f"{endpoint()}/api/models/{repo_id}/revision/{quoted}", repo_id, "its model info"))
     commit = str(info.get("sha") or revision)

@@ -26,12 +26,26 @@ from transformers import (
 
 from models.errors import PicsiftError
 from models.preprocess import ImagePreprocess, preprocess
-from tiny_models import CLS_ID, IMAGE_SIZE, PAD_ID, SEP_ID, make_tiny
+from tiny_models import (
+    CLS_ID,
+    IMAGE_SIZE,
+    LOGIT_BIAS,
+    LOGIT_SCALE,
+    PAD_ID,
+    SEP_ID,
+    SIGLIP_LENGTH,
+    hf_image_features,
+    hf_text_features,
+    make_tiny,
+)
 from trainer.families import FAMILIES, eos_positions, image_preprocess_of, load_family_pair
 
 # The legacy TorchScript exporter traces HF's shape checks (`if height != self.image_size`);
 # they are constant for a fixed image size and HF's own guards, so the warning is expected.
 TRACER_WARNING = "ignore:Converting a tensor to a Python boolean:torch.jit.TracerWarning"
+# SigLIP's attention-pool head (torch's MultiheadAttention) reads its head width as a float, and SigLIP 2
+# checks its (constant) spatial shapes with .item(): constants too.
+TRACER_FLOAT_WARNING = "ignore:Converting a tensor to a Python (float|number):torch.jit.TracerWarning"
 
 
 @pytest.fixture(autouse=True)
@@ -48,9 +62,14 @@ def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
     return dirs
 
 
-def _images(batch: int) -> torch.Tensor:
+def _images(batch: int, size: int = IMAGE_SIZE) -> torch.Tensor:
     generator = torch.Generator().manual_seed(batch)
-    return torch.randn(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)  # (B, 3, H, W)
+    return torch.randn(batch, 3, size, size, generator=generator)  # (B, 3, H, W)
+
+
+def _pair_images(pair, batch: int) -> torch.Tensor:
+    """Random model input at the pair's own size (SigLIP 2's NaFlex grid sets its own)."""
+    return _images(batch, int(pair.image_preprocess["size"]))
 
 
 def _tokens(batch: int, length: int = 9) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,12 +96,12 @@ def _legacy_tokens(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
 def test_towers_and_mappers_reproduce_the_models_embeddings(tiny_dirs, family):
     pair = load_family_pair(str(tiny_dirs[family]))
     model = AutoModel.from_pretrained(tiny_dirs[family]).eval()
-    pixels, (ids, mask) = _images(3), _tokens(3)
+    pixels, (ids, mask) = _pair_images(pair, 3), _tokens(3)
     with torch.no_grad():
         image = pair.image_mapper(pair.image_encoder(pixels))  # (B, D)
         text = pair.text_mapper(pair.text_encoder(ids, mask))  # (B, D)
-        expected_image = model.get_image_features(pixel_values=pixels).pooler_output
-        expected_text = model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
+        expected_image = hf_image_features(model, family, pixels)
+        expected_text = hf_text_features(model, family, ids, mask)
     assert pair.family == family
     torch.testing.assert_close(image, F.normalize(expected_image, dim=-1), atol=1e-5, rtol=0)
     torch.testing.assert_close(text, F.normalize(expected_text, dim=-1), atol=1e-5, rtol=0)
@@ -120,13 +139,31 @@ def test_align_offset_rescale_becomes_mean_and_std_one_half(tiny_dirs):
     pair = load_family_pair(str(tiny_dirs["align"]))
     spec = ImagePreprocess.from_dict(pair.image_preprocess)
     assert spec.mean == pytest.approx((0.5,) * 3) and spec.std == pytest.approx((0.5,) * 3)
-    assert (spec.size, spec.resize_to, spec.resample) == (IMAGE_SIZE, IMAGE_SIZE + 8, "bilinear")
-    # ALIGN squashes to a square before cropping; picsift keeps the aspect ratio, so only
-    # square photos are identical.
-    processor = AutoImageProcessor.from_pretrained(tiny_dirs["align"], backend="pil")
+    assert (spec.size, spec.resize_to, spec.resample, spec.resize) == (IMAGE_SIZE, IMAGE_SIZE + 8, "bilinear", "squash")
+
+
+@pytest.mark.parametrize("family", ["align", "siglip"])
+def test_a_fixed_size_processor_squashes_and_picsift_matches_it_on_any_photo(tiny_dirs, family):
+    # ALIGN squashes to 40 x 40 then crops 32; SigLIP squashes to 32 x 32 and never crops.
+    spec = ImagePreprocess.from_dict(load_family_pair(str(tiny_dirs[family])).image_preprocess)
+    processor = AutoImageProcessor.from_pretrained(tiny_dirs[family], backend="pil")
+    assert spec.resize == "squash"
+    for photo in (samples.astronaut(), samples.coffee(), samples.rocket()):  # square, 600x400, 427x640
+        expected = processor(images=Image.fromarray(photo), return_tensors="np")["pixel_values"][0]
+        np.testing.assert_allclose(preprocess(Image.fromarray(photo), spec), expected, atol=1e-5)
+
+
+def test_siglip2_naflex_bundle_input_gives_its_processors_embedding_for_a_square_photo(tiny_dirs):
+    pair = load_family_pair(str(tiny_dirs["siglip2"]))
+    spec = ImagePreprocess.from_dict(pair.image_preprocess)
+    model = AutoModel.from_pretrained(tiny_dirs["siglip2"]).eval()
+    processor = AutoImageProcessor.from_pretrained(tiny_dirs["siglip2"], backend="pil")
+    assert (spec.size, spec.resize_to, spec.resize, spec.resample) == (40, 40, "squash", "bilinear")
     photo = Image.fromarray(samples.astronaut())
-    expected = processor(images=photo, return_tensors="np")["pixel_values"][0]
-    np.testing.assert_allclose(preprocess(photo, spec), expected, atol=1e-5)
+    with torch.no_grad():
+        ours = pair.image_encoder(torch.from_numpy(preprocess(photo, spec))[None])
+        expected = model.get_image_features(**processor(images=photo, return_tensors="pt")).pooler_output
+    torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("processor", [
@@ -145,13 +182,21 @@ def test_any_affine_pixel_pipeline_folds_into_mean_and_std(processor):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_text_settings_and_tokenizer_json_fit_the_tower(tiny_dirs, family):
     pair = load_family_pair(str(tiny_dirs[family]))
-    expected_length = {"clip": 77, "groupvit": 77, "align": 128, "altclip": 65}[family]
-    expected_pooling = "eos" if family in ("clip", "groupvit") else "cls"
-    assert pair.text == {"max_length": expected_length, "pooling": expected_pooling,
-                         "pad_id": PAD_ID, "pad_token": "[PAD]"}
+    sigmoid = family in ("siglip", "siglip2")
+    expected_length = {"clip": 77, "groupvit": 77, "align": 128, "altclip": 65}.get(family, SIGLIP_LENGTH)
+    expected_pooling = {"clip": "eos", "groupvit": "eos", "siglip": "last", "siglip2": "last"}.get(family, "cls")
+    assert pair.text == {"max_length": expected_length, "pooling": expected_pooling, "pad_id": PAD_ID, "pad_token": "[PAD]",
+                         "padding": "max_length" if sigmoid else "longest"}
     encoding = _unpadded(pair.tokenizer_json).encode("a cat on a mat")
     assert encoding.ids[0] == CLS_ID and encoding.ids[-1] == SEP_ID
-    assert pair.provenance == {"base_weights": str(tiny_dirs[family].resolve()), "family": family}
+    logits = {"logit_scale": LOGIT_SCALE, "logit_bias": LOGIT_BIAS} if sigmoid else {}
+    assert pair.provenance == {"base_weights": str(tiny_dirs[family].resolve()), "family": family, **logits}
+
+
+def test_every_family_has_a_model_class_and_a_text_pooling():
+    from trainer.families import _MODEL_CLASSES, _TEXT_POOLING
+
+    assert tuple(_MODEL_CLASSES) == FAMILIES and tuple(_TEXT_POOLING) == FAMILIES
 
 
 def test_a_folder_with_only_a_slow_tokenizer_gets_a_tokenizer_json(tiny_dirs, tmp_path):
@@ -203,19 +248,21 @@ def _export(module: torch.nn.Module, args: tuple, names: list[str], path: Path):
 def _assert_onnx_matches(session, module, inputs: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         expected = module(*inputs.values()).numpy()
-    actual = session.run(["features"], {k: v.numpy() for k, v in inputs.items()})[0]
+    declared = {value.name for value in session.get_inputs()}  # torch.onnx drops an ignored attention_mask
+    actual = session.run(["features"], {k: v.numpy() for k, v in inputs.items() if k in declared})[0]
     np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=0)
 
 
 @pytest.mark.filterwarnings(TRACER_WARNING)
+@pytest.mark.filterwarnings(TRACER_FLOAT_WARNING)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_towers_export_to_onnx_and_match_at_any_batch(tiny_dirs, family, tmp_path):
     pair = load_family_pair(str(tiny_dirs[family]))
-    image = _export(pair.image_encoder, (_images(2),), ["pixel_values"], tmp_path / "image.onnx")
+    image = _export(pair.image_encoder, (_pair_images(pair, 2),), ["pixel_values"], tmp_path / "image.onnx")
     text = _export(pair.text_encoder, _tokens(2, length=5), ["input_ids", "attention_mask"],
                    tmp_path / "text.onnx")
     for batch in (2, 3):
-        _assert_onnx_matches(image, pair.image_encoder, {"pixel_values": _images(batch)})
+        _assert_onnx_matches(image, pair.image_encoder, {"pixel_values": _pair_images(pair, batch)})
         ids, mask = _tokens(batch, length=9)  # longer than the export example
         _assert_onnx_matches(text, pair.text_encoder, {"input_ids": ids, "attention_mask": mask})
     _assert_argmax_runs_on_int32(tmp_path / "text.onnx")

