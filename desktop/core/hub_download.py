@@ -150,17 +150,19 @@ def download(repo_id: str, cancel: threading.Event | None = None, listing: RepoL
         raise DiskFullError.at(folder, listing.total_bytes - progress.done_bytes)
     speed = _Speed(progress.done_bytes)
     for remote in listing.files:
+        if cancel.is_set():
+            break
         if (folder / remote.path).is_file():
             continue
         progress.file = remote.path
-        for done in _download_file(listing, remote, folder, cancel):
+        for done in _download_file(listing, remote, folder, cancel):  # ends early on cancel, its file closed
             progress.done_bytes = done + sum(_bytes_on_disk(folder, f) for f in listing.files if f != remote)
             progress.bytes_per_second = speed.update(progress.done_bytes)
             yield progress
-            if cancel.is_set():
-                progress.phase = "cancelled"
-                yield progress
-                return
+    if cancel.is_set():
+        progress.phase = "cancelled"
+        yield progress
+        return
     progress.phase, progress.folder, progress.file = "done", folder, ""
     progress.done_bytes = progress.total_bytes
     yield progress

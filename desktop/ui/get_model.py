@@ -149,13 +149,16 @@ class GetModelDialog(QDialog):
 
     def _set_running(self, running: bool) -> None:
         model = self.selected_model()
-        self.get_button.setEnabled(not running and model is not None and model.hub_id not in self.installed_names)
+        # Enabled once the machine is measured (a quarter of a second): BLAS threads measuring it beside a
+        # download starved the download's thread for seconds on 2 cores.
+        self.get_button.setEnabled(not running and self.machine is not None and model is not None
+                                   and model.hub_id not in self.installed_names)
         self.cancel_button.setEnabled(running)
         self.table.setEnabled(not running)
 
     def start_selected(self) -> None:
         model = self.selected_model()
-        if model is not None and not self.is_running():
+        if model is not None and self.machine is not None and not self.is_running():
             self.start(model)
 
     def start(self, model: hub_catalog.HubModel) -> None:

@@ -1,7 +1,7 @@
 """Convert the tiny random instance of each family to a bundle (CPU) and measure seconds and bundle bytes;
 writes results/convert_families.json.
 
-The instances are the test suite's (tests/trainer/tiny_models.py: 2 layers, width 32), so the figures
+The instances are the test suite's (tests/tiny_models.py: 2 layers, width 32), so the figures
 compare the families' conversion overhead (load, five export steps, the three-variant parity gate,
 install) with the model size kept out; a real checkpoint takes longer by its weights.
 Run: PYTHONPATH=$PWD python tests/benchmarks/convert_families.py [--runs 3]
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "convert_families.json"
-sys.path.insert(0, str(Path(__file__).parents[1] / "trainer"))  # tiny_models
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tiny_models
 
 
 def _convert_once(family: str, source: Path, run: int) -> tuple[float, int, int]:
@@ -53,7 +53,7 @@ def main() -> None:
         families[family] = {"convert_s": round(statistics.median(s for s, _, _ in runs), 3),
                             "bundle_bytes": runs[0][1], "graph_bytes": runs[0][2], "runs": args.runs}
         print(f"{family:9s} {families[family]['convert_s']:7.2f} s  {families[family]['bundle_bytes']:>9,} bytes", flush=True)
-    result = {"what": "tiny random instance per family (tests/trainer/tiny_models.py) -> installed bundle, CPU",
+    result = {"what": "tiny random instance per family (tests/tiny_models.py) -> installed bundle, CPU",
               "note": "most bytes are the shared 30522-token vocabulary: its 32-wide embedding and tokenizer.json",
               "cpus": os.cpu_count(), "families": families}
     RESULTS.parent.mkdir(exist_ok=True)

@@ -54,6 +54,7 @@ def dialog(qtbot, hub, installed_builtin):
     window = GetModelDialog(photos=250)
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: window.get_button.isEnabled(), timeout=WAIT_MS)  # once the machine is measured
     yield window
     window.reject()
 
@@ -92,6 +93,7 @@ def test_cancel_keeps_the_bytes_and_the_next_try_resumes_them(dialog, qtbot, hub
     _choose(dialog, GOOD)
     _button(dialog, "Download and install").click()
     qtbot.waitUntil(lambda: "Downloading acme/tiny-clip:" in dialog.status.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: hub_download.partial_bytes(GOOD) > 1_000_000, timeout=WAIT_MS)  # into the weights
     _button(dialog, "Cancel").click()
     qtbot.waitUntil(lambda: dialog.status.text().startswith("Cancelled;"), timeout=WAIT_MS)
     assert "resumes where it stopped" in dialog.status.text()

@@ -67,6 +67,17 @@ def test_cancel_keeps_the_partial_file_and_the_next_run_resumes_it_with_a_range_
     assert ranges and ranges[0].startswith("bytes=") and ranges[0] != "bytes=0-"
 
 
+def test_cancel_before_a_file_starts_stops_there_and_never_reports_done(hub):
+    cancel = threading.Event()
+    reports = []
+    for progress in hub_download.download(REPO, cancel):
+        reports.append(progress.phase)
+        cancel.set()  # at the first report, before any file: as a Cancel landing between two files
+    assert reports[-1] == "cancelled" and "done" not in reports
+    folder = hub_download.downloads_dir(REPO) / hub.commit(REPO)
+    assert not (folder / "model.safetensors").exists()
+
+
 def test_the_server_going_away_mid_download_says_so_and_a_later_run_resumes(hub):
     hub.cut_after["model.safetensors"] = 1_500_000
     with pytest.raises(PicsiftError, match="stopped.*start it again to resume"):
