@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.errors import BundleError
-from models.preprocess import RESAMPLE_FILTERS, RESIZE_MODES, ImagePreprocess
+from models.preprocess import RESAMPLE_FILTERS, RESIZE_MODES, SHORTEST, ImagePreprocess
 
-SCHEMA_VERSION = 2  # 2: text.input ("tokens" or "strings"); a version-1 manifest is a version-2 "tokens" one
-READABLE_VERSIONS = (1, 2)
+# 2: text.input ("tokens" or "strings"); a version-1 manifest is a version-2 "tokens" one.
+# 3: image_preprocess.resize and text.padding (SigLIP's squash and fixed length). Only a bundle that uses
+#    them is written as version 3, so a picsift reading 1-2 refuses it instead of silently computing
+#    other embeddings (cropping where the model squashes, padding shorter than it was trained with).
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 IMAGE_ENCODER = "image_encoder.onnx"
 TEXT_ENCODER = "text_encoder.onnx"
@@ -100,11 +104,15 @@ class Manifest:
     files: dict[str, str]
     provenance: dict = field(default_factory=dict)
     created: str = ""
-    schema_version: int = SCHEMA_VERSION
     # Width of the image encoder's INSTANCE output (unit vectors that recognise the same photo after
     # edits); 0 when the graph has none, as in bundles from before it existed: then "find similar" and
     # duplicates use the features.
     instance_dim: int = 0
+
+    @property
+    def schema_version(self) -> int:
+        """The oldest schema that holds everything this manifest says (see SCHEMA_VERSION)."""
+        return 3 if self.image_preprocess.resize != SHORTEST or self.text.padding != LONGEST else 2
 
     @property
     def image_encoder_id(self) -> str:

@@ -50,10 +50,20 @@ def test_unknown_text_input_is_refused_naming_the_field(bundle_copy):
         open_bundle(bundle_copy)
 
 
-def test_schema_version_3_is_refused_naming_the_versions_read(bundle_copy):
-    edit_manifest(bundle_copy, lambda data: data.__setitem__("schema_version", 3))
-    with pytest.raises(BundleError, match=r"schema version 3 is not supported by this picsift \(it reads versions 1, 2\)"):
+def test_schema_version_4_is_refused_naming_the_versions_read(bundle_copy):
+    edit_manifest(bundle_copy, lambda data: data.__setitem__("schema_version", 4))
+    with pytest.raises(BundleError, match=r"schema version 4 is not supported by this picsift \(it reads versions 1, 2, 3\)"):
         open_bundle(bundle_copy)
+
+
+@pytest.mark.parametrize("edit", [lambda d: d["image_preprocess"].__setitem__("resize", "squash"),
+                                  lambda d: d["text"].__setitem__("padding", "max_length")])
+def test_a_bundle_using_squash_or_fixed_padding_is_written_as_version_3_so_older_readers_refuse_it(bundle_copy, edit):
+    from models.manifest import read_manifest
+
+    assert read_manifest(bundle_copy).to_dict()["schema_version"] == 2  # nothing new used: still readable by older picsift
+    edit_manifest(bundle_copy, edit)
+    assert read_manifest(bundle_copy).to_dict()["schema_version"] == 3
 
 
 def test_version_1_bundle_opens_probes_and_ranks_texts_against_images(bundle_copy):

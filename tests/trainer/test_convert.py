@@ -93,7 +93,7 @@ def test_hub_id_of_a_downloaded_folder_names_the_bundle_and_its_base_weights(tmp
 
 def test_a_malformed_hub_id_is_refused_before_loading(tmp_path, capsys):
     assert trainer_main(["convert", str(tmp_path), "--hub-id", "not a/hub/id"]) == 1
-    assert "is not a hub id" in capsys.readouterr().err
+    assert "is not a hub model id" in capsys.readouterr().err
 
 
 def test_picsift_model_convert_runs_the_trainer_as_a_process_and_installs(tmp_path):
