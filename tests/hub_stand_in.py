@@ -6,7 +6,8 @@ It answers what a real hub answers to a model download (RESOURCES.md lists it):
     HEAD/GET /{org}/{name}/resolve/{rev}/{file}   with X-Repo-Commit and ETag; weight files ("LFS")
         answer 302 to /lfs/... with X-Linked-Etag (their sha256) and X-Linked-Size, as the hub does
     404 with X-Error-Code RepositoryNotFound / EntryNotFound / RevisionNotFound, 401 GatedRepo.
-GETs honour `Range: bytes=N-` (206), so a download can resume. Switches make it misbehave on purpose:
+It also answers as an HTTP proxy would (absolute URLs, any host), so a test can check that a proxy
+is used. GETs honour `Range: bytes=N-` (206), so a download can resume. Switches make it misbehave on purpose:
 `cut_after` closes the connection after that many bytes of a file's body (the server going away),
 `wrong_etag` announces an ETag the bytes do not match, `gated` answers 401 for a repo.
 """
@@ -18,6 +19,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -95,7 +97,8 @@ def _handler_for(hub: HubStandIn):
 
         def _answer(self, body: bool) -> None:
             hub.requests.append((self.command, self.path, self.headers.get("Range")))
-            path = self.path.split("?", 1)[0]
+            # A proxy is asked for absolute URLs ("GET http://hub.example/api/..."): it answers for any host.
+            path = urllib.parse.urlsplit(self.path).path if self.path.startswith("http") else self.path.split("?", 1)[0]
             if match := re.fullmatch(r"/api/models/([^/]+/[^/]+)/(revision|tree)/([^/]+)", path):
                 return self._api(*match.groups(), body=body)
             if match := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):

@@ -95,6 +95,15 @@ def test_a_hub_that_is_not_there_says_the_network_is_unreachable_and_the_built_i
         run()
 
 
+def test_a_proxy_from_the_environment_carries_the_download(hub, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://hub.example.invalid")  # no such host: only the proxy can answer
+    monkeypatch.setenv("http_proxy", hub.url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert run()[-1][0] == "done"
+    assert hub.requests[0][1] == "http://hub.example.invalid/api/models/acme/tiny-clip/revision/main"
+
+
 def test_a_repo_that_does_not_exist_says_so(hub):
     with pytest.raises(PicsiftError, match="acme/no-such-model is not on the model hub"):
         list(hub_download.download("acme/no-such-model"))
