@@ -354,3 +354,38 @@ def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_err
     assert not bugs
     quit_action.trigger()
     assert not window.isVisible()
+
+
+def test_closing_the_app_mid_switch_resumes_the_encoding_on_the_next_start(qtbot, runtime, indexed, tmp_path,
+                                                                          installed_builtin):
+    from models import registry
+    from toy_bundle import export_toy_bundle
+
+    registry.install(export_toy_bundle(tmp_path / "toy", name="toy"))
+    window = _window(qtbot, runtime)
+    window.use_model("toy")
+    qtbot.waitUntil(lambda: window.index_worker is not None, timeout=WAIT_MS)
+    window.close()  # mid-way: the encoding is cancelled, what is encoded is kept
+    assert Settings.load().switching_to == "toy" and registry.active_name() == "picsift-builtin"
+
+    again = _window(qtbot, runtime, Settings.load())
+    with qtbot.waitSignal(again.indexingFinished, timeout=WAIT_MS):
+        again.resume_model_switch()
+    qtbot.waitUntil(lambda: registry.active_name() == "toy", timeout=WAIT_MS)
+    assert again.library.runtime.manifest.name == "toy"
+    assert Settings.load().switching_to == ""
+
+
+def test_cancelling_the_encoding_of_a_switch_keeps_the_current_model_for_good(qtbot, runtime, indexed, tmp_path,
+                                                                             installed_builtin):
+    from models import registry
+    from toy_bundle import export_toy_bundle
+
+    registry.install(export_toy_bundle(tmp_path / "toy", name="toy"))
+    window = _window(qtbot, runtime)
+    with qtbot.waitSignal(window.indexingFinished, timeout=WAIT_MS):
+        window.use_model("toy")
+        qtbot.waitUntil(lambda: window.index_worker is not None, timeout=WAIT_MS)
+        window.cancel_indexing()
+    window.close()
+    assert Settings.load().switching_to == ""  # the user chose to stay: nothing resumes next time

@@ -156,3 +156,35 @@ def test_the_cli_says_in_one_line_when_the_hub_cannot_be_reached(capsys, monkeyp
     assert main(["model", "convert", GOOD]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("picsift: error: cannot reach the model hub at http://127.0.0.1:9") and "Traceback" not in "".join(err)
+
+
+def test_the_model_menu_gets_a_hub_model_and_the_window_switches_to_it(qtbot, hub, installed_builtin, builtin_bundle, tmp_path):
+    from PySide6.QtGui import QAction
+
+    from desktop.core.catalog import Catalog
+    from desktop.core.library import Library
+    from desktop.core.settings import Settings
+    from desktop.ui.main_window import MainWindow
+    from engine_fixtures import index_all, write_photos
+    from models.runtime import ModelRuntime
+
+    registry.use(registry.DEFAULT_BUNDLE)
+    runtime = ModelRuntime(builtin_bundle, device="cpu")
+    write_photos(tmp_path / "photos", names=("chelsea", "coffee", "rocket"))
+    library = Library(Catalog(), runtime)
+    library.catalog.add_folder(tmp_path / "photos")
+    index_all(library)
+    window = MainWindow(library, Settings())
+    qtbot.addWidget(window)
+    window.show()
+    next(a for a in window.findChildren(QAction) if a.text() == "&Get a better model...").trigger()
+    qtbot.waitUntil(lambda: getattr(window, "get_model_dialog", None) is not None, timeout=WAIT_MS)
+    dialog = window.get_model_dialog
+    assert dialog.photos == 3
+    qtbot.waitUntil(lambda: dialog.get_button.isEnabled(), timeout=WAIT_MS)
+    with qtbot.waitSignal(window.indexingFinished, timeout=CONVERT_MS) as finished:  # the switch encodes the 3 photos
+        _button(dialog, "Download and install").click()
+    assert finished.args[0].encoded == 3
+    qtbot.waitUntil(lambda: registry.active_name() == "tiny-clip", timeout=WAIT_MS)
+    assert window.library.runtime.manifest.name == "tiny-clip"
+    dialog.reject()
