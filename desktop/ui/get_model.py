@@ -31,10 +31,10 @@ from desktop.core import hub_download
 from desktop.ui.trainer_run import TrainerRun, show_step, step_label
 from desktop.ui.workers import GeneratorWorker, run_in_pool
 from models import hub_catalog
-from models.display import file_size, plural, rough_duration
+from models.display import file_size, rough_duration
 from models.errors import PicsiftError
 
-COLUMNS = ("Model", "Download", "Languages", "Published zero-shot", "Indexing your photos", "")
+COLUMNS = ("Model", "Download", "Languages", "Published zero-shot", "Indexing", "")
 MEGABYTE = 1_000_000  # the bar counts megabytes: QProgressBar holds an int, and a model is up to ~4 GB
 
 
@@ -50,7 +50,7 @@ class GetModelDialog(QDialog):
     def __init__(self, photos: int, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Get a better model")
-        self.resize(980, 560)
+        self.resize(1220, 600)
         self.photos = photos
         self.models = hub_catalog.hub_models()
         self.installed_names = hub_catalog.installed_bundles(self.models)
@@ -64,7 +64,8 @@ class GetModelDialog(QDialog):
                        "general photos. picsift downloads one, converts it on this computer and checks the result "
                        "against the original; your photos never leave this computer.", wordWrap=True)
         self.table = QTableWidget(len(self.models), len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        indexing = f"Indexing {photos:,} photos" if photos else "Indexing 1,000 photos"
+        self.table.setHorizontalHeaderLabels([indexing if c == "Indexing" else c for c in COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -74,7 +75,7 @@ class GetModelDialog(QDialog):
         self.table.itemSelectionChanged.connect(self._selected)
         self.details = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.details.setObjectName("details")
-        self.details.setMinimumHeight(3 * self.details.fontMetrics().lineSpacing())
+        self.details.setMinimumHeight(4 * self.details.fontMetrics().lineSpacing())
         self.bar = QProgressBar(textVisible=False)
         self.bar.hide()
         self.status = step_label("")
@@ -97,13 +98,15 @@ class GetModelDialog(QDialog):
     def _fill_table(self) -> None:
         for row, model in enumerate(self.models):
             badges = [f"recommended for a {'CPU laptop' if m == 'cpu' else 'GPU'}" for m in model.recommended]
-            figure = model.headline
+            figure = model.headline or model.published[0]
+            shown = f"{figure.benchmark} {figure.metric} {figure.value:g}" + ("*" if figure.of else "")
             cells = (f"{model.name}  ({model.family})", file_size(model.download_bytes), model.languages,
-                     figure.label() if figure else "", "estimating...", self._state_text(model, badges))
+                     shown, "estimating...", self._state_text(model, badges))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, model.hub_id)
                 self.table.setItem(row, column, item)
+            self.table.item(row, 3).setToolTip("\n".join(f"{f.label()} - {f.source}" for f in model.published))
 
     def _state_text(self, model: hub_catalog.HubModel, badges: list[str]) -> str:
         if model.hub_id in self.installed_names:
@@ -120,8 +123,7 @@ class GetModelDialog(QDialog):
         photos = self.photos or 1000
         for row, model in enumerate(self.models):
             seconds = hub_catalog.indexing_seconds(model, photos, machine)
-            text = rough_duration(seconds) + ("" if self.photos else " per 1,000 photos")
-            self.table.item(row, 4).setText(text)
+            self.table.item(row, 4).setText(f"about {rough_duration(seconds)}")
         self._selected()
 
     def selected_model(self) -> hub_catalog.HubModel | None:
@@ -133,14 +135,16 @@ class GetModelDialog(QDialog):
         if model is None:
             return
         need = hub_catalog.disk_needed(model, self.photos)
-        speed = f"; indexing {plural(self.photos, 'photo')}: about {rough_duration(hub_catalog.indexing_seconds(model, self.photos, self.machine))}" \
+        speed = f"; indexing {self.photos:,} photos: about {rough_duration(hub_catalog.indexing_seconds(model, self.photos, self.machine))}" \
             if self.machine and self.photos else ""
+        figures = "; ".join(f.label() for f in model.published)
         self.details.setText(
             f"{model.hub_id} - {model.licence} licence - {model.image_size} px, {model.embedding_dim}-d, "
             f"{model.gflops_image:g} GFLOPs per photo{speed}.\n"
             f"Disk: download {file_size(need.download_bytes)} (deleted after install), bundle {file_size(need.bundle_bytes)}, "
-            f"vectors for {plural(self.photos, 'photo')} {file_size(need.vectors_bytes)}; converting takes about "
-            f"{file_size(3 * need.bundle_bytes)} of memory.")
+            f"vectors for {self.photos:,} photos {file_size(need.vectors_bytes)}; converting takes about "
+            f"{file_size(3 * need.bundle_bytes)} of memory.\nPublished zero-shot: {figures} (* measured on a related "
+            "checkpoint; sources in the tooltip).")
         self._set_running(self.is_running())
 
     # --- the run ----------------------------------------------------------------------------

@@ -69,9 +69,11 @@ def _button(dialog: GetModelDialog, text: str) -> QPushButton:
 
 def test_the_list_shows_sizes_languages_figures_estimates_and_the_recommended_model(dialog, qtbot):
     qtbot.waitUntil(lambda: dialog.table.item(0, 4).text() != "estimating...", timeout=WAIT_MS)
-    assert [dialog.table.item(0, c).text() for c in (0, 1, 2, 3)] == ["tiny-clip  (clip)", "5.0 MB", "en", "ImageNet top-1 % 1.0"]
+    assert [dialog.table.item(0, c).text() for c in (0, 1, 2, 3)] == ["tiny-clip  (clip)", "5.0 MB", "en", "ImageNet top-1 % 1"]
     assert "recommended for a CPU laptop" in dialog.table.item(0, 5).text()
     assert dialog.selected_model().hub_id == GOOD  # the CPU recommendation is selected first
+    assert dialog.table.item(0, 4).text().startswith("about ")
+    assert dialog.table.horizontalHeaderItem(4).text() == "Indexing 250 photos"
     assert "download 5.0 MB" in dialog.details.text() and "vectors for 250 photos" in dialog.details.text()
 
 
