@@ -94,6 +94,7 @@ def _download(hub_id: str):
 
     model = hub_catalog.find(hub_id)
     if model is not None:
+        hub_catalog.check_memory(model)
         hub_catalog.check_fits(model, _library_photos() or 0)
     cancel = threading.Event()
     with tqdm(desc=f"downloading {hub_id}", unit="B", unit_scale=True, unit_divisor=1000, file=sys.stderr,

@@ -294,6 +294,32 @@ def matmul_gflops(seconds: float = 0.25) -> float:
     return 2 * _MATMUL_SIDE**3 / best / 1e9
 
 
+# A conversion holds the float32 weights in torch, the exported graphs while they are written, and an
+# ONNX Runtime session of them for the parity gate: about three copies of the weights at its peak.
+CONVERSION_WEIGHT_COPIES = 3
+
+
+def conversion_memory_bytes(model: HubModel) -> int:
+    return CONVERSION_WEIGHT_COPIES * 4 * model.parameters
+
+
+def physical_memory_bytes() -> int | None:
+    """This computer's RAM, None where the OS does not say (Windows has no sysconf)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(model: HubModel, memory: int | None = None) -> None:
+    """Raise PicsiftError before downloading when the conversion cannot fit in this computer's memory."""
+    memory = physical_memory_bytes() if memory is None else memory
+    need = conversion_memory_bytes(model)
+    if memory is not None and memory < need:
+        raise PicsiftError(f"converting {model.name} needs about {file_size(need)} of memory and this computer has "
+                           f"{file_size(memory)}; choose a smaller model")
+
+
 def check_fits(model: HubModel, photos: int, download_dir: str | os.PathLike | None = None,
                free_space: Callable[[Path], int] | None = None) -> DiskNeed:
     """Raise DiskFullError, before anything is downloaded, when a disk lacks room for its share of

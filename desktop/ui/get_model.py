@@ -143,7 +143,7 @@ class GetModelDialog(QDialog):
             f"{model.gflops_image:g} GFLOPs per photo{speed}.\n"
             f"Disk: download {file_size(need.download_bytes)} (deleted after install), bundle {file_size(need.bundle_bytes)}, "
             f"vectors for {self.photos:,} photos {file_size(need.vectors_bytes)}; converting takes about "
-            f"{file_size(3 * need.bundle_bytes)} of memory.\nPublished zero-shot: {figures} (* measured on a related "
+            f"{file_size(hub_catalog.conversion_memory_bytes(model))} of memory.\nPublished zero-shot: {figures} (* measured on a related "
             "checkpoint; sources in the tooltip).")
         self._set_running(self.is_running())
 
@@ -168,6 +168,7 @@ class GetModelDialog(QDialog):
     def start(self, model: hub_catalog.HubModel) -> None:
         """Check the disk, then download; the conversion follows when the download is complete."""
         try:
+            hub_catalog.check_memory(model)
             hub_catalog.check_fits(model, self.photos)
         except PicsiftError as exc:
             self._say(str(exc))

@@ -126,6 +126,15 @@ def test_a_repo_that_does_not_exist_is_one_line_and_the_current_model_keeps_work
     assert "current model keeps working" in dialog.status.text()
 
 
+def test_a_file_that_does_not_match_its_etag_is_refused_and_nothing_is_installed(dialog, qtbot, hub):
+    hub.wrong_etag.add((GOOD, "model.safetensors"))
+    _choose(dialog, GOOD)
+    _button(dialog, "Download and install").click()
+    qtbot.waitUntil(lambda: "Nothing was installed" in dialog.status.text(), timeout=WAIT_MS)
+    assert "does not match the checksum" in dialog.status.text()
+    assert not registry.bundle_folder("tiny-clip").exists()
+
+
 def test_a_model_that_fails_the_parity_gate_installs_nothing_and_leaves_the_current_model(dialog, qtbot):
     _choose(dialog, BROKEN)
     installed = []

@@ -186,3 +186,11 @@ def test_the_readme_table_lists_the_catalog_models():
     section = README.read_text(encoding="utf-8").split("## Getting a better model", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)
     assert listed == [model.hub_id for model in hub_catalog.hub_models()]
+
+
+def test_a_conversion_that_cannot_fit_in_memory_is_refused_before_downloading():
+    model = next(m for m in hub_catalog.hub_models() if m.hub_id == "google/siglip-so400m-patch14-384")
+    with pytest.raises(PicsiftError, match="needs about .* of memory and this computer has 4.0 GB; choose a smaller model"):
+        hub_catalog.check_memory(model, memory=4_000_000_000)
+    hub_catalog.check_memory(model, memory=64_000_000_000)  # fits: nothing raised
+    assert hub_catalog.conversion_memory_bytes(model) == 12 * model.parameters
