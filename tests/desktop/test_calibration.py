@@ -46,3 +46,20 @@ def test_a_model_is_calibrated_once_and_then_read_from_the_cache(toy, monkeypatc
     monkeypatch.setattr(calibration, "_memo", {})  # a new process: only the cache file is left
     monkeypatch.setattr(calibration, "compute_calibration", lambda runtime: pytest.fail("computed again"))
     assert calibration.calibration_for(runtime) == first
+
+
+def test_a_converted_siglip_bundle_is_calibrated_onto_the_same_relevance_scale(tmp_path):
+    """SigLIP is trained with a sigmoid over cos * exp(t) + b; picsift keeps its cosines and calibrates them
+    like any model's, from its own unrelated pairs (a tiny random model: only that the scales exist)."""
+    from models import registry
+    from models.runtime import ModelRuntime
+    from tiny_models import make_tiny
+    from trainer.cli import main as trainer_main
+
+    assert trainer_main(["convert", str(make_tiny("siglip", tmp_path / "siglip")), "--name", "tiny-siglip"]) == 0
+    runtime = ModelRuntime(registry.open_installed("tiny-siglip"), device="cpu")
+    scales = calibration.calibration_for(runtime)
+    for part in (scales.text, scales.image):
+        assert np.isfinite(part.mean) and part.spread > 0
+    relevance = scales.text.relevance(np.array([-1.0, scales.text.mean, 1.0]))
+    assert 0 <= relevance[0] < relevance[1] < relevance[2] <= 1
