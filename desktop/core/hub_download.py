@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from models import paths
@@ -139,7 +139,7 @@ def download(repo_id: str, cancel: threading.Event | None = None, listing: RepoL
     folder) or "cancelled". Raises PicsiftError for the hub, the network or the disk."""
     cancel = cancel or threading.Event()
     progress = DownloadProgress(repo_id)
-    yield progress
+    yield replace(progress)  # a snapshot: the GUI reads it while this goes on
     listing = listing or repo_listing(repo_id)
     folder = downloads_dir(repo_id) / listing.commit
     _drop_other_commits(folder)
@@ -158,14 +158,14 @@ def download(repo_id: str, cancel: threading.Event | None = None, listing: RepoL
         for done in _download_file(listing, remote, folder, cancel):  # ends early on cancel, its file closed
             progress.done_bytes = done + sum(_bytes_on_disk(folder, f) for f in listing.files if f != remote)
             progress.bytes_per_second = speed.update(progress.done_bytes)
-            yield progress
+            yield replace(progress)
     if cancel.is_set():
         progress.phase = "cancelled"
-        yield progress
+        yield replace(progress)
         return
     progress.phase, progress.folder, progress.file = "done", folder, ""
     progress.done_bytes = progress.total_bytes
-    yield progress
+    yield replace(progress)
 
 
 def _drop_other_commits(folder: Path) -> None:
