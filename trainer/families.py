@@ -42,6 +42,7 @@ from models import paths
 from models.errors import PicsiftError
 from models.manifest import CONVERTED_FAMILIES, LONGEST, MAX_LENGTH
 from models.preprocess import SHORTEST, SQUASH
+from trainer.spm_tokenizer import siglip_tokenizer
 from trainer.towers import TowerPair
 
 FAMILIES = CONVERTED_FAMILIES  # each config model_type picsift converts; the one list both CLIs offer
@@ -281,12 +282,16 @@ def _max_length(family: str, text_config, tokenizer) -> int:
 
 
 def _tokenizer_json(source: str, tokenizer) -> Path:
-    """The folder's tokenizer.json, or a fast tokenizer converted into the cache when it has none."""
+    """The folder's tokenizer.json, or one saved into the cache when it has none: from a fast tokenizer, or
+    (SigLIP's SentencePiece vocabulary, which transformers cannot convert) built by trainer.spm_tokenizer."""
     local = Path(source).expanduser() / "tokenizer.json"
     if local.is_file():
         return local.resolve()
     folder = paths.cache_dir() / "tokenizers" / re.sub(r"[^A-Za-z0-9._-]+", "-", _weights_name(source)).strip("-")
     tokenizer.save_pretrained(folder)
+    if type(tokenizer).__name__ == "SiglipTokenizer":  # by name: importing the class needs sentencepiece
+        siglip_tokenizer(Path(tokenizer.vocab_file), tokenizer.all_special_tokens, tokenizer.eos_token,
+                         tokenizer.do_lower_case).save(str(folder / "tokenizer.json"))
     if not (folder / "tokenizer.json").is_file():
         raise PicsiftError(f"{source!r}: its tokenizer cannot be converted to a tokenizer.json")
     return folder / "tokenizer.json"
