@@ -233,6 +233,9 @@ def _from_pretrained(loader, source: str, what: str, **kwargs):
     """`loader.from_pretrained(source)`, with hub and file failures turned into a PicsiftError."""
     try:
         return loader.from_pretrained(source, **kwargs)
+    except ImportError as exc:  # a tokenizer whose backend package is missing (sentencepiece, tiktoken)
+        raise PicsiftError(f"loading {what} from {source!r} needs a package that is not installed ({_first_line(exc)}); "
+                           "install it with pip and run the conversion again") from exc
     except (OSError, ValueError) as exc:  # missing files, no network, malformed hub id
         raise PicsiftError(
             f"could not load {what} from {source!r} ({_first_line(exc)}); give a local model "

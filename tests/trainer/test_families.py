@@ -288,3 +288,17 @@ def _assert_argmax_runs_on_int32(path: Path) -> int:
         cast = producers[node.input[0]]
         assert cast.op_type == "Cast" and cast.attribute[0].i == onnx.TensorProto.INT32
     return len(argmaxes)
+
+
+def test_a_tokenizer_whose_backend_package_is_missing_is_one_line_naming_it(tmp_path, monkeypatch):
+    """SigLIP's tokenizer needs sentencepiece; without it transformers raises ImportError, not OSError."""
+    from trainer import families
+
+    class NoBackend:
+        @staticmethod
+        def from_pretrained(*args, **kwargs):
+            raise ImportError("SiglipTokenizer requires the SentencePiece library but it was not found")
+
+    monkeypatch.setattr(families, "AutoTokenizer", NoBackend)
+    with pytest.raises(PicsiftError, match="its tokenizer .* needs a package that is not installed .*SentencePiece.*install it"):
+        families.load_family_pair(str(make_tiny("clip", tmp_path)))
