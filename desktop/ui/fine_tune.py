@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from PySide6.QtCore import QProcess, QProcessEnvironment, QRectF, Qt, Signal
+from PySide6.QtCore import QProcess, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QDialog,
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.trainer_process import JsonLines, reports_a_bug, trainer_command
-from desktop.ui.error_log import log_failed_process
+from desktop.core.trainer_process import reports_a_bug, trainer_command
+from desktop.ui.trainer_run import TrainerRun
 from models.photo_files import photo_files, subfolders
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
@@ -100,10 +100,8 @@ class FineTuneDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Teach picsift your folders")
         self.resize(660, 780)
-        self.process: QProcess | None = None
+        self.run: TrainerRun | None = None
         self.result_event: dict | None = None
-        self._events = JsonLines()
-        self._cancelled = False
         self._auto_name = ""  # the name preview_classes suggested, replaced when the folder changes
 
         self.root = QLineEdit(root, placeholderText="A folder whose subfolders are your labels (Birds/, Receipts/, ...)")
@@ -191,27 +189,30 @@ class FineTuneDialog(QDialog):
         return classes
 
     # --- running the trainer ------------------------------------------------------------------
-    def command(self) -> list[str]:
+    def trainer_args(self) -> list[str]:
         stages = QUICK_STAGES if self.quick.isChecked() else THOROUGH_STAGES
         name = self.name.text().strip() or _bundle_name(os.path.basename(self.root.text()))
-        return trainer_command(["train", "--data", self.root.text().strip(), "--format", "folders", "--stages", stages,
-                                "--objective", OBJECTIVE, "--name", name, "--replace", "--progress", "jsonl"])
+        return ["train", "--data", self.root.text().strip(), "--format", "folders", "--stages", stages,
+                "--objective", OBJECTIVE, "--name", name, "--replace"]
+
+    def command(self) -> list[str]:
+        """The argv the run starts (what TrainerRun runs)."""
+        return trainer_command([*self.trainer_args(), "--progress", "jsonl"])
+
+    @property
+    def process(self) -> QProcess | None:
+        return self.run.process if self.run is not None else None
 
     def start(self) -> None:
         if _labels_with_photos(self.preview_classes()) < 2:
             return
-        program, *args = self.command()
         self.result_event = None
-        self._events = JsonLines()
-        self._cancelled = False
-        self.process = QProcess(self)
-        environment = QProcessEnvironment.systemEnvironment()
-        environment.insert("PYTHONUNBUFFERED", "1")  # JSON lines arrive as they are printed
-        self.process.setProcessEnvironment(environment)
-        self.process.readyReadStandardOutput.connect(self._read)
-        self.process.finished.connect(self._finished)
-        self.process.errorOccurred.connect(self._failed_to_start)
-        self.process.start(program, args)
+        self.run = TrainerRun(self.trainer_args(), "training", self)
+        self.run.event.connect(self.handle_event)
+        self.run.succeeded.connect(self._ended)
+        self.run.cancelled.connect(self._cancelled_run)
+        self.run.failed.connect(self._failed)
+        self.run.start()
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.use_button.setEnabled(False)
@@ -219,18 +220,13 @@ class FineTuneDialog(QDialog):
         self.status.setText("Starting the trainer...")
 
     def is_running(self) -> bool:
-        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+        return self.run is not None and self.run.is_running()
 
     def cancel(self) -> None:
         if self.is_running():
-            self._cancelled = True
-            self.process.terminate()  # SIGTERM: the trainer stops after its current step
+            self.run.cancel(wait_ms=None)  # SIGTERM only: the trainer stops after its current step, checkpoint saved
             self.status.setText("Cancelling...")
             self.cancel_button.setEnabled(False)
-
-    def _read(self) -> None:
-        for event in self._events.feed(bytes(self.process.readAllStandardOutput())):
-            self.handle_event(event)
 
     def handle_event(self, event: dict) -> None:
         kind = event.get("event")
@@ -266,29 +262,26 @@ class FineTuneDialog(QDialog):
         self.metrics.setText(f"<table cellpadding='2' cellspacing='6'><tr><th align='left'>held-out test photos</th>"
                              f"<th>starting model</th><th>fine-tuned</th></tr>{lines}</table>")
 
-    def _finished(self, code: int, status) -> None:
-        self.cancel_button.setEnabled(False)
-        self.start_button.setEnabled(True)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1 if code == 0 else 0)
-        if code == 130 or (self._cancelled and status == QProcess.ExitStatus.CrashExit):
-            # 130: stopped after a step; a crash exit: SIGTERM came before the trainer's handler was installed
-            self.status.setText("Cancelled; the current model is unchanged.")
-        elif code != 0 and reports_a_bug(self.result_event):  # its traceback (stderr) to the log, one line here
-            stderr = bytes(self.process.readAllStandardError()).decode(errors="replace")
-            bug = log_failed_process(f"training (exit code {code})", stderr[-20_000:])
-            self.status.setText(f"Training failed; the current model is unchanged. {bug}")
-        self.finishedRun.emit(self.result_event or {"event": "error", "message": self.status.text()})
+    def _cancelled_run(self) -> None:
+        self.status.setText("Cancelled; the current model is unchanged.")
+        self._ended()
 
-    def _failed_to_start(self, error) -> None:
-        if error != QProcess.ProcessError.FailedToStart:
-            return  # the others end in finished(), handled there
+    def _failed(self, reason: str) -> None:
+        if self.run.error_event is not None and not reports_a_bug(self.run.error_event):
+            pass  # the trainer's own reason is already shown ("Training failed: ...")
+        elif self.run.process.error() == QProcess.ProcessError.FailedToStart:
+            self.status.setText(f"Could not start the trainer ({self.run.process.errorString()}); the current model is unchanged.")
+        else:  # a crash: its traceback went to the log, one line here
+            self.status.setText(f"Training failed; the current model is unchanged. {reason}")
+        self._ended()
+
+    def _ended(self) -> None:
+        succeeded = self.result_event is not None and self.result_event.get("event") == "done"
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(True)
         self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status.setText(f"Could not start the trainer ({self.process.errorString()}); the current model is unchanged.")
-        self.finishedRun.emit({"event": "error", "message": self.status.text()})
+        self.progress.setValue(1 if succeeded else 0)
+        self.finishedRun.emit(self.result_event or {"event": "error", "message": self.status.text()})
 
     def _use(self) -> None:
         if self.result_event and self.result_event.get("bundle"):

@@ -53,13 +53,14 @@ class TrainerRun(QObject):
     def is_running(self) -> bool:
         return self.process.state() != QProcess.ProcessState.NotRunning
 
-    def cancel(self, wait_ms: int = 5000) -> None:
-        """Stop the run: SIGTERM lets the trainer stop cleanly (nothing half installed), then a kill."""
+    def cancel(self, wait_ms: int | None = 5000) -> None:
+        """Stop the run: SIGTERM lets the trainer stop cleanly (nothing half installed), then, after
+        `wait_ms`, a kill. None: SIGTERM only, returning at once (training saves its checkpoint first)."""
         if not self.is_running():
             return
         self._cancelled = True
         self.process.terminate()
-        if not self.process.waitForFinished(wait_ms):
+        if wait_ms is not None and not self.process.waitForFinished(wait_ms):
             self.process.kill()
             self.process.waitForFinished(wait_ms)
 

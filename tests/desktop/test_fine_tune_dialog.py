@@ -283,9 +283,9 @@ def test_bad_labelled_folders_give_a_clear_message_and_keep_the_current_model(
 
 def test_a_trainer_that_cannot_start_gives_a_message_instead_of_a_stuck_dialog(qtbot, runtime, clothes,
                                                                               fine_tune_base, monkeypatch, tmp_path):
-    from desktop.ui import fine_tune
+    from desktop.ui import trainer_run
 
-    monkeypatch.setattr(fine_tune, "trainer_command", lambda args: [str(tmp_path / "no-such-python"), *args])
+    monkeypatch.setattr(trainer_run, "trainer_command", lambda args: [str(tmp_path / "no-such-python"), *args])
     window = _window(qtbot, runtime)
     dialog, _ = _open_dialog(qtbot, window, clothes)
     with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS) as finished:
@@ -298,12 +298,12 @@ def test_a_trainer_crash_shows_one_line_naming_the_log_that_holds_its_traceback(
                                                                               fine_tune_base, monkeypatch):
     import sys
 
-    from desktop.ui import error_log, fine_tune
+    from desktop.ui import error_log, trainer_run
 
     script = ("import sys\n"
               "sys.stderr.write('image features:  40%|####      | 2/5 [00:01<00:01, 2.1item/s]\\r')\n"
               "raise RuntimeError('trainer bug')\n")
-    monkeypatch.setattr(fine_tune, "trainer_command", lambda args: [sys.executable, "-c", script])
+    monkeypatch.setattr(trainer_run, "trainer_command", lambda args: [sys.executable, "-c", script])
     window = _window(qtbot, runtime)
     dialog, _ = _open_dialog(qtbot, window, clothes)
     with qtbot.waitSignal(dialog.finishedRun, timeout=WAIT_MS):
