@@ -125,8 +125,7 @@ class Machine:
 # --- the list -----------------------------------------------------------------------------------
 def bundle_name_for(source: str) -> str:
     """"openai/clip-vit-base-patch32" -> "clip-vit-base-patch32"; a folder -> its name (the converter's naming)."""
-    base = Path(source.rstrip("/\\")).name or "model"
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-") or "model"
+    return registry.safe_name(Path(source.rstrip("/\\")).name)
 
 
 def check_hub_id(text: str) -> str:

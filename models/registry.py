@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import stat
 import tempfile
@@ -50,6 +51,12 @@ class InstalledBundle:
             "path": str(self.folder),
             "problem": self.problem,
         }
+
+
+def safe_name(text: str, fallback: str = "model") -> str:
+    """`text` as a bundle, cache or file name: runs of anything but ASCII letters, digits, `.`, `_` and `-`
+    become one `-`, with no leading or trailing `.` or `-` (never hidden, never `..`); `fallback` if nothing is left."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or fallback
 
 
 def bundle_folder(name: str) -> Path:

@@ -179,7 +179,7 @@ def _exported_once(pair: TowerPair, source: str) -> Path:
     from trainer.convert import SAMPLE_TEXTS
     from trainer.export import export_bundle
 
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", source).strip(".-")[-60:] or "model"
+    slug = registry.safe_name(source)[-60:]
     folder = paths.cache_dir() / "base-bundles" / f"{slug}-{_source_key(source)}"
     try:
         ModelRuntime(folder, device="cpu")

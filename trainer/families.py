@@ -29,7 +29,6 @@ picsift's relevance scale, calibrated per bundle from cosines (desktop.core.cali
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import torch
@@ -38,7 +37,7 @@ import transformers
 from torch import nn
 from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
-from models import paths
+from models import paths, registry
 from models.errors import PicsiftError
 from models.manifest import CONVERTED_FAMILIES, LONGEST, MAX_LENGTH
 from models.preprocess import SHORTEST, SQUASH
@@ -290,7 +289,7 @@ def _tokenizer_json(source: str, tokenizer) -> Path:
     local = Path(source).expanduser() / "tokenizer.json"
     if local.is_file():
         return local.resolve()
-    folder = paths.cache_dir() / "tokenizers" / re.sub(r"[^A-Za-z0-9._-]+", "-", _weights_name(source)).strip("-")
+    folder = paths.cache_dir() / "tokenizers" / registry.safe_name(_weights_name(source))
     tokenizer.save_pretrained(folder)
     if type(tokenizer).__name__ == "SiglipTokenizer":  # by name: importing the class needs sentencepiece
         siglip_tokenizer(Path(tokenizer.vocab_file), tokenizer.all_special_tokens, tokenizer.eos_token,

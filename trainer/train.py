@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -90,7 +89,7 @@ class TrainConfig:
         if self.name:
             return self.name
         stem = Path(self.data.rstrip("/\\")).stem or "data"
-        return re.sub(r"[^A-Za-z0-9._-]+", "-", f"{stem}-tuned").strip(".-")
+        return registry.safe_name(f"{stem}-tuned")
 
 
 def train(config: TrainConfig, events: Events, cancel: CancelFlag) -> dict:

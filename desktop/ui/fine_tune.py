@@ -8,7 +8,6 @@ trainer's memory is returned when it exits. The active model changes only on "Us
 from __future__ import annotations
 
 import os
-import re
 
 from PySide6.QtCore import QProcess, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.trainer_process import reports_a_bug, trainer_command
 from desktop.ui.trainer_run import TrainerRun
+from models import registry
 from models.photo_files import photo_files, subfolders
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
@@ -308,4 +308,4 @@ def _labels_with_photos(classes: list[tuple[str, int]]) -> int:
 
 
 def _bundle_name(folder_name: str) -> str:
-    return (re.sub(r"[^A-Za-z0-9._-]+", "-", folder_name).strip(".-") or "my") + "-tuned"
+    return registry.safe_name(folder_name, fallback="my") + "-tuned"

@@ -202,3 +202,11 @@ def test_zip_with_a_corrupt_member_is_a_one_line_error(installed, tmp_path):
     with pytest.raises(BundleError, match="archive is corrupt") as caught:
         registry.install(archive, name="broken")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("openai/clip-vit-base-patch32", "openai-clip-vit-base-patch32"), ("My Holiday Photos!", "My-Holiday-Photos"),
+    ("..hidden", "hidden"), ("café au lait", "caf-au-lait"), ("///", "model"), ("v1.2_final", "v1.2_final")])
+def test_safe_name_keeps_letters_digits_dot_dash_underscore_and_is_never_hidden_or_empty(text, expected):
+    assert registry.safe_name(text) == expected
+    assert registry.safe_name("", fallback="my") == "my"
