@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 from models.display import printable
+from models.trainer_protocol import CANCELLED_EXIT
 
 # The exit status of a command whose reader went away (`picsift status | head -1`): 128 + SIGPIPE,
 # what the shell reports for cat, grep or ls in the same place, so `set -o pipefail` scripts see
@@ -87,7 +88,7 @@ def run_reporting_errors(command: Callable[[], int | None]) -> int:
         return 1
     except KeyboardInterrupt:
         print("picsift: cancelled", file=sys.stderr)
-        return 130
+        return CANCELLED_EXIT
     except BrokenPipeError:
         _silence_stdout()
         return BROKEN_PIPE_EXIT

@@ -10,6 +10,7 @@ import traceback
 
 from models.errors import PicsiftError, run_reporting_errors
 from models.manifest import CONVERTED_FAMILIES
+from models.trainer_protocol import CANCELLED_EXIT
 
 DEVICES = ("auto", "cpu", "cuda")
 OBJECTIVE_NAMES = ("infonce", "triplet", "prototype", "ce", "supcon", "seed")  # trainer.losses.OBJECTIVES
@@ -98,7 +99,7 @@ def _train(args: argparse.Namespace) -> int:
             train(config, events, cancel)
     except (Cancelled, KeyboardInterrupt):
         events.log("picsift: cancelled; the checkpoint is kept: run the same command with --resume to continue")
-        return 130
+        return CANCELLED_EXIT
     except Exception as exc:
         return _failed(events, args.progress, exc)
     return 0

@@ -24,6 +24,7 @@ from models.errors import PicsiftError
 from models.manifest import TextSpec
 from models.preprocess import ImagePreprocess
 from models.text import TextTokenizer
+from models.trainer_protocol import IMAGE_STAGE_INPUTS, task_label
 from trainer.data import Dataset, image_pixels
 from trainer.encoder_split import EfficientNetSplit, unfreeze_last
 from trainer.encoding import SplitFeatures, check_readable
@@ -78,7 +79,7 @@ class ImageStage:
 
     def _prepared(self, dataset: Dataset, split: str) -> tuple[torch.Tensor | None, np.ndarray]:
         """(front outputs of the readable images or None when pixels are decoded per batch, their rows)."""
-        bar, chunks, rows, skipped = self.events.task(f"image stage inputs, {split}", self.cancel), [], [], []
+        bar, chunks, rows, skipped = self.events.task(task_label(IMAGE_STAGE_INPUTS, split), self.cancel), [], [], []
         total = len(dataset.images)
         for start in range(0, total, INFERENCE_BATCH):
             pixels = image_pixels(dataset, np.arange(start, min(start + INFERENCE_BATCH, total)), self.spec)

@@ -17,6 +17,7 @@ import torch
 
 from models.errors import PicsiftError
 from models.runtime import ModelRuntime
+from models.trainer_protocol import IMAGE_FEATURES, task_label
 from trainer.data import Dataset
 from trainer.distributed import World, main_first
 from trainer.feature_cache import image_features, text_features
@@ -42,7 +43,7 @@ class Encoding:
     def images(self, dataset: Dataset, split: str) -> SplitFeatures:
         if self.image_source is not None:
             return self.image_source(dataset)
-        tick = self.events.task(f"image features, {split}", self.cancel)
+        tick = self.events.task(task_label(IMAGE_FEATURES, split), self.cancel)
         with main_first(self.world):  # the main process fills the cache, the others read it
             found = image_features(self.runtime, dataset, progress=tick)
         check_readable(dataset, split, found.indices, found.skipped, self.events)

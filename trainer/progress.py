@@ -31,6 +31,8 @@ import time
 
 from tqdm import tqdm
 
+from models.trainer_protocol import DONE, ERROR, METRICS, PROGRESS, START, STEP, TASK
+
 PROGRESS_HZ = 5.0  # most progress events per second
 
 
@@ -83,7 +85,7 @@ class Events:
 
     # --- the contract ---------------------------------------------------------------------
     def start(self, stages: list[str], summary: dict) -> None:
-        self._emit({"event": "start", "stages": list(stages), "train_size": summary["train_size"],
+        self._emit({"event": START, "stages": list(stages), "train_size": summary["train_size"],
                     "val_size": summary["val_size"], "test_size": summary["test_size"], "classes": summary["classes"]})
 
     def progress(self, stage: str, epoch: int, epochs: int, step: int, steps: int, loss: float) -> None:
@@ -93,7 +95,7 @@ class Events:
             self._epoch_bar(stage, epoch, epochs, step, steps, loss)
             return
         if self._due(final=step == steps):
-            self._emit({"event": "progress", "stage": stage, "epoch": epoch, "epochs": epochs,
+            self._emit({"event": PROGRESS, "stage": stage, "epoch": epoch, "epochs": epochs,
                         "step": step, "steps": steps, "loss": loss})
 
     def metrics(self, stage: str, epoch: int, split: str, metrics: dict) -> None:
@@ -101,10 +103,10 @@ class Events:
             self._close_bar()
             shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if "mAP@all" in k or k.endswith("R@5"))
             self.log(f"{stage} epoch {epoch} {split}: {shown}")
-        self._emit({"event": "metrics", "stage": stage, "epoch": epoch, "split": split, "metrics": dict(metrics)})
+        self._emit({"event": METRICS, "stage": stage, "epoch": epoch, "split": split, "metrics": dict(metrics)})
 
     def done(self, bundle: str, folder: str, report: str, baseline: dict, metrics: dict, seconds: float) -> None:
-        self._emit({"event": "done", "bundle": bundle, "folder": folder, "report": report,
+        self._emit({"event": DONE, "bundle": bundle, "folder": folder, "report": report,
                     "baseline": dict(baseline), "metrics": dict(metrics), "seconds": seconds})
         if self.mode == "bar" and self.enabled:
             self._close_bar()
@@ -117,15 +119,15 @@ class Events:
             if done is None:
                 self.log(f"step {step} of {steps}: {name}")
         elif done is None:
-            self._emit({"event": "step", "step": step, "steps": steps, "name": name})
+            self._emit({"event": STEP, "step": step, "steps": steps, "name": name})
         elif self._due(final=done >= (total or 0)):
-            self._emit({"event": "step", "step": step, "steps": steps, "name": name, "done": done, "total": total})
+            self._emit({"event": STEP, "step": step, "steps": steps, "name": name, "done": done, "total": total})
 
     def error(self, message: str) -> None:
         """The one-line reason a run failed: an event in jsonl mode, 'picsift: error: ...' on stderr otherwise."""
         message = " ".join(str(message).split())
         if self.mode == "jsonl":
-            self._emit({"event": "error", "message": message})
+            self._emit({"event": ERROR, "message": message})
         elif self.enabled:
             self._close_bar()
             print(f"picsift: error: {message}", file=sys.stderr, flush=True)
@@ -161,7 +163,7 @@ class Events:
 
     def _task_event(self, description: str, done: int, total: int) -> None:
         if self._due(final=done >= total):
-            self._emit({"event": "task", "task": description, "done": done, "total": total})
+            self._emit({"event": TASK, "task": description, "done": done, "total": total})
 
     def _due(self, final: bool) -> bool:
         """Whether a progress or task event goes out now: the last of its kind always, others at PROGRESS_HZ."""

@@ -27,6 +27,7 @@ from models.errors import PicsiftError
 from models.manifest import read_manifest
 from models.model_card import CARD_FILE, model_card
 from models.runtime import ModelRuntime
+from models.trainer_protocol import BASELINE, EVALUATE, task_label
 from trainer import distributed
 from trainer.base import load_base, sample_pixels
 from trainer.checkpoint import CHECKPOINT_FILE, Checkpoint, load_trained_state
@@ -118,7 +119,7 @@ def run(config: TrainConfig, world: distributed.World, device: torch.device, eve
     clock = time.perf_counter()
     baseline = {}
     if world.main:  # the base model's own figures, through its own bundle
-        baseline = {split: evaluate_bundle(runtime, getattr(splits, split), events.task(f"baseline, {split}", cancel))
+        baseline = {split: evaluate_bundle(runtime, getattr(splits, split), events.task(task_label(BASELINE, split), cancel))
                     for split in ("val", "test")}
     timings["baseline"] = _lap(clock)
 
@@ -200,7 +201,7 @@ def _publish(config, name, base, pair, splits, results, baseline, timings, start
         timings["export"] = _lap(clock)
         clock = time.perf_counter()
         runtime = ModelRuntime(folder, device="cpu")
-        tuned = {split: evaluate_bundle(runtime, getattr(splits, split), events.task(f"evaluate, {split}"))
+        tuned = {split: evaluate_bundle(runtime, getattr(splits, split), events.task(task_label(EVALUATE, split)))
                  for split in ("val", "test")}
         timings["evaluate"] = _lap(clock)
         training = {"stages": list(results), "objective": config.objective, "temperature": config.temperature,

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 from models.errors import PicsiftError
+from models.trainer_protocol import CANCELLED_EXIT, ERROR
 
 
-CANCELLED_EXIT = 130  # the trainer's exit code after SIGINT/SIGTERM, once its checkpoint is saved
 
 
 def trainer_command(args: list[str]) -> list[str]:
@@ -39,7 +39,7 @@ def run_trainer(args: list[str]) -> None:
 def reports_a_bug(error_event: dict | None) -> bool:
     """Whether a failed trainer run is a bug rather than the user's input or machine: no error event
     (it crashed), or the "internal error: ..." event trainer/cli.py writes for an unexpected exception."""
-    if not error_event or error_event.get("event") != "error":
+    if not error_event or error_event.get("event") != ERROR:
         return True
     return str(error_event.get("message", "")).startswith("internal error")
 

@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 from desktop.core.trainer_process import reports_a_bug, trainer_command
 from desktop.ui.trainer_run import TrainerRun
 from models import registry
+from models.trainer_protocol import BASELINE, DONE, ERROR, EVALUATE, IMAGE_FEATURES, IMAGE_STAGE_INPUTS, METRICS, PROGRESS
+from models.trainer_protocol import START, TASK, split_task
 from models.photo_files import photo_files, subfolders
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
@@ -230,28 +232,28 @@ class FineTuneDialog(QDialog):
 
     def handle_event(self, event: dict) -> None:
         kind = event.get("event")
-        if kind == "start":
+        if kind == START:
             self.status.setText(f"Training on {event.get('train_size', '?')} photos in {len(event.get('classes', []))} labels...")
-        elif kind == "progress":
+        elif kind == PROGRESS:
             self.progress.setRange(0, int(event.get("steps") or 0))
             self.progress.setValue(int(event.get("step") or 0))
             self.status.setText(f"{event.get('stage')}: epoch {event.get('epoch')}/{event.get('epochs')}, loss {float(event.get('loss', 0)):.3f}")
-        elif kind == "task":  # photos being encoded or scored between epochs: the bar keeps moving
+        elif kind == TASK:  # photos being encoded or scored between epochs: the bar keeps moving
             self.progress.setRange(0, int(event.get("total") or 0))
             self.progress.setValue(int(event.get("done") or 0))
             self.status.setText(f"{_task_text(str(event.get('task', '')))}: {event.get('done')} of {event.get('total')}")
-        elif kind == "metrics":
+        elif kind == METRICS:
             metrics = event.get("metrics", {})
             value = metrics.get("text_to_image_mAP@all")
             if value is not None:
                 self.status.setText(f"{event.get('stage')}: epoch {event.get('epoch')}, validation text->image mAP {value:.3f}")
-        elif kind == "done":
+        elif kind == DONE:
             self.result_event = event
             self._show_comparison(event.get("baseline", {}), event.get("metrics", {}))
             self.use_button.setEnabled(True)
             self.status.setText(f"Done in {float(event.get('seconds', 0)):.0f} s: model {event.get('bundle')} is installed. "
                                 "\"Use this model\" searches your library with it.")
-        elif kind == "error":
+        elif kind == ERROR:
             self.result_event = event
             self.status.setText(f"Training failed: {event.get('message')}")
 
@@ -276,12 +278,12 @@ class FineTuneDialog(QDialog):
         self._ended()
 
     def _ended(self) -> None:
-        succeeded = self.result_event is not None and self.result_event.get("event") == "done"
+        succeeded = self.result_event is not None and self.result_event.get("event") == DONE
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(True)
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if succeeded else 0)
-        self.finishedRun.emit(self.result_event or {"event": "error", "message": self.status.text()})
+        self.finishedRun.emit(self.result_event or {"event": ERROR, "message": self.status.text()})
 
     def _use(self) -> None:
         if self.result_event and self.result_event.get("bundle"):
@@ -289,17 +291,17 @@ class FineTuneDialog(QDialog):
             self.accept()
 
 
-TASK_TEXTS = {  # the trainer's task names (trainer/progress.py), as the dialog says them
-    "image features": "Reading photos",
-    "image stage inputs": "Preparing photos for the image encoder",
-    "baseline": "Scoring the model training starts from",
-    "evaluate": "Scoring the new model",
+TASK_TEXTS = {  # the trainer's task names, as the dialog says them
+    IMAGE_FEATURES: "Reading photos",
+    IMAGE_STAGE_INPUTS: "Preparing photos for the image encoder",
+    BASELINE: "Scoring the model training starts from",
+    EVALUATE: "Scoring the new model",
 }
 
 
 def _task_text(task: str) -> str:
     """"image features, train" -> "Reading photos (train)"; unknown names are shown as they are."""
-    what, _, split = task.partition(", ")
+    what, split = split_task(task)
     return f"{TASK_TEXTS.get(what, what)} ({split})" if split else TASK_TEXTS.get(what, what)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar
 
-from desktop.core.trainer_process import CANCELLED_EXIT, JsonLines, reports_a_bug, trainer_command
+from desktop.core.trainer_process import JsonLines, reports_a_bug, trainer_command
 from desktop.ui.error_log import log_failed_process
+from models.trainer_protocol import CANCELLED_EXIT, ERROR, STEP
 
 
 class TrainerRun(QObject):
@@ -66,7 +67,7 @@ class TrainerRun(QObject):
 
     def _read(self) -> None:
         for event in self._events.feed(bytes(self.process.readAllStandardOutput())):
-            if event.get("event") == "error":
+            if event.get("event") == ERROR:
                 self.error_event = event
             self.event.emit(event)
 
@@ -104,7 +105,7 @@ def step_label(text: str) -> QLabel:
 
 def show_step(event: dict, bar: QProgressBar, label: QLabel) -> None:
     """A trainer step event ({"event": "step", "step", "steps", "name", "done"?, "total"?}) on a bar and a line."""
-    if event.get("event") != "step":
+    if event.get("event") != STEP:
         return
     step, steps = int(event.get("step") or 1), max(1, int(event.get("steps") or 1))
     done, total = event.get("done"), event.get("total")
