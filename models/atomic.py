@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync it, then rename over `path`."""
+def write_file_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """`write(temp)` fills a temp file in `path`'s folder (for writers that want a path, such as
+    hnswlib's save_index); it is fsynced and renamed over `path`, or deleted if anything fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the file normal permissions (no fchmod on Windows < 3.13)
+            os.fchmod(fd, 0o666 & ~_UMASK)
+        os.close(fd)
+        write(Path(tmp))
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync it, then rename over `path`."""
+    write_file_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -27,9 +27,7 @@ import errno
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 import threading
 import time
 import zlib
@@ -42,7 +40,7 @@ import hnswlib
 import numpy as np
 
 from models import paths
-from models.atomic import write_text_atomic
+from models.atomic import write_file_atomic, write_text_atomic
 from models.errors import DiskFullError, PicsiftError, is_disk_full
 from models.manifest import IMAGE_ENCODER, IMAGE_MAPPER, Manifest
 
@@ -456,16 +454,7 @@ class VectorIndex:
     def _write(self, generation: int, suffix: str, write) -> dict:
         """Write one file through a temp name, fsync it, rename it in; returns its name, size and CRC."""
         final = self.stem.parent / f"{self.stem.name}.{generation}.{suffix}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        os.close(fd)
-        try:
-            write(Path(tmp))
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_file_atomic(final, write)
         return {"name": final.name, "bytes": final.stat().st_size, "crc32": _crc32(final)}
 
     def _write_vectors(self, path: Path) -> None:
