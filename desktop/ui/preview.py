@@ -6,12 +6,12 @@ import os
 import subprocess
 import sys
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QUrl, Qt, Signal
+from PySide6.QtCore import QThreadPool, QUrl, Qt, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from desktop.ui.error_log import message_for
 from desktop.ui.results import ResultRow
+from desktop.ui.workers import run_in_pool
 from models.display import printable_path
 from models.photo_reader import read_photo_file
 
@@ -32,9 +32,7 @@ class PreviewPane(QWidget):
         self._pixmap = QPixmap()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self._relay = _ImageRelay(self)
-        self._relay.loaded.connect(self._image_loaded)
-        self._relay.failed.connect(self._image_failed)
+        self._relay = None  # the pending load's (run_in_pool's), kept until it reports
 
         self.image = QLabel("Select a photo to preview it", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True,
                             textFormat=Qt.TextFormat.PlainText)  # messages name files: never read them as HTML
@@ -77,7 +75,10 @@ class PreviewPane(QWidget):
         self.camera.setText(record.camera or "unknown")
         self.image.setText("Loading...")
         self._pool.clear()
-        self._pool.start(_LoadPreview(record.path, self._relay))
+        path = record.path
+        self._relay = run_in_pool(lambda: _load_preview(path), lambda image: self._image_loaded(path, image),
+                                  lambda message: self._image_failed(path, message), self._pool,
+                                  doing=f"loading the preview of {printable_path(path)}")
 
     def current_path(self) -> str | None:
         return self._row.record.path if self._row else None
@@ -134,25 +135,11 @@ def _open_local(path: str) -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
-class _ImageRelay(QObject):
-    loaded = Signal(object, QImage)  # path (object: any file name, see PreviewPane), the picture
-    failed = Signal(object, str)  # path, the line saying why (an ImageError's message, or the bug line)
-
-
-class _LoadPreview(QRunnable):
-    def __init__(self, path: str, relay: _ImageRelay):
-        super().__init__()
-        self._path, self._relay = path, relay
-
-    def run(self) -> None:
-        try:
-            image = read_photo_file(self._path, PREVIEW_SIDE).image
-            image.thumbnail((PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
-            qimage = QImage(image.tobytes(), image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
-        except Exception as exc:  # whatever it was, the pane must leave "Loading..."
-            self._relay.failed.emit(self._path, message_for(exc, f"loading the preview of {printable_path(self._path)}"))
-            return
-        self._relay.loaded.emit(self._path, qimage)
+def _load_preview(path: str) -> QImage:
+    """The photo at preview size (on a pool thread); raises ImageError when it cannot be read."""
+    image = read_photo_file(path, PREVIEW_SIDE).image
+    image.thumbnail((PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
+    return QImage(image.tobytes(), image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
 
 
 def _human_size(size: int) -> str:

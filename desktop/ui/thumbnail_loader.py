@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from models.photo_reader import read_photo_file
 from desktop.core.thumbnails import ThumbnailCache
-from desktop.ui.error_log import log_bug
+from desktop.ui.workers import run_in_pool
 from models.errors import ImageError
 
 
@@ -24,45 +24,43 @@ class ThumbnailLoader(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
         self._requested: set[str] = set()
+        self._relays: dict[str, object] = {}  # run_in_pool's, kept until each reports
 
     def request(self, content_hash: str, path: str) -> None:
-        """Load once; later calls for the same hash are ignored until `forget`."""
+        """Load once; later calls for the same hash are ignored until `forget`. Newest requests first."""
         if content_hash in self._requested:
             return
         self._requested.add(content_hash)
-        self._pool.start(_Load(self, content_hash, path), priority=len(self._requested))
+        self._relays[content_hash] = run_in_pool(
+            lambda: self._load(content_hash, path), lambda image: self._done(content_hash, image),
+            lambda message: self._done(content_hash, QImage()),  # a bug: logged; the cell shows no thumbnail
+            self._pool, priority=len(self._requested), doing=f"loading the thumbnail of {path!r}")
 
     def forget(self) -> None:
         """Drop pending requests (a new result list replaced the old one)."""
         self._pool.clear()
         self._requested.clear()
+        self._relays.clear()
 
     def wait(self) -> None:
         self._pool.waitForDone()
 
+    def _done(self, content_hash: str, image: QImage) -> None:
+        self._relays.pop(content_hash, None)
+        self.loaded.emit(content_hash, image)
 
-class _Load(QRunnable):
-    def __init__(self, loader: ThumbnailLoader, content_hash: str, path: str):
-        super().__init__()
-        self._loader, self._hash, self._path = loader, content_hash, path
+    def _load(self, content_hash: str, path: str) -> QImage:
+        """On a pool thread: the cached thumbnail, else one made from the photo itself."""
+        cached = self.cache.path(content_hash) if content_hash else None
+        image = QImage(str(cached)) if cached else QImage()
+        return image if not image.isNull() else self._from_original(content_hash, path)
 
-    def run(self) -> None:
-        try:
-            cached = self._loader.cache.path(self._hash) if self._hash else None
-            image = QImage(str(cached)) if cached else QImage()
-            if image.isNull():
-                image = self._from_original()
-        except Exception as exc:  # a bug (ImageError is handled below): logged; the cell shows no thumbnail
-            log_bug(exc, f"loading the thumbnail of {self._path!r}")
-            image = QImage()
-        self._loader.loaded.emit(self._hash, image)
-
-    def _from_original(self) -> QImage:
+    def _from_original(self, content_hash: str, path: str) -> QImage:
         """No cached thumbnail (evicted, or indexed elsewhere): make one from the photo itself."""
         try:
-            photo = read_photo_file(self._path, self._loader.cache.side)
+            photo = read_photo_file(path, self.cache.side)
         except ImageError:
             return QImage()
-        if not self._hash:
+        if not content_hash:
             return QImage()
-        return QImage(str(self._loader.cache.put(self._hash, photo.image)))
+        return QImage(str(self.cache.put(content_hash, photo.image)))

@@ -70,16 +70,17 @@ class GeneratorWorker(QObject):
 
 
 class _Call(QRunnable):
-    def __init__(self, function: Callable[[], object], relay: _Relay):
+    def __init__(self, function: Callable[[], object], relay: _Relay, doing: str):
         super().__init__()
         self._function = function
         self._relay = relay
+        self._doing = doing
 
     def run(self) -> None:
         try:
             result = self._function()
         except Exception as exc:
-            self._relay.errored.emit(message_for(exc, "running a background task"))
+            self._relay.errored.emit(message_for(exc, self._doing))
         else:
             self._relay.finished.emit(result)
 
@@ -91,13 +92,16 @@ class _Relay(QObject):
     errored = Signal(str)
 
 
-def run_in_pool(function: Callable[[], object], on_done: Callable[[object], None], on_error: Callable[[str], None], pool: QThreadPool | None = None) -> _Relay:
+def run_in_pool(function: Callable[[], object], on_done: Callable[[object], None], on_error: Callable[[str], None],
+                pool: QThreadPool | None = None, priority: int = 0, doing: str = "running a background task") -> _Relay:
     """Run `function()` on a pool thread; `on_done(result)` or `on_error(message)` run on the GUI thread.
 
-    Keep the returned relay referenced until it reports (the caller's attribute is enough).
+    `priority`: the pool runs higher first. `doing` names the work in the log when it fails with a bug.
+    Keep the returned relay referenced until it reports (the caller's attribute is enough); a call the
+    pool drops before it starts (`QThreadPool.clear`) never reports.
     """
     relay = _Relay()
     relay.finished.connect(on_done)
     relay.errored.connect(on_error)
-    (pool or QThreadPool.globalInstance()).start(_Call(function, relay))
+    (pool or QThreadPool.globalInstance()).start(_Call(function, relay, doing), priority)
     return relay
