@@ -1,6 +1,6 @@
 """The training loop every stage shares: AdamW, warmup + cosine, label-aware batches, DDP, checkpoints, resume.
 
-A stage (trainer.stages) gives the loop:
+A stage (trainer.mapper_stage.MapperStage, trainer.encoder_stages.ImageStage and TextStage) gives the loop:
     name, primary               its name, and the validation metric to select the best epoch on (higher is better)
     model                       nn.Module, model(*batch) -> scalar loss; its parameters with requires_grad train
     trained                     nn.ModuleDict of what the stage changes: checkpointed, and restored to its best epoch

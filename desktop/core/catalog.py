@@ -204,7 +204,10 @@ class Catalog:
     """A connection to the catalog; use one per thread (SQLite connections are not shared)."""
 
     def __init__(self, path: str | Path | None = None, readonly: bool = False):
+        """`readonly`: an existing catalog, read only (SQLite's query_only: every write is refused)."""
         self.path = Path(path) if path else catalog_path()
+        if readonly and not self.path.is_file():
+            raise PicsiftError(f"{self.path}: there is no catalog here yet; add a folder first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.damaged = False  # set on the first sign of damage: from then on nothing is written
         try:
@@ -215,6 +218,7 @@ class Catalog:
             if not readonly:
                 self._migrate()
             else:
+                self._db.execute("PRAGMA query_only=ON")
                 self._check_version()
         except sqlite3.Error as exc:
             raise self._translated(exc) from exc

@@ -22,8 +22,8 @@ class ThumbnailCache:
     """Thumbnails at `folder/<hash[:2]>/<hash>.jpg` (256 buckets keep folders small).
 
     Recency is the file's mtime: `path()` touches it on each use, because atime is unreliable
-    (mounted noatime/relatime on most systems). The cache tracks its size as it writes, so
-    `prune()` after every indexing batch is free until the limit is actually passed.
+    (mounted noatime/relatime on most systems). The cache tracks its size as it writes, and
+    `put()` prunes as it goes: free until the limit is actually passed.
     """
 
     def __init__(self, folder: str | Path | None = None, max_bytes: int = 512 * MiB, side: int = 256, quality: int = 85):

@@ -265,3 +265,22 @@ def test_a_version_1_catalog_is_migrated_keeping_its_rows_and_gains_an_identity(
         assert len(migrated.catalog_id) == 32
     with Catalog(path) as again:
         assert again.catalog_id == migrated.catalog_id  # stable across opens
+
+
+def test_a_read_only_catalog_reads_and_refuses_every_write(tmp_path):
+    import sqlite3
+
+    from models.errors import PicsiftError
+
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as catalog:
+        catalog.add_folder(tmp_path / "photos")
+    with Catalog(path, readonly=True) as catalog:
+        assert [p for _, p in catalog.folders()] == [str(tmp_path / "photos")]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            catalog.add_folder(tmp_path / "other")
+    with Catalog(path) as catalog:
+        assert len(catalog.folders()) == 1
+    with pytest.raises(PicsiftError, match="no catalog here yet"):
+        Catalog(tmp_path / "none.sqlite", readonly=True)
+    assert not (tmp_path / "none.sqlite").exists()
