@@ -23,14 +23,3 @@ class LinearMapper(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:  # (B, in) -> (B, out)
         return F.normalize(self.linear(features), dim=-1)
-
-
-class ProjectionMapper(nn.Module):
-    """An existing projection module (e.g. CLIP's visual_projection) followed by L2 normalisation."""
-
-    def __init__(self, projection: nn.Module):
-        super().__init__()
-        self.projection = projection
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.projection(features), dim=-1)

@@ -374,10 +374,6 @@ class Catalog:
         )
         return [(_from_db(path), size, mtime) for path, size, mtime in rows]
 
-    def image_for_hash(self, content_hash: str) -> int | None:
-        row = self._db.execute("SELECT id FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
-        return row[0] if row else None
-
     def encoded_hashes(self, encoder_id: str) -> dict[str, int]:
         """content hash -> image id, for every image that has features from `encoder_id`."""
         rows = self._db.execute(
@@ -385,10 +381,6 @@ class Catalog:
             (encoder_id,),
         )
         return dict(rows)
-
-    def has_features(self, image_id: int, encoder_id: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM features WHERE encoder_id = ? AND image_id = ?", (encoder_id, image_id)).fetchone()
-        return row is not None
 
     def link_file(self, path: str, folder_id: int, size: int, mtime_ns: int, image_id: int) -> None:
         """Point `path` at an already known image (a rename, move or copy): no decoding needed."""

@@ -24,7 +24,6 @@ class Settings:
     results_per_query: int = 500
     last_folder: str = ""  # where "Add folder" opens
     last_query: str = ""
-    demo_offered: bool = False
     switching_to: str = ""  # a model whose background re-encoding has not finished: resumed on the next start
     version: int = SETTINGS_VERSION
     extra: dict = field(default_factory=dict)

@@ -80,9 +80,6 @@ class PreviewPane(QWidget):
                                   lambda message: self._image_failed(path, message), self._pool,
                                   doing=f"loading the preview of {printable_path(path)}")
 
-    def current_path(self) -> str | None:
-        return self._row.record.path if self._row else None
-
     def _image_loaded(self, path: str, image: QImage) -> None:
         if self._row is None or path != self._row.record.path:
             return  # the selection moved on
