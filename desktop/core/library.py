@@ -44,6 +44,16 @@ class Library:
             return self._runtime
 
     @property
+    def loaded_runtime(self) -> ModelRuntime | None:
+        """The model if it is loaded already; never loads it (for a status line that must not wait)."""
+        return self._runtime
+
+    @property
+    def index_loaded(self) -> bool:
+        """Whether the vector index is open (a sync is only worth it then)."""
+        return self._vector_index is not None
+
+    @property
     def vector_index(self) -> VectorIndex:
         with self._lock:
             if self._vector_index is None:

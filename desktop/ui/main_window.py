@@ -348,7 +348,7 @@ class MainWindow(QMainWindow):
         self.resultsShown.emit(len(rows))
 
     def _show_provider(self) -> None:
-        runtime = self.library._runtime
+        runtime = self.library.loaded_runtime
         if runtime is not None:
             providers = set(runtime.providers().values()) or {"CPU"}
             self.provider_label.setText(f"model: {runtime.manifest.name} on {'/'.join(sorted(providers))}")
@@ -478,7 +478,7 @@ class MainWindow(QMainWindow):
 
         def remove():
             self.library.catalog.remove_folder(folder)
-            if self.library._vector_index is not None:
+            if self.library.index_loaded:
                 self.library.vector_index.sync_from_catalog(self.library.catalog, self.library.runtime)
         self._on_engine(remove, lambda _: (self.refresh_library(), self.search_now()))
 
@@ -640,9 +640,13 @@ class MainWindow(QMainWindow):
     def _switch_to(self, name: str, library: Library) -> None:
         from models import registry
 
-        self.library = library
+        old, self.library = self.library, library
         self.settings.switching_to = ""
-        self._on_engine(lambda: registry.use(name), lambda _: self.settings.save())
+
+        def activate() -> None:  # on the engine thread, after the searches queued on the old library
+            old.close()
+            registry.use(name)
+        self._on_engine(activate, lambda _: self.settings.save())
         self.status_label.setText(f"Now searching with {name}.")
         self.search_now()
 
