@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -61,6 +61,10 @@ class IndexProgress:
     offline_folders: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) of this run, newest last
 
+    def snapshot(self) -> IndexProgress:
+        """A copy the GUI can read while the run goes on changing this one."""
+        return replace(self, offline_folders=list(self.offline_folders), errors=list(self.errors))
+
 
 @dataclass
 class _Read:
@@ -102,7 +106,8 @@ class Indexer:
         when the disk fills (what was committed stays)."""
         with IndexLock(self.catalog.path):
             self.catalog.check_integrity()
-            yield from self._run(folder_ids, cancel or threading.Event())
+            for progress in self._run(folder_ids, cancel or threading.Event()):
+                yield progress.snapshot()
 
     def _run(self, folder_ids: list[int] | None, cancel: threading.Event) -> Iterator[IndexProgress]:
         progress = IndexProgress()
