@@ -262,19 +262,21 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # --- engine calls (on the engine thread) ------------------------------------------------
-    def _on_engine(self, function, on_done) -> None:
-        relay = run_in_pool(function, lambda result: self._relay_done(relay, on_done, result), self._relay_error(lambda: relay), self.engine_pool)
+    def _on_engine(self, function, on_done, on_error=None) -> None:
+        """Run `function` on the engine thread; `on_done(result)`, or `on_error(message)` (default: the
+        error banner), on the GUI thread."""
+        relay = run_in_pool(function, lambda result: self._relay_done(relay, on_done, result),
+                            self._relay_error(lambda: relay, on_error or self.show_error), self.engine_pool)
         self._relays.append(relay)
 
     def _relay_done(self, relay, on_done, result) -> None:
         self._relays.remove(relay)
         on_done(result)
 
-    def _relay_error(self, relay_of):
+    def _relay_error(self, relay_of, on_error):
         def report(message: str) -> None:
             self._relays.remove(relay_of())
-            self._search_running = False
-            self.show_error(message)
+            on_error(message)
         return report
 
     def show_error(self, message: str) -> None:
@@ -306,10 +308,11 @@ class MainWindow(QMainWindow):
         query = self.current_query()
         if query is None:
             limit = self.settings.results_per_query
-            self._on_engine(lambda: [ResultRow(r) for r in self.library.catalog.recent_files(limit)], self._show_results)
+            self._on_engine(lambda: [ResultRow(r) for r in self.library.catalog.recent_files(limit)], self._show_results,
+                            self._search_failed)
         else:
             self._on_engine(lambda: [ResultRow(r.record, r.relevance, r.matched) for r in self.library.searcher().search(query)],
-                            self._show_results)
+                            self._show_results, self._search_failed)
 
     def warm_up(self) -> None:
         """Load the model, its relevance calibration and the vector index on the engine thread, so the
@@ -320,11 +323,19 @@ class MainWindow(QMainWindow):
             return self.library.vector_index
         self._on_engine(load, lambda _: self._show_provider())
 
-    def _show_results(self, rows: list[ResultRow]) -> None:
+    def _search_failed(self, message: str) -> None:
+        """A failed search says why; a query typed meanwhile still runs (only a search's own failure ends
+        the running search: an error of another engine call leaves it and its pending query alone)."""
+        self.show_error(message)
+        self._show_results(None)
+
+    def _show_results(self, rows: list[ResultRow] | None) -> None:
         self._search_running = False
         if self._search_pending:
             self._search_pending = False
             self.search_now()
+            return
+        if rows is None:  # the search failed: keep what is shown
             return
         self._found = rows
         self._show_provider()

@@ -389,3 +389,27 @@ def test_cancelling_the_encoding_of_a_switch_keeps_the_current_model_for_good(qt
         window.cancel_indexing()
     window.close()
     assert Settings.load().switching_to == ""  # the user chose to stay: nothing resumes next time
+
+
+def test_a_failed_search_shows_why_and_the_query_typed_meanwhile_still_runs(qtbot, runtime, indexed, monkeypatch):
+    from models.errors import PicsiftError
+
+    window = _window(qtbot, runtime)
+    searcher = window.library.searcher
+    calls = []
+
+    def failing_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise PicsiftError("the index is busy; try again")
+        return searcher()
+
+    monkeypatch.setattr(window.library, "searcher", failing_once)
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.search_field.blockSignals(True)  # no debounced search of its own: only the two below
+        window.search_field.setText("a cup of coffee")
+        window.search_field.blockSignals(False)
+        window.search_now()  # fails on the engine thread
+        window.search_now()  # typed meanwhile: pending
+    assert "the index is busy" in window.error_banner.text()
+    assert _names(window)[0] == "coffee" and len(calls) >= 2
