@@ -97,18 +97,18 @@ class GetModelDialog(QDialog):
     # --- the list ---------------------------------------------------------------------------
     def _fill_table(self) -> None:
         for row, model in enumerate(self.models):
-            badges = [f"recommended for a {'CPU laptop' if m == 'cpu' else 'GPU'}" for m in model.recommended]
             figure = model.headline or model.published[0]
             shown = f"{figure.benchmark} {figure.metric} {figure.value:g}" + ("*" if figure.of else "")
             cells = (f"{model.name}  ({model.family})", file_size(model.download_bytes), model.languages,
-                     shown, "estimating...", self._state_text(model, badges))
+                     shown, "estimating...", self._state_text(model))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, model.hub_id)
                 self.table.setItem(row, column, item)
             self.table.item(row, 3).setToolTip("\n".join(f"{f.label()} - {f.source}" for f in model.published))
 
-    def _state_text(self, model: hub_catalog.HubModel, badges: list[str]) -> str:
+    def _state_text(self, model: hub_catalog.HubModel) -> str:
+        badges = [f"recommended for a {'CPU laptop' if m == 'cpu' else 'GPU'}" for m in model.recommended]
         if model.hub_id in self.installed_names:
             return f"installed as {self.installed_names[model.hub_id]}"
         partial = hub_download.partial_bytes(model.hub_id)
@@ -198,6 +198,7 @@ class GetModelDialog(QDialog):
         if progress is None or progress.phase != "done":
             kept = hub_download.partial_bytes(self.running_id)
             self._end(f"Cancelled; {file_size(kept)} kept: Download and install resumes where it stopped.")
+            self._refresh_state(self.running_id)
             return
         self.bar.setRange(0, 0)
         self._say("Downloaded; converting (the trainer checks the converted model against the original)...")
@@ -217,12 +218,17 @@ class GetModelDialog(QDialog):
         self.installed_names[hub_id] = name
         self._end(f"Installed {name}. picsift now encodes your photos with it in the background; the current model "
                   "answers until it is done.")
-        row = next(i for i, model in enumerate(self.models) if model.hub_id == hub_id)
-        self.table.item(row, 5).setText(f"installed as {name}")
+        self._refresh_state(hub_id)
         self.installed.emit(name)
 
     def _failed(self, message: str) -> None:
         self._end(f"{message.rstrip('.')}. Nothing was installed; the current model keeps working.")
+        self._refresh_state(self.running_id)
+
+    def _refresh_state(self, hub_id: str) -> None:
+        """The row's last column after a run: installed, or how much a resume would start from."""
+        row = next(i for i, model in enumerate(self.models) if model.hub_id == hub_id)
+        self.table.item(row, 5).setText(self._state_text(self.models[row]))
 
     def _end(self, text: str) -> None:
         self.bar.hide()

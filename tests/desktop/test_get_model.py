@@ -101,6 +101,7 @@ def test_cancel_keeps_the_bytes_and_the_next_try_resumes_them(dialog, qtbot, hub
     assert "resumes where it stopped" in dialog.status.text()
     kept = hub_download.partial_bytes(GOOD)
     assert kept > 0 and not registry.bundle_folder("tiny-clip").exists()
+    assert "downloaded, resumes" in dialog.table.item(0, 5).text()
     hub.slow_down_s = 0.0
     hub.requests.clear()
     with qtbot.waitSignal(dialog.installed, timeout=CONVERT_MS):
