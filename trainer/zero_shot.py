@@ -296,24 +296,6 @@ class CentredNormalize(nn.Module):
         return F.normalize(features - self.centre, dim=-1)
 
 
-class ClassProbabilityImageMapper(nn.Module):
-    """features (B, 1280) -> sqrt(softmax(logits / T)) (unit length already), or its L2 normalisation.
-
-    With `root` the shared-space dot product is the Bhattacharyya coefficient of the image's
-    and the query's class distributions.
-    """
-
-    def __init__(self, classifier: nn.Linear, temperature: float, root: bool):
-        super().__init__()
-        self.classifier = copy.deepcopy(classifier)
-        self.temperature = float(temperature)
-        self.root = root
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        probs = torch.softmax(self.classifier(features) / self.temperature, dim=-1)  # (B, C)
-        return torch.sqrt(probs) if self.root else F.normalize(probs, dim=-1)
-
-
 class ClassWeightsTextMapper(nn.Module):
     """text (B, Dt) -> its class weights w = softmax(cos(text - centre, E_c - centre) / tau) (B, C), as a unit vector.
 
@@ -402,28 +384,6 @@ def conse_bridge(classifier: nn.Linear, names: torch.Tensor, temperature: float,
         return ConSEImageMapper(classifier, names, temperature), Normalize()
     centre = names.mean(0)
     return ConSEImageMapper(classifier, names, temperature, centre), CentredNormalize(centre)
-
-
-def ridge_bridge(classifier: nn.Linear, names: torch.Tensor, l2: float):
-    """Linear map from image features fitted on (classifier row W_c -> centred name embedding) pairs."""
-    centre = names.mean(0)
-    weight, bias = ridge_fit(classifier.weight.detach(), names - centre, l2)
-    return LinearImageMapper(weight, bias), CentredNormalize(centre)
-
-
-def ridge_fit(inputs: torch.Tensor, targets: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """argmin_{A,b} |X A + b - Y|^2 + l2 |A|^2 for X (N, Di), Y (N, D): (A (Di, D), b (D,))."""
-    x_mean, y_mean = inputs.mean(0), targets.mean(0)
-    x, y = (inputs - x_mean).double(), (targets - y_mean).double()
-    gram = x.T @ x + l2 * torch.eye(x.shape[1], dtype=torch.float64)
-    weight = torch.linalg.solve(gram, x.T @ y).float()  # (Di, D)
-    return weight, y_mean - x_mean @ weight
-
-
-def probability_bridge(classifier: nn.Linear, names: torch.Tensor, temperature: float, tau: float, root: bool):
-    """The class-probability space: both sides are distributions over the 1000 classes."""
-    return (ClassProbabilityImageMapper(classifier, temperature, root),
-            ClassWeightsTextMapper(names, tau, names.mean(0), "sqrt" if root else "l2"))
 
 
 def correlation_bridge(classifier: nn.Linear, names: torch.Tensor, tau: float, rank: int | None, centred: bool = True,

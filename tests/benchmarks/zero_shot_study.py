@@ -19,6 +19,7 @@ Writes tests/benchmarks/results/zero_shot_study.json and prints a markdown table
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zero_shot as bench  # noqa: E402  (the benchmark script: data and metrics helpers)
@@ -128,7 +131,7 @@ def hybrid_others(classifier, names: torch.Tensor):
     for t in (1.0, 2.0, 4.0):
         yield "conse_centred", {"T": t}, zs.conse_bridge(classifier, names, t, True)
     yield "conse", {"T": 1.0}, zs.conse_bridge(classifier, names, 1.0, False)
-    yield "ridge", {"l2": 10.0}, zs.ridge_bridge(classifier, names, 10.0)
+    yield "ridge", {"l2": 10.0}, ridge_bridge(classifier, names, 10.0)
 
 
 def hybrid_rows(classifier, names: torch.Tensor, correlation: dict, train: Workload, demo) -> list[dict]:
@@ -163,11 +166,11 @@ def candidate_grid(classifier, names: torch.Tensor, baseline_names: torch.Tensor
         yield "b_conse_temperature", {"T": t}, zs.conse_bridge(classifier, names, t, False)
         yield "e_conse_centred", {"T": t}, zs.conse_bridge(classifier, names, t, True)
     for l2 in (0.1, 1.0, 10.0, 100.0, 1000.0):
-        yield "c_ridge_prototypes", {"l2": l2}, zs.ridge_bridge(classifier, names, l2)
+        yield "c_ridge_prototypes", {"l2": l2}, ridge_bridge(classifier, names, l2)
     for t in (1.0, 2.0, 4.0, 8.0, 16.0):
         for tau in (0.02, 0.03, 0.05, 0.07, 0.1):
             for root in (True, False):
-                yield "d_class_probability", {"T": t, "tau": tau, "root": root}, zs.probability_bridge(classifier, names, t, tau, root)
+                yield "d_class_probability", {"T": t, "tau": tau, "root": root}, probability_bridge(classifier, names, t, tau, root)
     for tau in (0.02, 0.03, 0.05, 0.07, 0.1):
         for centred in (False, True):
             yield "e_logit_correlation", {"tau": tau, "centred": centred, "rank": None}, (
@@ -320,3 +323,44 @@ def markdown(report: dict, test_names: list[str]) -> str:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- bridges measured by this study only (not used by picsift) ----------------------------------
+class ClassProbabilityImageMapper(nn.Module):
+    """features (B, 1280) -> sqrt(softmax(logits / T)) (unit length already), or its L2 normalisation.
+
+    With `root` the shared-space dot product is the Bhattacharyya coefficient of the image's
+    and the query's class distributions.
+    """
+
+    def __init__(self, classifier: nn.Linear, temperature: float, root: bool):
+        super().__init__()
+        self.classifier = copy.deepcopy(classifier)
+        self.temperature = float(temperature)
+        self.root = root
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(self.classifier(features) / self.temperature, dim=-1)  # (B, C)
+        return torch.sqrt(probs) if self.root else F.normalize(probs, dim=-1)
+
+
+def ridge_bridge(classifier: nn.Linear, names: torch.Tensor, l2: float):
+    """Linear map from image features fitted on (classifier row W_c -> centred name embedding) pairs."""
+    centre = names.mean(0)
+    weight, bias = ridge_fit(classifier.weight.detach(), names - centre, l2)
+    return zs.LinearImageMapper(weight, bias), zs.CentredNormalize(centre)
+
+
+def ridge_fit(inputs: torch.Tensor, targets: torch.Tensor, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """argmin_{A,b} |X A + b - Y|^2 + l2 |A|^2 for X (N, Di), Y (N, D): (A (Di, D), b (D,))."""
+    x_mean, y_mean = inputs.mean(0), targets.mean(0)
+    x, y = (inputs - x_mean).double(), (targets - y_mean).double()
+    gram = x.T @ x + l2 * torch.eye(x.shape[1], dtype=torch.float64)
+    weight = torch.linalg.solve(gram, x.T @ y).float()  # (Di, D)
+    return weight, y_mean - x_mean @ weight
+
+
+def probability_bridge(classifier: nn.Linear, names: torch.Tensor, temperature: float, tau: float, root: bool):
+    """The class-probability space: both sides are distributions over the 1000 classes."""
+    return (ClassProbabilityImageMapper(classifier, temperature, root),
+            zs.ClassWeightsTextMapper(names, tau, names.mean(0), "sqrt" if root else "l2"))
