@@ -54,6 +54,12 @@ class DiskFullError(PicsiftError):
         )
 
 
+def first_line(exc: BaseException | str) -> str:
+    """An exception's message cut to its first line (its type's name when it has none), for a one-line reason."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether an OSError (or SQLite's error) says the disk or the user's quota is full."""
     import errno

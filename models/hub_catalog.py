@@ -236,7 +236,7 @@ def installed_bundles(models: tuple[HubModel, ...] | None = None) -> dict[str, s
     its base weights (fine-tuned ones included), or one with the converter's name for it."""
     models = hub_models() if models is None else models
     bundles = registry.list_bundles()
-    weights = {bundle.name: str(_base_weights(bundle.folder)).lower() for bundle in bundles if not bundle.problem}
+    weights = {bundle.name: bundle.base_weights.lower() for bundle in bundles if not bundle.problem}
     found = {}
     for model in models:
         names = [name for name, base in weights.items() if base == model.hub_id.lower()]
@@ -244,12 +244,6 @@ def installed_bundles(models: tuple[HubModel, ...] | None = None) -> dict[str, s
         if names:
             found[model.hub_id] = model.bundle_name if model.bundle_name in names else names[0]
     return found
-
-
-def _base_weights(folder: Path):
-    from models.manifest import read_manifest
-
-    return read_manifest(folder).provenance.get("base_weights")
 
 
 # --- estimates ----------------------------------------------------------------------------------

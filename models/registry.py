@@ -41,6 +41,7 @@ class InstalledBundle:
     family: str = ""
     embedding_dim: int = 0
     problem: str = ""  # why the bundle cannot be used, empty when it is fine
+    base_weights: str = ""  # provenance: the hub id or folder it was made from, when recorded
 
     def to_dict(self) -> dict:
         return {
@@ -80,7 +81,8 @@ def list_bundles() -> list[InstalledBundle]:
     for folder in sorted(p for p in paths.models_dir().iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
             manifest = read_manifest(folder)
-            found.append(InstalledBundle(folder.name, folder, folder.name == active, manifest.family, manifest.embedding_dim))
+            found.append(InstalledBundle(folder.name, folder, folder.name == active, manifest.family, manifest.embedding_dim,
+                                         base_weights=str(manifest.provenance.get("base_weights") or "")))
         except BundleError as exc:
             found.append(InstalledBundle(folder.name, folder, folder.name == active, problem=str(exc)))
     return found

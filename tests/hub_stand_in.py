@@ -107,20 +107,21 @@ def _handler_for(hub: HubStandIn):
                 return self._send_file(*match.groups(), body=body)
             self._error(404, "EntryNotFound", "no such route")
 
-        def _repo_ok(self, repo_id: str) -> bool:
+        def _repo_ok(self, repo_id: str, revision: str) -> bool:
+            """Whether the repo is served at that revision; if not, the hub's error is sent."""
             if repo_id not in hub.repos:
                 self._error(404, "RepositoryNotFound", f"Repository Not Found for url: {self.path}")
-                return False
-            if repo_id in hub.gated:
+            elif repo_id in hub.gated:
                 self._error(401, "GatedRepo", f"Access to model {repo_id} is restricted")
-                return False
-            return True
+            elif revision not in ("main", hub.commit(repo_id)):
+                self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            else:
+                return True
+            return False
 
         def _api(self, repo_id: str, kind: str, revision: str, body: bool) -> None:
-            if not self._repo_ok(repo_id):
+            if not self._repo_ok(repo_id, revision):
                 return
-            if revision not in ("main", hub.commit(repo_id)):
-                return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             files = sorted(hub._files(repo_id))
             if kind == "revision":
                 payload = {"id": repo_id, "modelId": repo_id, "sha": hub.commit(repo_id), "gated": False,
@@ -137,10 +138,8 @@ def _handler_for(hub: HubStandIn):
             return entry
 
         def _resolve(self, repo_id: str, revision: str, path: str, body: bool) -> None:
-            if not self._repo_ok(repo_id):
+            if not self._repo_ok(repo_id, revision):
                 return
-            if revision not in ("main", hub.commit(repo_id)):
-                return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             if not hub._file(repo_id, path).is_file():
                 return self._error(404, "EntryNotFound", f"{path} does not exist on {revision}")
             if _is_lfs(path):

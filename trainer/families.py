@@ -38,7 +38,7 @@ from torch import nn
 from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
 from models import paths, registry
-from models.errors import PicsiftError
+from models.errors import PicsiftError, first_line
 from models.manifest import CONVERTED_FAMILIES, LONGEST, MAX_LENGTH
 from models.preprocess import SHORTEST, SQUASH
 from trainer.spm_tokenizer import siglip_tokenizer
@@ -233,18 +233,13 @@ def _from_pretrained(loader, source: str, what: str, **kwargs):
     try:
         return loader.from_pretrained(source, **kwargs)
     except ImportError as exc:  # a tokenizer whose backend package is missing (sentencepiece, tiktoken)
-        raise PicsiftError(f"loading {what} from {source!r} needs a package that is not installed ({_first_line(exc)}); "
+        raise PicsiftError(f"loading {what} from {source!r} needs a package that is not installed ({first_line(exc)}); "
                            "install it with pip and run the conversion again") from exc
     except (OSError, ValueError) as exc:  # missing files, no network, malformed hub id
         raise PicsiftError(
-            f"could not load {what} from {source!r} ({_first_line(exc)}); give a local model "
+            f"could not load {what} from {source!r} ({first_line(exc)}); give a local model "
             "folder or a Hugging Face hub id, and for a hub id check the name and the network"
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _family_of(model_type: str, family: str | None, source: str) -> str:

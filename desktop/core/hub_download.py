@@ -35,7 +35,7 @@ from pathlib import Path
 
 from models import paths
 from models.hub_catalog import check_hub_id
-from models.errors import DiskFullError, PicsiftError, is_disk_full
+from models.errors import DiskFullError, PicsiftError, first_line, is_disk_full
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CHUNK_BYTES = 1 << 20
@@ -155,8 +155,9 @@ def download(repo_id: str, cancel: threading.Event | None = None, listing: RepoL
         if (folder / remote.path).is_file():
             continue
         progress.file = remote.path
+        others = sum(_bytes_on_disk(folder, f) for f in listing.files if f != remote)  # unchanged while this one comes
         for done in _download_file(listing, remote, folder, cancel):  # ends early on cancel, its file closed
-            progress.done_bytes = done + sum(_bytes_on_disk(folder, f) for f in listing.files if f != remote)
+            progress.done_bytes = others + done
             progress.bytes_per_second = speed.update(progress.done_bytes)
             yield replace(progress)
     if cancel.is_set():
@@ -349,5 +350,4 @@ def _stopped(repo_id: str, have: int, size: int, exc: BaseException | None) -> P
 def _reason(exc: BaseException | str) -> str:
     if isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED,):
         return "connection refused"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(exc)

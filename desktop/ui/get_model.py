@@ -92,7 +92,7 @@ class GetModelDialog(QDialog):
         layout.addLayout(buttons)
         self._fill_table()
         self.table.selectRow(self._recommended_row("cpu"))
-        self._relay = run_in_pool(hub_catalog.measure_machine, self._measured, lambda message: None)
+        self._relay = run_in_pool(hub_catalog.measure_machine, self._measured, self._say)
 
     # --- the list ---------------------------------------------------------------------------
     def _fill_table(self) -> None:
@@ -102,9 +102,7 @@ class GetModelDialog(QDialog):
             cells = (f"{model.name}  ({model.family})", file_size(model.download_bytes), model.languages,
                      shown, "estimating...", self._state_text(model))
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, model.hub_id)
-                self.table.setItem(row, column, item)
+                self.table.setItem(row, column, QTableWidgetItem(text))
             self.table.item(row, 3).setToolTip("\n".join(f"{f.label()} - {f.source}" for f in model.published))
 
     def _state_text(self, model: hub_catalog.HubModel) -> str:

@@ -597,11 +597,6 @@ class MainWindow(QMainWindow):
         """Model > Get a better model...: the curated hub models; an installed one is switched to."""
         from desktop.ui.get_model import GetModelDialog
 
-        running = getattr(self, "get_model_dialog", None)
-        if running is not None and running.is_running():  # closed while downloading: show that run again
-            running.show()
-            return
-
         def show(photos: int) -> None:
             self.get_model_dialog = GetModelDialog(photos, self)
             self.get_model_dialog.installed.connect(self.use_model)
