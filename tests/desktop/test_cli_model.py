@@ -66,13 +66,13 @@ def test_model_import_under_a_new_name_prints_that_name(two_bundles, tmp_path, c
 
 
 def test_index_and_search_with_an_imported_active_bundle_never_build_the_builtin_one(two_bundles, tmp_path, monkeypatch, capsys):
-    import desktop.cli_model
+    import desktop.cli.model
     from image_zoo import write_photo
 
     def build(args):
         raise AssertionError(f"built the built-in bundle: {args}")
 
-    monkeypatch.setattr(desktop.cli_model, "run_trainer", build)
+    monkeypatch.setattr(desktop.cli.model, "run_trainer", build)
     write_photo(tmp_path / "lib" / "coffee.jpg", "coffee", size=(64, 48))
     assert main(["index", str(tmp_path / "lib")]) == 0
     assert main(["search", "coffee", "--json"]) == 0

@@ -295,7 +295,8 @@ def test_the_command_line_offers_every_objective():
 
 
 def test_picsift_forwards_train_arguments_to_the_trainer_untouched(monkeypatch):
-    from desktop import cli, cli_train
+    from desktop import cli
+    from desktop.cli import train as cli_train
 
     forwarded = []
     monkeypatch.setattr(cli_train, "run_trainer", forwarded.append)

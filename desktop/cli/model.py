@@ -112,7 +112,7 @@ def _download(hub_id: str):
 
 def _available(args: argparse.Namespace) -> None:
     """The curated hub models with their cost for this library, what is installed, and how to get one."""
-    from desktop.cli_library import print_json
+    from desktop.cli.library import print_json
     from models import hub_catalog
 
     photos = _library_photos()

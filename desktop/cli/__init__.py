@@ -11,14 +11,14 @@ from models.errors import run_reporting_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop import cli_demo, cli_library, cli_model, cli_train
+    from desktop.cli import demo, library, model, train
 
     parser = argparse.ArgumentParser(prog="picsift", description="Search your photos by meaning, offline.")
     commands = parser.add_subparsers(dest="command")
-    cli_model.add_parser(commands)
-    cli_library.add_parsers(commands)
-    cli_demo.add_parser(commands)
-    cli_train.add_parsers(commands)
+    model.add_parser(commands)
+    library.add_parsers(commands)
+    demo.add_parser(commands)
+    train.add_parsers(commands)
     return parser
 
 
@@ -71,6 +71,3 @@ def _open_app() -> int:
 
     return run_app()
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
