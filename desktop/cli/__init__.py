@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     library.add_parsers(commands)
     demo.add_parser(commands)
     train.add_parsers(commands)
+    model.add_export_parser(commands)  # `picsift export`: the same command as `picsift model export`
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,32 @@ def test_model_export_then_import_under_a_new_name(two_bundles, tmp_path, capsys
     assert main(["model", "export", "alpha", str(archive)]) == 0
     assert main(["model", "import", str(archive), "--name", "gamma"]) == 0
     assert "gamma" in [b.name for b in registry.list_bundles()]
+
+
+@pytest.mark.parametrize("out", ["copy.zip", "copy"])
+def test_picsift_export_writes_what_picsift_model_export_writes(two_bundles, tmp_path, capsys, out):
+    assert main(["export", "alpha", str(tmp_path / "alias" / out)]) == 0
+    assert main(["model", "export", "alpha", str(tmp_path / "model" / out)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said == [f"exported alpha to {tmp_path / where / out}" for where in ("alias", "model")]
+    assert _contents(tmp_path / "alias" / out) == _contents(tmp_path / "model" / out) != {}
+
+
+def test_picsift_export_has_the_help_of_picsift_model_export(capsys):
+    helps = []
+    for argv in (["export", "--help"], ["model", "export", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        helps.append(capsys.readouterr().out.split("\n", 1)[1])  # after the usage line's program name
+    assert helps[0] == helps[1] and "a new folder, or a path ending in .zip" in helps[0]
+
+
+def _contents(exported: Path) -> dict[str, bytes]:
+    """Every file of an exported folder or zip by its path inside, with its bytes."""
+    if exported.suffix == ".zip":
+        with zipfile.ZipFile(exported) as archive:
+            return {name: archive.read(name) for name in archive.namelist() if not name.endswith("/")}
+    return {str(p.relative_to(exported)): p.read_bytes() for p in exported.rglob("*") if p.is_file()}
 
 
 def test_using_an_unknown_bundle_is_a_one_line_error(two_bundles, capsys):
