@@ -1,4 +1,4 @@
-"""The trainer's command line: build the built-in model, convert transformers models, train, evaluate, export."""
+"""The trainer's command line: build the built-in model, convert transformers models, train, evaluate."""
 
 from __future__ import annotations
 
@@ -125,12 +125,6 @@ def _evaluate(args: argparse.Namespace) -> None:
                       "images": len(dataset.images), "metrics": metrics}, indent=2))
 
 
-def _export(args: argparse.Namespace) -> None:
-    from models import registry
-
-    print(f"exported {args.name} to {registry.export(args.name, args.destination)}")
-
-
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True,
                         help="a folder of class folders, a caption .csv (image,caption), a COCO or Karpathy .json, "
@@ -195,10 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the split training used (same --seed and --limit-per-class), or all of the data")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.set_defaults(run=_evaluate)
-    export = commands.add_parser("export", help="copy an installed bundle to a folder or a .zip")
-    export.add_argument("name")
-    export.add_argument("destination", help="a new folder, or a path ending in .zip")
-    export.set_defaults(run=_export)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,32 @@ def test_model_export_then_import_under_a_new_name(two_bundles, tmp_path, capsys
     assert "gamma" in [b.name for b in registry.list_bundles()]
 
 
+@pytest.mark.parametrize("out", ["copy.zip", "copy"])
+def test_picsift_export_writes_what_picsift_model_export_writes(two_bundles, tmp_path, capsys, out):
+    assert main(["export", "alpha", str(tmp_path / "alias" / out)]) == 0
+    assert main(["model", "export", "alpha", str(tmp_path / "model" / out)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said == [f"exported alpha to {tmp_path / where / out}" for where in ("alias", "model")]
+    assert _contents(tmp_path / "alias" / out) == _contents(tmp_path / "model" / out) != {}
+
+
+def test_picsift_export_has_the_help_of_picsift_model_export(capsys):
+    helps = []
+    for argv in (["export", "--help"], ["model", "export", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        helps.append(capsys.readouterr().out.split("\n", 1)[1])  # after the usage line's program name
+    assert helps[0] == helps[1] and "a new folder, or a path ending in .zip" in helps[0]
+
+
+def _contents(exported: Path) -> dict[str, bytes]:
+    """Every file of an exported folder or zip by its path inside, with its bytes."""
+    if exported.suffix == ".zip":
+        with zipfile.ZipFile(exported) as archive:
+            return {name: archive.read(name) for name in archive.namelist() if not name.endswith("/")}
+    return {str(p.relative_to(exported)): p.read_bytes() for p in exported.rglob("*") if p.is_file()}
+
+
 def test_using_an_unknown_bundle_is_a_one_line_error(two_bundles, capsys):
     assert main(["model", "use", "nope"]) == 1
     err = capsys.readouterr().err
@@ -66,13 +93,13 @@ def test_model_import_under_a_new_name_prints_that_name(two_bundles, tmp_path, c
 
 
 def test_index_and_search_with_an_imported_active_bundle_never_build_the_builtin_one(two_bundles, tmp_path, monkeypatch, capsys):
-    import desktop.cli_model
+    import desktop.cli.model
     from image_zoo import write_photo
 
     def build(args):
         raise AssertionError(f"built the built-in bundle: {args}")
 
-    monkeypatch.setattr(desktop.cli_model, "run_trainer", build)
+    monkeypatch.setattr(desktop.cli.model, "run_trainer", build)
     write_photo(tmp_path / "lib" / "coffee.jpg", "coffee", size=(64, 48))
     assert main(["index", str(tmp_path / "lib")]) == 0
     assert main(["search", "coffee", "--json"]) == 0

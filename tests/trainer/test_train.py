@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from desktop.cli import main as picsift
 from models import paths, registry
 from models.bundle import open_bundle
 from trainer.cli import OBJECTIVE_NAMES, main
@@ -100,7 +101,7 @@ def test_training_installs_a_bundle_that_beats_zero_shot_with_its_report(capsys,
     assert main(["evaluate", "--bundle", "clothes", "--data", str(tiny_folders)]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["metrics"]["text_to_image_mAP@all"] == pytest.approx(done["metrics"]["text_to_image_mAP@all"])
-    assert main(["export", "clothes", str(tmp_path / "clothes.zip")]) == 0
+    assert picsift(["export", "clothes", str(tmp_path / "clothes.zip")]) == 0
     assert {"clothes/report.json", "clothes/curves.png", "clothes/MODEL_CARD.md"} <= set(
         zipfile.ZipFile(tmp_path / "clothes.zip").namelist())
     card = (folder / "MODEL_CARD.md").read_text()
@@ -294,11 +295,19 @@ def test_the_command_line_offers_every_objective():
     assert set(OBJECTIVE_NAMES) == set(OBJECTIVES)
 
 
-def test_picsift_forwards_train_arguments_to_the_trainer_untouched(monkeypatch):
-    from desktop import cli, cli_train
+def test_picsift_forwards_train_arguments_to_the_trainer_untouched(monkeypatch, tmp_path):
+    from desktop import cli
+    from desktop.cli import train as cli_train
+    from toy_bundle import export_toy_bundle
 
     forwarded = []
     monkeypatch.setattr(cli_train, "run_trainer", forwarded.append)
+    registry.install(export_toy_bundle(tmp_path / "toy", name="toy"))
     assert cli.main(["train", "--data", "x", "--stages", "image,mapper", "--help"]) == 0
-    assert cli.main(["export", "clothes", "out.zip"]) == 0
-    assert forwarded == [["train", "--data", "x", "--stages", "image,mapper", "--help"], ["export", "clothes", "out.zip"]]
+    assert cli.main(["export", "toy", str(tmp_path / "alias.zip")]) == 0  # in this process, not the trainer's
+    assert forwarded == [["train", "--data", "x", "--stages", "image,mapper", "--help"]]
+
+
+def test_the_trainer_has_no_export_command_of_its_own(capsys):
+    assert main(["export", "clothes", "out.zip"]) == 2  # `picsift export` (the same as `picsift model export`) does it
+    assert "invalid choice: 'export'" in capsys.readouterr().err

@@ -11,14 +11,15 @@ from models.errors import run_reporting_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop import cli_demo, cli_library, cli_model, cli_train
+    from desktop.cli import demo, library, model, train
 
     parser = argparse.ArgumentParser(prog="picsift", description="Search your photos by meaning, offline.")
     commands = parser.add_subparsers(dest="command")
-    cli_model.add_parser(commands)
-    cli_library.add_parsers(commands)
-    cli_demo.add_parser(commands)
-    cli_train.add_parsers(commands)
+    model.add_parser(commands)
+    library.add_parsers(commands)
+    demo.add_parser(commands)
+    train.add_parsers(commands)
+    model.add_export_parser(commands)  # `picsift export`: the same command as `picsift model export`
     return parser
 
 
@@ -71,6 +72,3 @@ def _open_app() -> int:
 
     return run_app()
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

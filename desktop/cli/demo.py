@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from desktop.cli_args import positive_int
+from desktop.cli.args import positive_int
 from desktop.core.demo_library import DEMO_PHOTOS, write_demo_library
 from models import paths, registry
 from models.display import fixed, plural, printable, printable_path
@@ -14,7 +14,7 @@ from models.runtime import ModelRuntime
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from desktop.cli_model import ensure_default_model
+    from desktop.cli.model import ensure_default_model
 
     ensure_default_model()
     runtime = ModelRuntime(registry.open_installed())

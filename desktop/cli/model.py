@@ -1,4 +1,4 @@
-"""`picsift model ...`: list, activate, build, convert, export and import model bundles."""
+"""`picsift model ...`: list, activate, build, convert, export (also `picsift export`) and import model bundles."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def _download(hub_id: str):
 
 def _available(args: argparse.Namespace) -> None:
     """The curated hub models with their cost for this library, what is installed, and how to get one."""
-    from desktop.cli_library import print_json
+    from desktop.cli.library import print_json
     from models import hub_catalog
 
     photos = _library_photos()
@@ -169,33 +169,35 @@ def _print_table(rows: list[dict]) -> None:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     model = commands.add_parser("model", help="manage model bundles").add_subparsers(dest="model_command", required=True)
-    listing = model.add_parser("list", help="installed bundles, the active one marked *")
-    listing.add_argument("--json", action="store_true", help="print a JSON list of objects")
-    listing.set_defaults(run=_list)
-    available = model.add_parser("available", help="hub models picsift can convert, their cost here, the installed ones marked")
-    available.add_argument("--json", action="store_true", help="print {photos, machine, models: [...]} as JSON")
-    available.set_defaults(run=_available)
-    use = model.add_parser("use", help="make a bundle the active one")
-    use.add_argument("name")
-    use.set_defaults(run=_use)
-    export = model.add_parser("export", help="copy a bundle to a folder, or a .zip")
-    export.add_argument("name")
-    export.add_argument("destination", help="a new folder, or a path ending in .zip")
-    export.set_defaults(run=_export)
-    imp = model.add_parser("import", help="verify and install a bundle folder or .zip")
+    _command(model, "list", _list, "installed bundles, the active one marked *").add_argument(
+        "--json", action="store_true", help="print a JSON list of objects")
+    _command(model, "available", _available, "hub models picsift can convert, their cost here, the installed ones marked"
+             ).add_argument("--json", action="store_true", help="print {photos, machine, models: [...]} as JSON")
+    _command(model, "use", _use, "make a bundle the active one").add_argument("name")
+    add_export_parser(model)
+    imp = _command(model, "import", _import, "verify and install a bundle folder or .zip")
     imp.add_argument("source")
     imp.add_argument("--name", help="install under this name instead of the manifest's")
     imp.add_argument("--replace", action="store_true", help="overwrite an installed bundle of that name")
-    imp.set_defaults(run=_import)
-    remove = model.add_parser("remove", help="delete an installed bundle")
-    remove.add_argument("name")
-    remove.set_defaults(run=_remove)
-    build = model.add_parser("build-default", help="build the built-in offline model")
-    build.add_argument("--force", action="store_true", help="rebuild even if installed")
-    build.set_defaults(run=_build_default)
-    convert = model.add_parser("convert", help="download (for a hub id) and turn a CLIP-like model into a bundle")
+    _command(model, "remove", _remove, "delete an installed bundle").add_argument("name")
+    _command(model, "build-default", _build_default, "build the built-in offline model").add_argument(
+        "--force", action="store_true", help="rebuild even if installed")
+    convert = _command(model, "convert", _convert, "download (for a hub id) and turn a CLIP-like model into a bundle")
     convert.add_argument("source", help="hub id (online; see `picsift model available`) or local folder saved with save_pretrained")
     convert.add_argument("--family", choices=CONVERTED_FAMILIES)
     convert.add_argument("--name")
     convert.add_argument("--replace", action="store_true")
-    convert.set_defaults(run=_convert)
+
+
+def add_export_parser(commands: argparse._SubParsersAction) -> None:
+    """`export NAME OUT`: under `picsift model`, and the same command (help, arguments, function) as `picsift export`."""
+    export = _command(commands, "export", _export, "copy an installed bundle to a folder, or a .zip")
+    export.add_argument("name")
+    export.add_argument("destination", help="a new folder, or a path ending in .zip")
+
+
+def _command(commands: argparse._SubParsersAction, name: str, run, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose parsed arguments go to `run`."""
+    parser = commands.add_parser(name, help=summary)
+    parser.set_defaults(run=run)
+    return parser

@@ -1,4 +1,4 @@
-"""`picsift train|evaluate|export ...`: forwarded as they are to the trainer process (`python -m trainer ...`).
+"""`picsift train|evaluate ...`: forwarded as they are to the trainer process (`python -m trainer ...`).
 
 desktop never imports trainer; the trainer parses the arguments (so `picsift train --help` is
 the trainer's own help) and reports progress on this terminal.
@@ -14,7 +14,6 @@ from desktop.core.trainer_process import run_trainer
 _COMMANDS = {
     "train": "fine-tune the model on your labelled folders or captions; installs the result (see --help)",
     "evaluate": "retrieval metrics (mAP, R@K, ranks) of a bundle on labelled or captioned data",
-    "export": "copy an installed bundle to a folder or a .zip (NAME OUT[.zip])",
 }
 
 

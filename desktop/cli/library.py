@@ -10,7 +10,7 @@ import threading
 
 from tqdm import tqdm
 
-from desktop.cli_args import check_query_arguments, cosine_threshold, finite_float, iso_date, positive_int
+from desktop.cli.args import check_query_arguments, cosine_threshold, finite_float, iso_date, positive_int
 from models.display import fixed, plural, printable, printable_path
 from models.errors import PicsiftError
 
@@ -18,7 +18,7 @@ from models.errors import PicsiftError
 
 
 def _library():
-    from desktop.cli_model import ensure_default_model
+    from desktop.cli.model import ensure_default_model
     from desktop.core.library import Library
 
     ensure_default_model()
