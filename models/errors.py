@@ -29,6 +29,10 @@ class ImageError(PicsiftError):
     """An image file cannot be read or decoded."""
 
 
+class TextReadingError(PicsiftError):
+    """The text reader (OCR) cannot read a photo, or is not installed whole; the photo itself may be fine."""
+
+
 class CatalogDamagedError(PicsiftError):
     """The library catalog's database file is damaged; nothing more is written into it."""
 
