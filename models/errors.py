@@ -30,7 +30,11 @@ class ImageError(PicsiftError):
 
 
 class TextReadingError(PicsiftError):
-    """The text reader (OCR) cannot read a photo, or is not installed whole; the photo itself may be fine."""
+    """The text reader (OCR) cannot read a photo; the photo itself may be fine."""
+
+
+class TextReaderMissingError(TextReadingError):
+    """The text reader (rapidocr and its models) is not installed whole: no photo can be read."""
 
 
 class CatalogDamagedError(PicsiftError):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.errors import TextReadingError, first_line
+from models.errors import TextReaderMissingError, TextReadingError, first_line
 from models.photo_reader import read_photo_file
 
 # Tuning constants; tests/benchmarks/ocr_throughput.py measures them (dev half chooses, test half reports).
@@ -112,12 +112,12 @@ def _load_engine(threads: int | None):
         import rapidocr
         from rapidocr import EngineType, RapidOCR
     except ImportError as exc:
-        raise TextReadingError(f"reading text in photos needs rapidocr ({exc}); run `pip install rapidocr==3.10.0`") from exc
+        raise TextReaderMissingError(f"reading text in photos needs rapidocr ({exc}); run `pip install rapidocr==3.10.0`") from exc
     folder = Path(rapidocr.__file__).parent / "models"
     params = {"Global.log_level": "error", "Global.max_side_len": FULL_SIDE, "Global.text_score": float(MIN_LINE_SCORE)}
     for section, name in _MODELS.items():
         if not (folder / name).is_file():
-            raise TextReadingError(f"rapidocr's model {name} is missing from {folder}; run `pip install --force-reinstall rapidocr==3.10.0`")
+            raise TextReaderMissingError(f"rapidocr's model {name} is missing from {folder}; run `pip install --force-reinstall rapidocr==3.10.0`")
         params[f"{section}.model_path"] = str(folder / name)
         params[f"{section}.engine_type"] = EngineType.ONNXRUNTIME
     if threads:
