@@ -51,7 +51,7 @@ def labelled_folders(bundle: Path, per_class: int) -> Path:
     """A scratch data dir with the bundle linked in, and Fashion-MNIST as labelled folders; returns their root."""
     os.environ["PICSIFT_DATA_DIR"] = str(SCRATCH / "data")
     from models import paths, registry
-    from trainer.data import write_fashion_mnist_folders
+    from trainer.data.sources import write_fashion_mnist_folders
 
     (paths.models_dir() / registry.DEFAULT_BUNDLE).symlink_to(bundle.resolve(), target_is_directory=True)
     root = write_fashion_mnist_folders(SCRATCH / "Clothes", per_class=per_class, split="train", seed=0)

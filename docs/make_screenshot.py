@@ -53,7 +53,7 @@ def builtin_bundle() -> Path:
     try:
         return registry.open_installed(registry.DEFAULT_BUNDLE).folder
     except BundleError:
-        from trainer.default_model import build_default_bundle
+        from trainer.export.default_model import build_default_bundle
 
         return build_default_bundle()
 

@@ -24,7 +24,7 @@ TOKENIZER = "tokenizer.json"
 BUNDLE_FILES = (IMAGE_ENCODER, TEXT_ENCODER, IMAGE_MAPPER, TEXT_MAPPER, TOKENIZER)  # every file a bundle may hold
 GRAPH_FILES = (IMAGE_ENCODER, TEXT_ENCODER, IMAGE_MAPPER, TEXT_MAPPER)
 
-# Fixed graph input/output names, written by trainer.export and relied on by the runtime.
+# Fixed graph input/output names, written by trainer.export.bundle and relied on by the runtime.
 IMAGE_INPUT = "pixel_values"
 TEXT_INPUTS = ("input_ids", "attention_mask")  # a "tokens" text encoder's inputs, int64 (B, L)
 TEXT_STRINGS = "texts"  # a "strings" text encoder's one input: the raw queries, a string tensor (B,)
@@ -34,7 +34,7 @@ EMBEDDINGS = "embeddings"
 INSTANCE = "instance"  # optional second output of the image encoder: the instance-level descriptor
 LONGEST, MAX_LENGTH = "longest", "max_length"  # TextSpec.padding: to the batch's longest text, or every text to max_length
 PADDINGS = (LONGEST, MAX_LENGTH)
-# Manifest.family of a converted transformers dual encoder, its config's model_type: what trainer.families
+# Manifest.family of a converted transformers dual encoder, its config's model_type: what trainer.export.families
 # converts, and the `--family` choices of both command lines (desktop cannot import the trainer).
 CONVERTED_FAMILIES = ("clip", "align", "altclip", "groupvit", "siglip", "siglip2")
 

@@ -20,7 +20,7 @@ from models.errors import BundleError, PicsiftError
 from models.manifest import BUNDLE_FILES, MANIFEST, read_manifest
 from models.model_card import CARD_FILE, model_card
 
-BUILTIN_VERSION = 2  # of the built-in model this picsift builds (trainer.default_model); 1: Lite0 + MiniLM
+BUILTIN_VERSION = 2  # of the built-in model this picsift builds (trainer.export.default_model); 1: Lite0 + MiniLM
 DEFAULT_BUNDLE = "picsift-builtin"  # the offline model built from the two packaged encoders
 _ACTIVE_FILE = "active.json"
 DOC_FILES = (CARD_FILE, "report.json", "curves.png")  # documentation that travels with a bundle when present

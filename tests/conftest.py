@@ -25,7 +25,7 @@ def isolated_data_dir(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def builtin_bundle(tmp_path_factory):
     """The real built-in bundle (model v2: EfficientNet-Lite2 + multilingual text + zero-shot bridge), built once per run."""
-    from trainer.default_model import build_default_bundle
+    from trainer.export.default_model import build_default_bundle
 
     reuse = os.environ.get("PICSIFT_TEST_BUILTIN")  # developers: an already built bundle, to skip the build
     if reuse:
@@ -36,7 +36,7 @@ def builtin_bundle(tmp_path_factory):
 @pytest.fixture(scope="session")
 def builtin_v1_bundle(tmp_path_factory):
     """Built-in model v1 (EfficientNet-Lite0 + MiniLM), the base fine-tuning starts from; built once per run."""
-    from trainer.default_model import V1_FOLDER_NAME, build_default_bundle
+    from trainer.export.default_model import V1_FOLDER_NAME, build_default_bundle
 
     reuse = os.environ.get("PICSIFT_TEST_BUILTIN_V1")  # developers: an already built v1 bundle
     if reuse:
@@ -58,7 +58,7 @@ def installed_builtin(builtin_bundle):
 def fine_tune_base(installed_builtin, builtin_v1_bundle):
     """The built-in installed and model v1 in this test's cache, where fine-tuning finds its base (trainer.base)."""
     from models import paths
-    from trainer.default_model import V1_FOLDER_NAME
+    from trainer.export.default_model import V1_FOLDER_NAME
 
     link = paths.cache_dir() / "base-bundles" / V1_FOLDER_NAME
     link.parent.mkdir(parents=True, exist_ok=True)

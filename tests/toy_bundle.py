@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.mappers import LinearMapper, Normalize
-from trainer.towers import TowerPair
+from trainer.encoders.mappers import LinearMapper, Normalize
+from trainer.encoders.towers import TowerPair
 
 TOY_PREPROCESS = {"size": 32, "resize_to": 32, "resample": "bilinear", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
 
@@ -85,7 +85,7 @@ def multilingual_toy_pair(seed: int = 0) -> TowerPair:
 def export_toy_bundle(destination: Path, name: str = "toy", seed: int = 0, instance: bool = True,
                       multilingual: bool = False) -> Path:
     """`multilingual=True`: the text tower is the multilingual graph (a "strings" bundle, no tokenizer)."""
-    from trainer.export import export_bundle
+    from trainer.export.bundle import export_bundle
 
     pair = multilingual_toy_pair(seed) if multilingual else toy_pair(seed, instance)
     pixels = torch.randn(3, 3, 32, 32)

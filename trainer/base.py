@@ -1,7 +1,7 @@
 """The model a run starts from: its torch towers and mappers (a TowerPair) and an ONNX bundle of the very same model.
 
-The bundle gives cached encoder features (trainer.feature_cache) and the zero-shot baseline;
-the TowerPair is what the stages train and trainer.export writes. --base accepts
+The bundle gives cached encoder features (trainer.data.feature_cache) and the zero-shot baseline;
+the TowerPair is what the stages train and trainer.export.bundle writes. --base accepts
     (nothing), "builtin"        the installed built-in bundle (built first when missing)
     an installed bundle name, or a bundle folder
     a transformers CLIP/ALIGN/AltCLIP/GroupViT hub id or model folder (exported once into the cache)
@@ -27,7 +27,7 @@ from models import paths, registry
 from models.errors import BundleError, PicsiftError
 from models.manifest import IMAGE_MAPPER, MANIFEST, TEXT_MAPPER, read_manifest
 from models.runtime import ModelRuntime
-from trainer.towers import TowerPair
+from trainer.encoders.towers import TowerPair
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def load_base(source: str | None = None, log_line=print) -> Base:
     if source in (None, "", "builtin", registry.DEFAULT_BUNDLE):
         folder = registry.bundle_folder(registry.DEFAULT_BUNDLE)
         if not folder.exists():
-            from trainer.default_model import build_default_bundle
+            from trainer.export.default_model import build_default_bundle
 
             log_line("building the built-in model first (about a minute)")
             build_default_bundle()
@@ -60,7 +60,7 @@ def load_base(source: str | None = None, log_line=print) -> Base:
         return _from_bundle(path, log_line)
     if not path.exists() and re.fullmatch(r"[\w.-]+", source) and registry.bundle_folder(source).is_dir():
         return _from_bundle(registry.bundle_folder(source), log_line)
-    from trainer.families import load_family_pair
+    from trainer.export.families import load_family_pair
 
     pair = load_family_pair(source)
     return Base(pair, _exported_once(pair, source), source)
@@ -75,7 +75,7 @@ def _from_bundle(folder: Path, log_line) -> Base:
         return _from_bundle(v1_base_folder(log_line), log_line)
     if manifest.family == "builtin":
         return Base(builtin_pair_from_bundle(folder, log_line), folder, manifest.name)
-    from trainer.families import load_family_pair
+    from trainer.export.families import load_family_pair
 
     weights = manifest.provenance.get("base_weights")
     if not isinstance(weights, str):
@@ -90,7 +90,7 @@ def v1_base_folder(log_line=print) -> Path:
     Model v2's multilingual text tower is an ONNX graph with a tokeniser op inside, which torch cannot
     train; v1's towers (EfficientNet-Lite0, MiniLM) are torch modules, so a fine-tuned model starts there.
     """
-    from trainer.default_model import V1_FOLDER_NAME, build_default_bundle
+    from trainer.export.default_model import V1_FOLDER_NAME, build_default_bundle
 
     folder = paths.cache_dir() / "base-bundles" / V1_FOLDER_NAME
     try:
@@ -105,7 +105,11 @@ def v1_base_folder(log_line=print) -> Path:
 
 def builtin_pair_from_bundle(folder: Path, log_line=print) -> TowerPair:
     """The built-in TowerPair whose mappers reproduce `folder`'s (see the module docstring)."""
-    from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, TEXT_SPEC, load_builtin_encoders
+    from trainer.encoders.builtin import (
+        MINILM_TOKENIZER_JSON,
+        TEXT_SPEC,
+        load_builtin_encoders,
+    )
     from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS
 
     manifest = read_manifest(folder)
@@ -114,7 +118,7 @@ def builtin_pair_from_bundle(folder: Path, log_line=print) -> TowerPair:
     if mappers is None or not _reproduces(mappers, folder):
         log_line(f"{folder.name}: its zero-shot mappers are not what this picsift builds; rebuilding them "
                  "(about a minute; `picsift model build-default --force` updates the installed model)")
-        from trainer.default_model import builtin_v1_pair
+        from trainer.export.default_model import builtin_v1_pair
 
         return builtin_v1_pair()
     provenance = {k: v for k, v in manifest.provenance.items() if k in ("base_weights", "training_data", "bridge")}
@@ -124,15 +128,22 @@ def builtin_pair_from_bundle(folder: Path, log_line=print) -> TowerPair:
 
 
 def _bridge_from_bundle(efficientnet, folder: Path):
-    """trainer.zero_shot.build_bridge_mappers with its two slow results read from the bundle.
+    """trainer.zero_shot.bridges.build_bridge_mappers with its two slow results read from the bundle.
 
     The class-name embeddings E (the ConSE half's `class_embeddings`) and the correlation half's
     projection P (top singular vectors of the centred classifier; an SVD that takes 10-30 s on
     two cores and fixes P only up to signs) are taken from the bundle's graphs; the rest is
     built as build_bridge_mappers does, with its constants. None when the graphs lack them.
     """
-    from trainer.zero_shot import (CONSE_TEMPERATURE, HYBRID_WEIGHT, TAU, ClassWeightsTextMapper, LinearImageMapper,
-                                   conse_bridge, hybrid_bridge)
+    from trainer.zero_shot.bridges import (
+        CONSE_TEMPERATURE,
+        HYBRID_WEIGHT,
+        TAU,
+        ClassWeightsTextMapper,
+        LinearImageMapper,
+        conse_bridge,
+        hybrid_bridge,
+    )
 
     names = _initializer(folder / IMAGE_MAPPER, NAMES_INITIALIZER)  # (1000, Dt)
     projection = _initializer(folder / TEXT_MAPPER, PROJECTION_INITIALIZER)  # (1000, rank)
@@ -159,7 +170,7 @@ def _initializer(path: Path, name: str) -> torch.Tensor | None:
 
 def _reproduces(mappers, folder: Path) -> bool:
     """Do the torch mappers give the bundle's ONNX mappers' outputs (export's parity gate) on sample features?"""
-    from trainer.export import ParityError, check_parity
+    from trainer.export.bundle import ParityError, check_parity
 
     runtime = ModelRuntime(folder, device="cpu")
     generator = torch.Generator().manual_seed(0)
@@ -176,8 +187,8 @@ def _reproduces(mappers, folder: Path) -> bool:
 
 def _exported_once(pair: TowerPair, source: str) -> Path:
     """A bundle of a transformers model, exported into the cache on first use (keyed by source and its files)."""
-    from trainer.convert import SAMPLE_TEXTS
-    from trainer.export import export_bundle
+    from trainer.export.bundle import export_bundle
+    from trainer.export.convert import SAMPLE_TEXTS
 
     slug = registry.safe_name(source)[-60:]
     folder = paths.cache_dir() / "base-bundles" / f"{slug}-{_source_key(source)}"
@@ -204,7 +215,7 @@ def _source_key(source: str) -> str:
 def sample_pixels(pair: TowerPair) -> torch.Tensor:
     """Inputs for the export trace and parity gate: the built-in's real photos, random values otherwise."""
     if pair.family == "builtin":
-        from trainer.default_model import _sample_pixels
+        from trainer.export.default_model import _sample_pixels
 
         return _sample_pixels(pair.image_preprocess)
     size = int(pair.image_preprocess["size"])

@@ -14,7 +14,7 @@ from models.trainer_protocol import CANCELLED_EXIT
 
 DEVICES = ("auto", "cpu", "cuda")
 OBJECTIVE_NAMES = ("infonce", "triplet", "prototype", "ce", "supcon", "seed")  # trainer.losses.OBJECTIVES
-FORMAT_NAMES = ("folders", "csv", "coco", "karpathy", "fashion-mnist")  # trainer.training_data.FORMATS
+FORMAT_NAMES = ("folders", "csv", "coco", "karpathy", "fashion-mnist")  # trainer.data.splits.FORMATS
 
 
 class UsageError(Exception):
@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_default(args: argparse.Namespace) -> int:
     """Build the built-in bundle, reporting its steps (step events on stdout in jsonl mode, for the app)."""
-    from trainer.default_model import build_default_bundle
+    from trainer.export.default_model import build_default_bundle
 
     return _run_steps(args.progress, lambda on_step: build_default_bundle(force=args.force, on_step=on_step),
                       lambda folder: f"built-in model ready: {folder}")
@@ -69,7 +69,7 @@ def _failed(events, progress: str, exc: Exception) -> int:
 
 def _convert(args: argparse.Namespace) -> int:
     """Convert and install a transformers model, reporting its steps like build-default."""
-    from trainer.convert import convert_to_bundle
+    from trainer.export.convert import convert_to_bundle
 
     def work(on_step):
         return convert_to_bundle(args.source, family=args.family, name=args.name, replace=args.replace,
@@ -111,8 +111,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     from models import registry
     from models.runtime import ModelRuntime
-    from trainer.evaluate import evaluate_bundle
-    from trainer.training_data import load_splits, load_whole
+    from trainer.data.splits import load_splits, load_whole
+    from trainer.evaluation.retrieval import evaluate_bundle
 
     folder = Path(args.bundle) if (Path(args.bundle) / "manifest.json").is_file() else None
     runtime = ModelRuntime(folder or registry.open_installed(args.bundle), device=args.device)

@@ -9,7 +9,7 @@ The JSON-lines contract (`--progress jsonl`), one object per line, in this order
     {"event": "done", "bundle": NAME, "folder": path, "report": path, "baseline": {...}, "metrics": {...}, "seconds": float}
     {"event": "error", "message": "one line, actionable"}            (then exit code 1)
 `build-default --progress jsonl` and `convert --progress jsonl` write one step event as each of their fixed
-steps starts (trainer.default_model.BUILD_STEPS, trainer.convert.CONVERT_STEPS), then exit 0, or write an
+steps starts (trainer.export.default_model.BUILD_STEPS, trainer.export.convert.CONVERT_STEPS), then exit 0, or write an
 error event and exit 1:
     {"event": "step", "step": s, "steps": S, "name": "exporting the image encoder"}  (steps count from 1)
     {"event": "step", "step": s, "steps": S, "name": ..., "done": d, "total": T}   (within a long step, at

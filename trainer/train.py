@@ -28,17 +28,24 @@ from models.manifest import read_manifest
 from models.model_card import CARD_FILE, model_card
 from models.runtime import ModelRuntime
 from models.trainer_protocol import BASELINE, EVALUATE, task_label
-from trainer import distributed
 from trainer.base import load_base, sample_pixels
-from trainer.checkpoint import CHECKPOINT_FILE, Checkpoint, load_trained_state
-from trainer.encoding import Encoding
-from trainer.evaluate import evaluate_bundle
-from trainer.export import export_bundle
-from trainer.loop import RunContext, StageSettings, fit
+from trainer.data.splits import load_splits
+from trainer.evaluation.retrieval import evaluate_bundle
+from trainer.export.bundle import export_bundle
 from trainer.losses import OBJECTIVES
 from trainer.progress import CancelFlag, Events
-from trainer.report import CURVES_FILE, plot_curves, set_provenance, training_provenance, write_report
-from trainer.training_data import load_splits
+from trainer.report import (
+    CURVES_FILE,
+    plot_curves,
+    set_provenance,
+    training_provenance,
+    write_report,
+)
+from trainer.stages import distributed
+from trainer.stages.checkpoint import CHECKPOINT_FILE, Checkpoint, load_trained_state
+from trainer.stages.features import Encoding
+from trainer.stages.loop import RunContext, StageSettings, fit
+from trainer.stages.protocol import Stage
 
 STAGES = ("text", "image", "mapper")  # the order stages run in
 # Per stage: (epochs, peak learning rate, batch size per process) when TrainConfig leaves them None.
@@ -139,7 +146,7 @@ def run(config: TrainConfig, world: distributed.World, device: torch.device, eve
             results[stage_name] = record["result"]
         else:
             results[stage_name] = fit(stage, settings[stage_name], context, record if action == "continue" else None)
-        _install(stage_name, stage, pair, encoding)
+        stage.install(pair, encoding)
         timings[f"stage_{stage_name}"] = _lap(clock)
         cancel.check()
 
@@ -159,7 +166,7 @@ def _checked(config: TrainConfig) -> tuple[str, list[str]]:
         raise PicsiftError(f"unknown stage(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(STAGES)}")
     if config.objective not in OBJECTIVES:
         raise PicsiftError(f"unknown objective {config.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-    from trainer.mapper_stage import check_kept_shares
+    from trainer.stages.mapper import check_kept_shares
 
     check_kept_shares(config.keep_images, config.keep_texts)
     name = config.bundle_name()
@@ -170,9 +177,9 @@ def _checked(config: TrainConfig) -> tuple[str, list[str]]:
     return name, [s for s in STAGES if s in config.stages]
 
 
-def _make_stage(name: str, config: TrainConfig, pair, splits, encoding, device, events, cancel):
-    from trainer.encoder_stages import ImageStage, TextStage
-    from trainer.mapper_stage import MapperStage
+def _make_stage(name: str, config: TrainConfig, pair, splits, encoding, device, events, cancel) -> Stage:
+    from trainer.stages.mapper import MapperStage
+    from trainer.stages.semantic import ImageStage, TextStage
 
     if name == "text":
         return TextStage(pair, splits, config.text_blocks, config.stage_temperature, device)
@@ -180,16 +187,6 @@ def _make_stage(name: str, config: TrainConfig, pair, splits, encoding, device, 
         return ImageStage(pair, splits, config.image_blocks, config.stage_temperature, device, events, cancel)
     return MapperStage(pair, splits, encoding, config.objective, config.temperature, config.mix_weight,
                        config.mapper_dim, config.seed, device, config.keep_images, config.keep_texts)
-
-
-def _install(name: str, stage, pair, encoding: Encoding) -> None:
-    """Hand a finished stage's result on: a tower's new features to later stages, or the mappers to the pair."""
-    if name == "text":
-        encoding.text_source = stage.features
-    elif name == "image":
-        encoding.image_source = stage.features
-    else:
-        stage.install(pair)
 
 
 def _publish(config, name, base, pair, splits, results, baseline, timings, started, events) -> dict:

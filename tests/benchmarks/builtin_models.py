@@ -26,7 +26,7 @@ QUERIES = ("a cat", "boats on a lake at sunset", "eine Tasse Kaffee", "un cohete
 
 def measure(version: int, root: Path) -> dict:
     from models.runtime import ModelRuntime
-    from trainer.default_model import build_default_bundle
+    from trainer.export.default_model import build_default_bundle
 
     started = time.perf_counter()
     folder = build_default_bundle(destination=root / f"v{version}", version=version)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))  # tiny_models
 def _convert_once(family: str, source: Path, run: int) -> tuple[float, int, int]:
     """(seconds, bundle bytes, of which ONNX graph bytes) of one conversion; the bundle is removed after."""
     from models import registry
-    from trainer.convert import convert_to_bundle
+    from trainer.export.convert import convert_to_bundle
 
     start = time.perf_counter()
     folder = convert_to_bundle(str(source), name=f"{family}-{run}")
@@ -44,7 +44,7 @@ def main() -> None:
     os.environ["PICSIFT_DATA_DIR"] = str(work / "data")  # installs go to a throwaway data dir
     os.environ["HF_HUB_OFFLINE"] = "1"
     from tiny_models import make_tiny
-    from trainer.families import FAMILIES
+    from trainer.export.families import FAMILIES
 
     families = {}
     for family in FAMILIES:

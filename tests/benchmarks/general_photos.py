@@ -33,7 +33,7 @@ dev, report on test, never tune on test.
 
 Queries: every distinct caption of a language over the split's stamps; the images relevant to it are
 the stamps with that exact caption (a few stamps share one). Gallery: all images of the split.
-Metrics: text->image R@1, R@5 and MRR (trainer.metrics), and the coverage of each language.
+Metrics: text->image R@1, R@5 and MRR (trainer.evaluation.metrics), and the coverage of each language.
 Also reported, split-free: the 21 scikit-image demo photos with their written queries
 (desktop/core/demo_library.py) and Fashion-MNIST text->image mAP@all as tests/benchmarks/zero_shot.py
 computes it (its code, imported). Images and image features are cached under --cache.
@@ -63,7 +63,7 @@ sys.path.insert(0, str(HERE))
 import zero_shot  # noqa: E402  (the Fashion-MNIST and demo-photo workloads, and the feature cache)
 
 from models.preprocess import load_and_preprocess  # noqa: E402
-from trainer.metrics import recall_at_k, reciprocal_rank  # noqa: E402
+from trainer.evaluation.metrics import recall_at_k, reciprocal_rank  # noqa: E402
 
 STAMPS_DIR = Path("/usr/share/tuxpaint/stamps")
 LANGUAGES = ("en", "de", "es", "fr", "it", "pt", "zh_CN", "ja", "ru")

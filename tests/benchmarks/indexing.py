@@ -75,7 +75,7 @@ def _default_bundle() -> Path:
     user = Path(os.environ.get("PICSIFT_USER_BUNDLE", Path.home() / ".local/share/picsift/models/picsift-builtin"))
     if user.is_dir():
         return user
-    from trainer.default_model import build_default_bundle
+    from trainer.export.default_model import build_default_bundle
 
     return build_default_bundle(destination=Path(os.environ["PICSIFT_DATA_DIR"]).parent / "built")
 

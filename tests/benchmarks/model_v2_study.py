@@ -3,8 +3,8 @@
 Workloads (never the test split): the general-photos dev split (tests/benchmarks/general_photos.py,
 R@1/R@5/MRR in nine languages), the 21 scikit-image demo photos (R@1/R@5) and Fashion-MNIST train (2,000
 stratified images, text->image mAP@all averaged over two query forms, as zero_shot_study.py). The bridge is
-trainer.zero_shot's hybrid (logit correlation + centred ConSE), re-implemented here in numpy on cached
-features (full rank) so that a grid runs in seconds; trainer.zero_shot builds the chosen one for real.
+trainer.zero_shot.bridges's hybrid (logit correlation + centred ConSE), re-implemented here in numpy on cached
+features (full rank) so that a grid runs in seconds; trainer.zero_shot.bridges builds the chosen one for real.
 
 Choices measured:
   image tower   EfficientNet-Lite0 (224 px) vs -Lite2 (260 px); pooling of the ImageNet logits over the
@@ -34,7 +34,7 @@ sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 import general_photos as gp  # noqa: E402
 import zero_shot as zs  # noqa: E402
 
-import trainer.zero_shot as zst  # noqa: E402
+import trainer.zero_shot.texts as zst  # noqa: E402
 
 CACHE = gp.CACHE / "model_v2_study"
 RESULTS = HERE / "results" / "model_v2_study.json"
@@ -130,7 +130,7 @@ class Texts:
                 self._encode = MultilingualTextEncoder()
             else:
                 from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, load_minilm_encoder
-                from trainer.zero_shot import embed_texts, load_tokenizer
+                from trainer.zero_shot.texts import embed_texts, load_tokenizer
 
                 model, tokenizer = load_minilm_encoder(), load_tokenizer(MINILM_TOKENIZER_JSON)
                 self._encode = lambda texts: embed_texts(model, tokenizer, texts).numpy()
@@ -138,26 +138,26 @@ class Texts:
 
 
 def _embedder(embed: Texts):
-    """`embed` as trainer.zero_shot's TextEmbedder."""
+    """`embed` as trainer.zero_shot.texts's TextEmbedder."""
     import torch
 
     return lambda texts, on_batch: torch.from_numpy(embed(texts))
 
 
 def class_embeddings(embed: Texts, texts) -> np.ndarray:
-    """(1000, Dt): the class texts embedded as trainer.zero_shot does (zst.embed_items)."""
+    """(1000, Dt): the class texts embedded as trainer.zero_shot.texts does (zst.embed_items)."""
     return zst.embed_items(_embedder(embed), zst.class_items(texts)).numpy()
 
 
 def hypernym_embeddings(embed: Texts) -> tuple[np.ndarray, np.ndarray]:
-    """(K, Dt) hypernym embeddings and their (K, 1000) spread over the classes, as trainer.zero_shot builds them."""
+    """(K, Dt) hypernym embeddings and their (K, 1000) spread over the classes, as trainer.zero_shot.texts builds them."""
     nodes = zst.imagenet_hypernyms()
     return zst.embed_items(_embedder(embed), zst.hypernym_items(nodes, RICH_TEXTS)).numpy(), zst.hypernym_spread(nodes).numpy()
 
 
 # --- the bridge in numpy ----------------------------------------------------------------------
 class Bridge:
-    """trainer.zero_shot's hybrid bridge at full rank: cos = w cos_correlation + (1 - w) cos_conse."""
+    """trainer.zero_shot.bridges's hybrid bridge at full rank: cos = w cos_correlation + (1 - w) cos_conse."""
 
     def __init__(self, names, tau=0.05, w=0.7, temperature=1.0, hypernyms=None):
         self.centre = names.mean(0)

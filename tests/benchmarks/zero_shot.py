@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from models.preprocess import ImagePreprocess, preprocess  # noqa: E402
-from trainer.metrics import (  # noqa: E402
+from trainer.evaluation.metrics import (  # noqa: E402
     chance_average_precision,
     class_relevance,
     mean_average_precision,

@@ -1,4 +1,4 @@
-"""Compare the zero-shot bridges of trainer/zero_shot.py in torch: choose on Fashion-MNIST train, report on test.
+"""Compare the zero-shot bridges of trainer/zero_shot/ in torch: choose on Fashion-MNIST train, report on test.
 
     python tests/benchmarks/zero_shot_study.py [--train-n 2000] [--full-test] [--glosses PATH]
 
@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zero_shot as bench  # noqa: E402  (the benchmark script: data and metrics helpers)
 
 from models.preprocess import ImagePreprocess  # noqa: E402
-from trainer import zero_shot as zs  # noqa: E402
+from trainer.zero_shot import bridges as zs  # noqa: E402
+from trainer.zero_shot import texts as zt  # noqa: E402
 from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, load_builtin_encoders  # noqa: E402
 from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS  # noqa: E402
 
@@ -111,13 +112,13 @@ def demo_metrics(demo_features: torch.Tensor, demo_queries: torch.Tensor, image_
 ENSEMBLE_TEMPLATES = ("a photo of a {}.", "a {}.", "a picture of a {}.", "an image of a {}.",
                       "a close-up photo of a {}.", "a photo of the {}.", "{}")
 CLASS_TEXT_VARIANTS = {  # stage A: how each ImageNet class becomes one text embedding
-    "photo_first": zs.ClassTexts(("a photo of a {}.",), 1, gloss=False),
-    "photo_all": zs.ClassTexts(("a photo of a {}.",), None, gloss=False),
-    "ensemble7_all": zs.ClassTexts(ENSEMBLE_TEMPLATES, None, gloss=False),
-    "gloss_only": zs.ClassTexts((), None, gloss=True),
-    "photo_first+gloss": zs.ClassTexts(("a photo of a {}.",), 1, gloss=True),
-    "photo_all+gloss": zs.ClassTexts(("a photo of a {}.",), None, gloss=True),
-    "ensemble7_all+gloss": zs.ClassTexts(ENSEMBLE_TEMPLATES, None, gloss=True),
+    "photo_first": zt.ClassTexts(("a photo of a {}.",), 1, gloss=False),
+    "photo_all": zt.ClassTexts(("a photo of a {}.",), None, gloss=False),
+    "ensemble7_all": zt.ClassTexts(ENSEMBLE_TEMPLATES, None, gloss=False),
+    "gloss_only": zt.ClassTexts((), None, gloss=True),
+    "photo_first+gloss": zt.ClassTexts(("a photo of a {}.",), 1, gloss=True),
+    "photo_all+gloss": zt.ClassTexts(("a photo of a {}.",), None, gloss=True),
+    "ensemble7_all+gloss": zt.ClassTexts(ENSEMBLE_TEMPLATES, None, gloss=True),
 }
 BUILD_BUDGET_S = 25  # class-name embedding time allowed to the built-in model's build (2 CPU cores)
 RANK_TOLERANCE = 0.005  # a lower-rank shared space is kept if it loses at most this on train
@@ -206,7 +207,7 @@ def class_text_embeddings(text_tower, tokenizer) -> tuple[dict[str, torch.Tensor
     for key, texts in CLASS_TEXT_VARIANTS.items():
         def compute(texts=texts):
             started = time.perf_counter()
-            names = zs.class_name_embeddings(zs.torch_embedder(text_tower, tokenizer), texts).numpy()
+            names = zt.class_name_embeddings(zt.torch_embedder(text_tower, tokenizer), texts).numpy()
             return {"names": names, "seconds": np.array(time.perf_counter() - started)}
         data = cached(f"class_texts-{key}", compute)
         embeddings[key], seconds[key] = torch.from_numpy(data["names"]), float(data["seconds"])
@@ -231,16 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-n", type=int, default=2000)
     parser.add_argument("--test-n", type=int, default=2000)
     parser.add_argument("--full-test", action="store_true", help="also report all 10,000 test images")
-    parser.add_argument("--glosses", type=Path, help=f"WordNet glosses file (default {zs.IMAGENET_GLOSSES})")
+    parser.add_argument("--glosses", type=Path, help=f"WordNet glosses file (default {zt.IMAGENET_GLOSSES})")
     args = parser.parse_args(argv)
     if args.glosses:
-        zs.IMAGENET_GLOSSES = args.glosses
+        zt.IMAGENET_GLOSSES = args.glosses
     torch.manual_seed(0)
     image_tower, text_tower, efficientnet = load_builtin_encoders()
-    tokenizer = zs.load_tokenizer(MINILM_TOKENIZER_JSON)
+    tokenizer = zt.load_tokenizer(MINILM_TOKENIZER_JSON)
     classifier = efficientnet._fc
-    queries = {"photo": zs.embed_texts(text_tower, tokenizer, list(bench.FASHION_QUERIES)),
-               "bare_names": zs.embed_texts(text_tower, tokenizer, list(bench.FASHION_NAMES))}
+    queries = {"photo": zt.embed_texts(text_tower, tokenizer, list(bench.FASHION_QUERIES)),
+               "bare_names": zt.embed_texts(text_tower, tokenizer, list(bench.FASHION_NAMES))}
     train_data = image_features(image_tower, "train", args.train_n)
     train = Workload(train_data["features"], train_data["labels"], queries)
     variants, seconds = class_text_embeddings(text_tower, tokenizer)
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = ImagePreprocess.from_dict(IMAGE_PREPROCESS)
     demo_queries, demo_pixels = bench.demo_photos(spec)
     demo = torch.from_numpy(cached("demo", lambda: {"features": encode_pixels(image_tower, demo_pixels)})["features"])
-    demo_text = zs.embed_texts(text_tower, tokenizer, demo_queries)
+    demo_text = zt.embed_texts(text_tower, tokenizer, demo_queries)
     def demo_of(image_mapper, text_mapper):
         return demo_metrics(demo, demo_text, image_mapper, text_mapper)
 

@@ -25,7 +25,7 @@ from engine_fixtures import index_all
 from image_zoo import write_nas_labelled_folders
 from models import paths, registry
 from models.runtime import ModelRuntime
-from trainer.data import FASHION_MNIST_DIR, load_labelled_folders, write_fashion_mnist_folders
+from trainer.data.sources import FASHION_MNIST_DIR, load_labelled_folders, write_fashion_mnist_folders
 
 pytestmark = [
     pytest.mark.slow,

@@ -101,7 +101,7 @@ def test_two_cpu_recommendations_or_a_repeated_hub_id_are_refused(tmp_path):
 
 
 def test_bundle_name_is_what_the_converter_installs_under():
-    from trainer import convert
+    from trainer.export import convert
 
     assert convert.bundle_name_for is hub_catalog.bundle_name_for  # one naming rule for both
     assert hub_catalog.bundle_name_for("openai/clip-vit-base-patch32") == "clip-vit-base-patch32"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from models.errors import PicsiftError
-from trainer.checkpoint import Checkpoint
+from trainer.stages.checkpoint import Checkpoint
 
 RAN = []
 

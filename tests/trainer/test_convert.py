@@ -12,14 +12,14 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel
 
-import trainer.export
+import trainer.export.bundle
 from models import registry
 from models.manifest import TEXT_ENCODER, TEXT_INPUTS
 from models.runtime import ModelRuntime
 from tiny_models import LOGIT_BIAS, LOGIT_SCALE, SIGLIP_LENGTH, hf_image_features, hf_text_features, make_tiny
 from trainer.cli import main as trainer_main
-from trainer.convert import CONVERT_STEPS
-from trainer.families import FAMILIES
+from trainer.export.convert import CONVERT_STEPS
+from trainer.export.families import FAMILIES
 
 pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor to a Python boolean:torch.jit.TracerWarning")
 
@@ -73,7 +73,7 @@ def test_convert_progress_jsonl_reports_every_step_then_installs(tmp_path, capsy
 def test_a_failed_parity_gate_installs_nothing_and_keeps_the_active_model(tmp_path, capsys, monkeypatch):
     source = make_tiny("clip", tmp_path / "clip")
     active = registry.active_name()
-    monkeypatch.setattr(trainer.export, "MIN_COSINE", 1.5)  # no export can reach it
+    monkeypatch.setattr(trainer.export.bundle, "MIN_COSINE", 1.5)  # no export can reach it
     assert trainer_main(["convert", str(source), "--name", "gated", "--progress", "jsonl"]) == 1
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[-2]["name"] == "checking the exported graphs against PyTorch"

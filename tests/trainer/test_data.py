@@ -13,7 +13,7 @@ from image_zoo import write_nas_labelled_folders
 from models.errors import PicsiftError
 from models.photo_reader import read_photo_file
 from models.preprocess import ImagePreprocess, preprocess
-from trainer.data import (
+from trainer.data.sources import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_DIR,
     Dataset,
@@ -223,7 +223,7 @@ def test_unreadable_images_are_skipped_with_a_message_and_the_rest_kept(tmp_path
     dataset = _captioned(4, 1)
     dataset = Dataset("mixed", [ImageRef(path=str(p)) for p in (truncated, good, fake, good)], dataset.texts, dataset.pairs)
 
-    with caplog.at_level(logging.WARNING, logger="trainer.data"):
+    with caplog.at_level(logging.WARNING, logger="trainer.data.sources"):
         pixels = image_pixels(dataset, [0, 1, 2, 3], SPEC)
 
     assert pixels.values.shape == (2, 3, 32, 32) and pixels.values.dtype == np.float32

@@ -12,7 +12,7 @@ import pytest
 
 from models import registry
 from models.bundle import open_bundle
-from trainer.data import FASHION_MNIST_DIR, write_fashion_mnist_folders
+from trainer.data.sources import FASHION_MNIST_DIR, write_fashion_mnist_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 

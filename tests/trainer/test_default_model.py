@@ -12,7 +12,7 @@ from desktop.core.demo_library import demo_image
 from models.bundle import open_bundle
 from models.preprocess import preprocess
 from models.runtime import ModelRuntime
-from trainer.default_model import builtin_pair
+from trainer.export.default_model import builtin_pair
 from trainer.encoders.multilingual import MultilingualTextEncoder
 
 
@@ -72,7 +72,8 @@ def test_broad_queries_reach_the_classes_under_them(demo):
 
 
 def test_hypernyms_spread_a_broad_query_over_its_classes():
-    from trainer.zero_shot import ClassWeightsTextMapper, imagenet_hypernyms, imagenet_lemmas
+    from trainer.zero_shot.bridges import ClassWeightsTextMapper
+    from trainer.zero_shot.texts import imagenet_hypernyms, imagenet_lemmas
 
     nodes = imagenet_hypernyms()
     feline = next(n for n in nodes if n.lemmas[0] == "feline")
@@ -99,7 +100,7 @@ def test_fine_tuning_from_the_multilingual_built_in_starts_from_model_v1(fine_tu
 @pytest.mark.slow
 def test_without_the_multilingual_graph_the_english_model_v1_is_built_and_says_how_to_get_v2(tmp_path, monkeypatch):
     from models.manifest import read_manifest
-    from trainer.default_model import build_default_bundle
+    from trainer.export.default_model import build_default_bundle
     from trainer.encoders import multilingual
 
     monkeypatch.setattr(multilingual, "available", lambda: False)

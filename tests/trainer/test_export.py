@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from models.bundle import open_bundle
-from trainer.export import ParityError, export_bundle
+from trainer.export.bundle import ParityError, export_bundle
 from toy_bundle import ToyImageEncoder, export_toy_bundle, toy_pair
 
 
@@ -56,7 +56,7 @@ def _mixed_sign_pixels() -> torch.Tensor:
 
 
 def test_export_reports_each_graph_and_the_parity_check_as_a_step_in_order(tmp_path):
-    from trainer.export import EXPORT_STEPS
+    from trainer.export.bundle import EXPORT_STEPS
 
     heard: list[str] = []
     pixels = torch.randn(2, 3, 32, 32)

@@ -14,9 +14,9 @@ from models.bundle import open_bundle
 from models.errors import PicsiftError
 from models.runtime import ModelRuntime
 from toy_bundle import toy_pair
-from trainer.export import ParityError, export_bundle
-from trainer.mappers import LinearMapper
-from trainer.onnx_text import copy_strings_graph
+from trainer.export.bundle import ParityError, export_bundle
+from trainer.encoders.mappers import LinearMapper
+from trainer.export.onnx_text import copy_strings_graph
 
 TEXTS = ["a cat", "two dogs on a red sofa", "boat"]
 
@@ -81,7 +81,7 @@ def test_strings_pair_exports_a_bundle_whose_text_encoder_gives_its_graphs_numbe
 
 
 def test_a_copy_that_changes_the_strings_graphs_numbers_fails_the_parity_gate(cat_graph, tmp_path, monkeypatch):
-    import trainer.export
+    import trainer.export.bundle
 
     def copy_with_a_drift(source, destination):
         model = _cat_detector()
@@ -91,7 +91,7 @@ def test_a_copy_that_changes_the_strings_graphs_numbers_fails_the_parity_gate(ca
         onnx.save(model, str(tmp_path / "drifted.onnx"))
         copy_strings_graph(tmp_path / "drifted.onnx", destination)
 
-    monkeypatch.setattr(trainer.export, "copy_strings_graph", copy_with_a_drift)
+    monkeypatch.setattr(trainer.export.bundle, "copy_strings_graph", copy_with_a_drift)
     with pytest.raises(ParityError, match="text encoder: ONNX output differs from its source graph"):
         export_bundle(_strings_pair(cat_graph, 2), tmp_path / "cats", "cats", TEXTS, torch.randn(3, 3, 32, 32))
     assert not (tmp_path / "cats").exists()

@@ -1,4 +1,4 @@
-"""trainer.families: HF dual encoders become towers + mappers that match HF and export to ONNX."""
+"""trainer.export.families: HF dual encoders become towers + mappers that match HF and export to ONNX."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from tiny_models import (
     hf_text_features,
     make_tiny,
 )
-from trainer.families import FAMILIES, eos_positions, image_preprocess_of, load_family_pair
+from trainer.export.families import FAMILIES, eos_positions, image_preprocess_of, load_family_pair
 
 # The legacy TorchScript exporter traces HF's shape checks (`if height != self.image_size`);
 # they are constant for a fixed image size and HF's own guards, so the warning is expected.
@@ -194,7 +194,7 @@ def test_text_settings_and_tokenizer_json_fit_the_tower(tiny_dirs, family):
 
 
 def test_every_family_has_a_model_class_and_a_text_pooling():
-    from trainer.families import _MODEL_CLASSES, _TEXT_POOLING
+    from trainer.export.families import _MODEL_CLASSES, _TEXT_POOLING
 
     assert tuple(_MODEL_CLASSES) == FAMILIES and tuple(_TEXT_POOLING) == FAMILIES
 
@@ -292,7 +292,7 @@ def _assert_argmax_runs_on_int32(path: Path) -> int:
 
 def test_a_tokenizer_whose_backend_package_is_missing_is_one_line_naming_it(tmp_path, monkeypatch):
     """SigLIP's tokenizer needs sentencepiece; without it transformers raises ImportError, not OSError."""
-    from trainer import families
+    from trainer.export import families
 
     class NoBackend:
         @staticmethod

@@ -10,8 +10,8 @@ import pytest
 from desktop.core.demo_library import demo_image
 from models.runtime import ModelRuntime
 from toy_bundle import export_toy_bundle
-from trainer.data import Dataset, ImageRef, image_pixels
-from trainer.feature_cache import features_dir, image_features, text_features
+from trainer.data.sources import Dataset, ImageRef, image_pixels
+from trainer.data.feature_cache import features_dir, image_features, text_features
 
 SAMPLES = ("chelsea", "coffee", "astronaut", "rocket")
 

@@ -1,4 +1,4 @@
-"""Retrieval metrics: hand-computable toy rankings and a brute-force reference agree with trainer.metrics."""
+"""Retrieval metrics: hand-computable toy rankings and a brute-force reference agree with trainer.evaluation.metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from trainer.metrics import (
+from trainer.evaluation.metrics import (
     average_precision_at_k,
     chance_average_precision,
     class_relevance,

@@ -13,7 +13,7 @@ from models import registry
 from models.runtime import ModelRuntime
 from tiny_models import SIGLIP_LENGTH, make_tiny
 from trainer.cli import main as trainer_main
-from trainer.spm_tokenizer import siglip_tokenizer
+from trainer.export.spm_tokenizer import siglip_tokenizer
 
 GLOSSES = Path(__file__).parents[2] / "models" / "data" / "imagenet_glosses.txt"
 SIGLIP_MAX_LENGTH = 64  # google/siglip-*'s text positions, every text padded to them

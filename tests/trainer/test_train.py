@@ -14,12 +14,12 @@ from desktop.cli import main as picsift
 from models import paths, registry
 from models.bundle import open_bundle
 from trainer.cli import OBJECTIVE_NAMES, main
-from trainer.data import FASHION_MNIST_DIR, write_fashion_mnist_folders
-from trainer.evaluate import labelled_metrics
-from trainer.loop import lr_at
+from trainer.data.sources import FASHION_MNIST_DIR, write_fashion_mnist_folders
+from trainer.evaluation.retrieval import labelled_metrics
+from trainer.stages.loop import lr_at
 from trainer.losses import OBJECTIVES
 from trainer.progress import Cancelled, CancelFlag, Events
-from trainer.sampling import LabelBatchSampler
+from trainer.data.sampling import LabelBatchSampler
 
 pytestmark = pytest.mark.skipif(not (FASHION_MNIST_DIR / "train-labels-idx1-ubyte.gz").is_file(),
                                 reason="Fashion-MNIST not installed (Debian package fashion-mnist)")
@@ -124,7 +124,7 @@ def _checkpoint_without_pickled_code(name: str) -> dict:
     """The run's checkpoint as torch's safe loader reads it: tensors and plain containers, no classes."""
     import torch
 
-    from trainer.checkpoint import CHECKPOINT_FILE
+    from trainer.stages.checkpoint import CHECKPOINT_FILE
 
     return torch.load(paths.data_dir() / "training" / name / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
 
@@ -207,7 +207,7 @@ def test_modality_imbalance_trains_class_wise_objectives_on_one_sided_items(caps
 
 
 def test_kept_sides_drop_disjoint_seeded_shares():
-    from trainer.mapper_stage import kept_sides
+    from trainer.stages.mapper import kept_sides
 
     has_image, has_text = kept_sides(100, 0.3, 0.8, seed=0)
     assert (~has_image).sum() == 70 and (~has_text).sum() == 20 and (has_image | has_text).all()

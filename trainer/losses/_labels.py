@@ -1,9 +1,10 @@
-"""Shared checks and label masks for the losses: shapes are validated once, with a message a person can act on."""
+"""Shared checks and label masks for the losses (shapes validated once, with a message a person can act on), and the class-wise base."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def check_embeddings(name: str, embeddings: torch.Tensor) -> None:
@@ -55,7 +56,22 @@ def labelled_modalities(
     return [(embeddings, labels) for _, embeddings, labels in given]
 
 
-def summed_cross_entropy(logits, image_emb, image_labels, text_emb=None, text_labels=None) -> torch.Tensor:
-    """Sum over the labelled modalities of cross_entropy(logits(embeddings), labels), as CLIP4CMR adds them."""
-    terms = [F.cross_entropy(logits(e), y) for e, y in labelled_modalities(image_emb, image_labels, text_emb, text_labels)]
-    return torch.stack(terms).sum()
+class ClassWiseLoss(nn.Module):
+    """A loss that classifies each embedding: subclasses give `logits(embeddings)` (N, D) -> (N, C).
+
+    forward(image_emb, image_labels, text_emb=None, text_labels=None) is the sum over the labelled
+    modalities given of cross_entropy(logits(embeddings), labels), as CLIP4CMR adds them.
+    """
+
+    def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(
+        self,
+        image_emb: torch.Tensor,
+        image_labels: torch.Tensor,
+        text_emb: torch.Tensor | None = None,
+        text_labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        modalities = labelled_modalities(image_emb, image_labels, text_emb, text_labels)
+        return torch.stack([F.cross_entropy(self.logits(e), y) for e, y in modalities]).sum()

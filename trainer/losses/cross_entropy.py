@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.losses._labels import summed_cross_entropy
+from trainer.losses._labels import ClassWiseLoss
 
 
-class SharedClassifierCE(nn.Module):
+class SharedClassifierCE(ClassWiseLoss):
     """Cross-entropy of one linear classifier applied to image and text embeddings alike.
 
     For an embedding f with label y, a classifier with weight rows w_c and biases b_c,
@@ -51,12 +51,3 @@ class SharedClassifierCE(nn.Module):
         if self.normalize_weights:
             weight = F.normalize(weight, dim=1)
         return F.linear(embeddings, weight, self.classifier.bias)
-
-    def forward(
-        self,
-        image_emb: torch.Tensor,
-        image_labels: torch.Tensor,
-        text_emb: torch.Tensor | None = None,
-        text_labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return summed_cross_entropy(self.logits, image_emb, image_labels, text_emb, text_labels)

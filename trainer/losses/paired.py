@@ -14,7 +14,22 @@ def interleave(image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Tensor:
     return torch.stack([image_emb, text_emb], dim=1).flatten(0, 1)
 
 
-class OnInterleavedPairs(nn.Module):
+class PairedAdapter(nn.Module):
+    """Wraps `loss` so it is called as (image_emb (B, D), text_emb (B, D), labels (B,) or None) on checked pairs."""
+
+    def __init__(self, loss: nn.Module):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        check_pairs(image_emb, text_emb)
+        return self.on_pairs(image_emb, text_emb, labels)
+
+    def on_pairs(self, image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class OnInterleavedPairs(PairedAdapter):
     """Applies an intra-modal loss `loss(embeddings, labels)` to images and texts as one batch.
 
     The rows are interleaved (image_0, text_0, image_1, text_1, ...) with each label repeated
@@ -24,27 +39,17 @@ class OnInterleavedPairs(nn.Module):
     pair is its own class.
     """
 
-    def __init__(self, loss: nn.Module):
-        super().__init__()
-        self.loss = loss
-
-    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_pairs(image_emb, text_emb)
+    def on_pairs(self, image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:
             labels = torch.arange(len(image_emb), device=image_emb.device)
         check_labels(labels, len(image_emb))
         return self.loss(interleave(image_emb, text_emb), labels.repeat_interleave(2))
 
 
-class OnEachModality(nn.Module):
+class OnEachModality(PairedAdapter):
     """Applies a class-wise loss `loss(image_emb, image_labels, text_emb, text_labels)` with the pairs' labels."""
 
-    def __init__(self, loss: nn.Module):
-        super().__init__()
-        self.loss = loss
-
-    def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_pairs(image_emb, text_emb)
+    def on_pairs(self, image_emb: torch.Tensor, text_emb: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:
             raise ValueError(f"{type(self.loss).__name__} is a class-wise objective: it needs class labels")
         return self.loss(image_emb, labels, text_emb, labels)

@@ -6,9 +6,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from trainer.losses._labels import summed_cross_entropy
+from trainer.losses._labels import ClassWiseLoss
 
 Metric = Literal["squared_euclidean", "cosine"]
 
@@ -22,7 +21,7 @@ def random_orthogonal_prototypes(num_classes: int, dim: int, seed: int = 0) -> t
     return q.T.contiguous()
 
 
-class PrototypeContrastive(nn.Module):
+class PrototypeContrastive(ClassWiseLoss):
     """Softmax over (negative, scaled) distances to C fixed, normalised class prototypes; cross-entropy to the label.
 
     For an embedding f with label y and prototypes p_1..p_C,
@@ -90,12 +89,3 @@ class PrototypeContrastive(nn.Module):
             return dot / self.temperature
         squared = embeddings.pow(2).sum(1, keepdim=True) + prototypes.pow(2).sum(1)[None, :] - 2 * dot  # (N, C)
         return -squared / self.temperature
-
-    def forward(
-        self,
-        image_emb: torch.Tensor,
-        image_labels: torch.Tensor,
-        text_emb: torch.Tensor | None = None,
-        text_labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return summed_cross_entropy(self.logits, image_emb, image_labels, text_emb, text_labels)

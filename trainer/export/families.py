@@ -15,7 +15,7 @@ and likewise for text. The cut per family (transformers 5.x source):
   last_hidden_state is its pooler_output.
 ** SigLIP's texts are padded to the fixed length they were trained with (64 for Google's checkpoints,
   text.padding "max_length") and read with no attention mask, as big_vision trained them: the last
-  position, padding or not, pools. The graph still declares attention_mask (trainer.export keeps it).
+  position, padding or not, pools. The graph still declares attention_mask (trainer.export.bundle keeps it).
 *** Siglip2Model (model_type "siglip2", NaFlex) takes patches + pixel_attention_mask + spatial_shapes;
   the bundle's graph takes square (B, 3, H, W) pixels and patchifies inside for one fixed grid of
   sqrt(max_num_patches) patches a side (SquareNaFlexVision). Fixed-resolution SigLIP 2 checkpoints
@@ -41,8 +41,8 @@ from models import paths, registry
 from models.errors import PicsiftError, first_line
 from models.manifest import CONVERTED_FAMILIES, LONGEST, MAX_LENGTH
 from models.preprocess import SHORTEST, SQUASH
-from trainer.spm_tokenizer import siglip_tokenizer
-from trainer.towers import TowerPair
+from trainer.encoders.towers import TowerPair
+from trainer.export.spm_tokenizer import siglip_tokenizer
 
 FAMILIES = CONVERTED_FAMILIES  # each config model_type picsift converts; the one list both CLIs offer
 
@@ -280,7 +280,7 @@ def _max_length(family: str, text_config, tokenizer) -> int:
 
 def _tokenizer_json(source: str, tokenizer) -> Path:
     """The folder's tokenizer.json, or one saved into the cache when it has none: from a fast tokenizer, or
-    (SigLIP's SentencePiece vocabulary, which transformers cannot convert) built by trainer.spm_tokenizer."""
+    (SigLIP's SentencePiece vocabulary, which transformers cannot convert) built by trainer.export.spm_tokenizer."""
     local = Path(source).expanduser() / "tokenizer.json"
     if local.is_file():
         return local.resolve()

@@ -1,6 +1,6 @@
 """The shared-space stage: encoders frozen, two mappers trained on cached features with the chosen objective.
 
-What is exported, per side, is one module (trainer.zero_shot.ConcatMapper):
+What is exported, per side, is one module (trainer.encoders.mappers.ConcatMapper):
 
     output = normalize([sqrt(a) * trained(x), sqrt(1 - a) * base(x)])
 
@@ -28,14 +28,13 @@ import torch
 from torch import nn
 
 from models.errors import PicsiftError
-from trainer.encoding import Encoding
-from trainer.evaluate import PRIMARY, split_metrics
+from trainer.data.splits import Splits
+from trainer.encoders.mappers import ConcatMapper, LinearMapper
+from trainer.encoders.towers import TowerPair
+from trainer.evaluation.retrieval import PRIMARY, split_metrics
 from trainer.losses import make_objective
 from trainer.losses.paired import with_missing_sides
-from trainer.mappers import LinearMapper
-from trainer.training_data import Splits
-from trainer.towers import TowerPair
-from trainer.zero_shot import ConcatMapper
+from trainer.stages.features import Encoding
 
 # Phrasings of a label text; the first is the label itself. Used by the mapper and text stages.
 TEMPLATES = ("{}", "a photo of a {}", "a picture of a {}", "an image of a {}", "a photo of the {}",
@@ -134,7 +133,7 @@ def kept_sides(items: int, keep_images: float, keep_texts: float, seed: int) -> 
 
 
 class MapperStage:
-    """Stage 3 for trainer.loop.fit; on return the pair's mappers are the trained hybrids."""
+    """Stage 3 for trainer.stages.loop.fit; on return the pair's mappers are the trained hybrids."""
 
     name = "mapper"
 
@@ -207,6 +206,6 @@ class MapperStage:
         text_emb = self.model.text_mapper(self.val_texts).float().cpu().numpy()
         return split_metrics(self.splits.val, image_emb, self.val.rows, text_emb)
 
-    def install(self, pair: TowerPair) -> None:
+    def install(self, pair: TowerPair, encoding: Encoding) -> None:
         """Put the trained mappers into the pair (after fit has restored the best epoch)."""
         pair.image_mapper, pair.text_mapper = self.image_mapper.eval().cpu(), self.text_mapper.eval().cpu()

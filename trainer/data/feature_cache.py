@@ -26,7 +26,7 @@ import numpy as np
 from models import paths
 from models.atomic import write_bytes_atomic
 from models.manifest import TEXT_ENCODER, TOKENIZER
-from trainer.data import Dataset, image_pixels
+from trainer.data.sources import Dataset, image_pixels
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A training run's data: one source (folders, captions, Karpathy, Fashion-MNIST) cut into train/val/test.
 
 Labelled data pairs every image with its class text and is searched by those texts; caption
-data pairs each image with its captions. Splits are deterministic for a seed: trainer.data.split
+data pairs each image with its captions. Splits are deterministic for a seed: trainer.data.sources.split
 (stratified, 80/10/10) for folders and caption files, the file's own splits for Karpathy, and
 for Fashion-MNIST train/val from the official train set and test from the official test set.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import PicsiftError
-from trainer.data import (
+from trainer.data.sources import (
     Dataset,
     load_caption_csv,
     load_coco_captions,

@@ -25,15 +25,15 @@ from models.manifest import TextSpec
 from models.preprocess import ImagePreprocess
 from models.text import TextTokenizer
 from models.trainer_protocol import IMAGE_STAGE_INPUTS, task_label
-from trainer.data import Dataset, image_pixels
-from trainer.encoder_split import EfficientNetSplit, unfreeze_last
-from trainer.encoding import SplitFeatures, check_readable
-from trainer.evaluate import within_modality_metrics
+from trainer.data.sources import Dataset, image_pixels
+from trainer.data.splits import Splits
+from trainer.encoders.towers import TowerPair
+from trainer.encoders.trainable import EfficientNetSplit, unfreeze_last
+from trainer.evaluation.retrieval import within_modality_metrics
 from trainer.losses import SupervisedContrastive
-from trainer.mapper_stage import TEMPLATES
 from trainer.progress import CancelFlag, Events
-from trainer.training_data import Splits
-from trainer.towers import TowerPair
+from trainer.stages.features import Encoding, SplitFeatures, check_readable
+from trainer.stages.mapper import TEMPLATES
 
 HEAD_DIM = 128  # width of the projection head the contrastive loss sees (discarded after the stage)
 INFERENCE_BATCH = 64  # images or texts per forward pass outside training
@@ -53,7 +53,7 @@ class SupConOnTower(nn.Module):
 
 
 class ImageStage:
-    """Stage 2 (image semantic stage) for trainer.loop.fit; trains pair.image_encoder in place."""
+    """Stage 2 (image semantic stage) for trainer.stages.loop.fit; trains pair.image_encoder in place."""
 
     name, primary = "image", "image_to_image_mAP@all"
 
@@ -121,9 +121,13 @@ class ImageStage:
         embeddings = F.normalize(found.features, dim=-1).numpy()
         return within_modality_metrics(embeddings, self.splits.val.labels[found.rows], "image_to_image")
 
+    def install(self, pair: TowerPair, encoding: Encoding) -> None:
+        """Later stages read image features from the tuned tower (it is pair.image_encoder, trained in place)."""
+        encoding.image_source = self.features
+
 
 class TextStage:
-    """Stage 1 (text semantic stage) for trainer.loop.fit; trains pair.text_encoder in place."""
+    """Stage 1 (text semantic stage) for trainer.stages.loop.fit; trains pair.text_encoder in place."""
 
     name, primary = "text", "text_to_text_mAP@all"
 
@@ -155,6 +159,10 @@ class TextStage:
     def validate(self) -> dict:
         embeddings = F.normalize(self.features(self.val_texts), dim=-1).numpy()
         return within_modality_metrics(embeddings, self.val_labels, "text_to_text")
+
+    def install(self, pair: TowerPair, encoding: Encoding) -> None:
+        """Later stages read text features from the tuned tower (it is pair.text_encoder, trained in place)."""
+        encoding.text_source = self.features
 
 
 def _stage_texts(dataset: Dataset, templates: tuple[str, ...]) -> tuple[list[str], np.ndarray]:

@@ -23,7 +23,7 @@ def unfreeze_last(tower: nn.Module, blocks: int | None) -> int:
 
     None trains every parameter. Returns the index of the first trained layer (0 for all).
     Parameters after the list that no loss reaches (a classifier, a pooler) are frozen again by
-    trainer.loop.freeze_unused.
+    trainer.stages.loop.freeze_unused.
     """
     for p in tower.parameters():
         p.requires_grad_(blocks is None)

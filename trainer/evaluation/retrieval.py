@@ -15,9 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from models.runtime import ModelRuntime
-from trainer.data import Dataset
-from trainer.feature_cache import image_features, text_features
-from trainer.metrics import class_relevance, ranked_relevance, retrieval_metrics
+from trainer.data.feature_cache import image_features, text_features
+from trainer.data.sources import Dataset
+from trainer.evaluation.metrics import (
+    class_relevance,
+    ranked_relevance,
+    retrieval_metrics,
+)
 
 MAP_AT = 100  # the k of mAP@k: about a screenful of results
 RECALL_AT = (1, 5, 10)

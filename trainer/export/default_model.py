@@ -17,15 +17,25 @@ import torch
 
 from models import registry
 from models.preprocess import ImagePreprocess, preprocess
-from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, TEXT_SPEC, ImageFeatures, load_builtin_encoders
-from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS, LITE2, image_preprocess, load_efficientnet_lite
-from trainer.export import EXPORT_STEPS, export_bundle
-from trainer.towers import TowerPair
+from trainer.encoders.builtin import (
+    MINILM_TOKENIZER_JSON,
+    TEXT_SPEC,
+    ImageFeatures,
+    load_builtin_encoders,
+)
+from trainer.encoders.efficientnet_lite import (
+    IMAGE_PREPROCESS,
+    LITE2,
+    image_preprocess,
+    load_efficientnet_lite,
+)
+from trainer.encoders.towers import TowerPair
+from trainer.export.bundle import EXPORT_STEPS, export_bundle
 
 # Real photos and texts of different lengths drive the export trace and the parity gate.
 _SAMPLE_PHOTOS = ("chelsea", "coffee", "rocket")
 _SAMPLE_TEXTS = ["a cat", "a cup of coffee on a wooden table", "rocket launch", "boats on a lake at sunset"]
-# What build_default_bundle reports, in order; embedding the class names takes most of the time (trainer.zero_shot)
+# What build_default_bundle reports, in order; embedding the class names takes most of the time (trainer.zero_shot.texts)
 BUILD_STEPS = ("loading the packaged image and text encoders", "embedding the class names of the zero-shot bridge",
                *EXPORT_STEPS)
 VERSION = registry.BUILTIN_VERSION  # of the built-in model this picsift builds (provenance "builtin_version")
@@ -38,7 +48,8 @@ def builtin_pair(on_step: Callable[..., None] = lambda name, done=None, total=No
     `on_step(name, done, total)` hears BUILD_STEPS[:2] start, then the texts embedded so far.
     """
     from trainer.encoders import multilingual
-    from trainer.zero_shot import V2, build_bridge_mappers, strings_embedder
+    from trainer.zero_shot.bridges import V2, build_bridge_mappers
+    from trainer.zero_shot.texts import strings_embedder
 
     on_step(BUILD_STEPS[0])
     efficientnet = load_efficientnet_lite(LITE2)
@@ -73,7 +84,8 @@ def builtin_pair(on_step: Callable[..., None] = lambda name, done=None, total=No
 
 def builtin_v1_pair(on_step: Callable[..., None] = lambda name, done=None, total=None: None) -> TowerPair:
     """Model v1: EfficientNet-Lite0 and MiniLM (both torch, so trainable) joined by the v1 bridge."""
-    from trainer.zero_shot import build_bridge_mappers, load_tokenizer, torch_embedder
+    from trainer.zero_shot.bridges import build_bridge_mappers
+    from trainer.zero_shot.texts import load_tokenizer, torch_embedder
 
     on_step(BUILD_STEPS[0])
     image_tower, text_tower, efficientnet = load_builtin_encoders()
@@ -141,8 +153,8 @@ def build_default_bundle(force: bool = False, destination: Path | None = None,
 
 
 def _sample_pixels(spec_fields: dict = IMAGE_PREPROCESS) -> torch.Tensor:
-    from skimage import data
     from PIL import Image
+    from skimage import data
 
     spec = ImagePreprocess.from_dict(spec_fields)
     images = [Image.fromarray(getattr(data, name)()).convert("RGB") for name in _SAMPLE_PHOTOS]

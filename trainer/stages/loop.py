@@ -1,12 +1,6 @@
 """The training loop every stage shares: AdamW, warmup + cosine, label-aware batches, DDP, checkpoints, resume.
 
-A stage (trainer.mapper_stage.MapperStage, trainer.encoder_stages.ImageStage and TextStage) gives the loop:
-    name, primary               its name, and the validation metric to select the best epoch on (higher is better)
-    model                       nn.Module, model(*batch) -> scalar loss; its parameters with requires_grad train
-    trained                     nn.ModuleDict of what the stage changes: checkpointed, and restored to its best epoch
-    labels                      (N,) label of each training item, for the batch sampler
-    batch(items, step)          the tensors of the items (a (B,) index array) for model(*batch), on the device
-    validate()                  flat metrics on the validation split (never test)
+A stage is anything that follows trainer.stages.protocol.Stage (the text, image and mapper stages).
 Read `fit` top to bottom: one epoch = one pass over the sampler; after each, validate, keep the
 best weights, checkpoint. A stop request is honoured after the current step: the position is
 checkpointed and Cancelled raised, and --resume continues from that very step.
@@ -24,10 +18,11 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from trainer.checkpoint import Checkpoint, load_trained_state, trained_state
-from trainer.distributed import World, any_rank, mean_over_ranks
-from trainer.progress import Cancelled, CancelFlag, Events
-from trainer.sampling import LabelBatchSampler
+from trainer.data.sampling import LabelBatchSampler
+from trainer.progress import CancelFlag, Cancelled, Events
+from trainer.stages.checkpoint import Checkpoint, load_trained_state, trained_state
+from trainer.stages.distributed import World, any_rank, mean_over_ranks
+from trainer.stages.protocol import Stage
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ def autocast(device: torch.device):
     return torch.autocast("cuda", dtype=dtype)
 
 
-def fit(stage, settings: StageSettings, run: RunContext, resume: dict | None = None) -> dict:
+def fit(stage: Stage, settings: StageSettings, run: RunContext, resume: dict | None = None) -> dict:
     """Train `stage` for settings.epochs; leaves its best-validation weights in place and returns its result."""
     started = time.perf_counter()
     model = stage.model.to(run.device)
@@ -151,7 +146,7 @@ def _data_parallel(model: nn.Module, run: RunContext) -> nn.Module:
     return DistributedDataParallel(model, device_ids=device_ids)
 
 
-def _initial_state(stage, optimizer, resume: dict | None) -> dict:
+def _initial_state(stage: Stage, optimizer, resume: dict | None) -> dict:
     """Fresh bookkeeping, or the one a checkpoint recorded, with weights and optimiser restored."""
     if resume is None:
         return {"epoch": 0, "step": 0, "history": [], "best_value": None, "best_epoch": None,
@@ -166,7 +161,7 @@ def _initial_state(stage, optimizer, resume: dict | None) -> dict:
     return state
 
 
-def _save(stage, optimizer, run: RunContext, state: dict, epochs_done: int, started: float) -> None:
+def _save(stage: Stage, optimizer, run: RunContext, state: dict, epochs_done: int, started: float) -> None:
     seconds = round(state["seconds"] + time.perf_counter() - started, 2)  # this stage's training time so far
     record = {"stage": stage.name, "epoch": epochs_done, "step": state["step"], "state": trained_state(stage.trained),
               "optimizer": optimizer.state_dict(), "best_state": state["best_state"],

@@ -12,8 +12,8 @@ import torch
 from models import paths, registry
 from models.errors import PicsiftError
 from models.hub_catalog import bundle_name_for, check_hub_id
-from trainer.export import EXPORT_STEPS, ParityError, export_bundle
-from trainer.families import load_family_pair
+from trainer.export.bundle import EXPORT_STEPS, ParityError, export_bundle
+from trainer.export.families import load_family_pair
 
 # Texts of different lengths drive the export trace and the parity gate.
 SAMPLE_TEXTS = ["a photo of a cat", "boats on a lake at sunset, seen from a hill", "rocket", "two dogs"]

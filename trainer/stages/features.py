@@ -1,6 +1,6 @@
 """Encoder features of a run's splits: the base bundle's ONNX towers (cached on disk) until a stage changes a tower.
 
-Until the image or text stage fine-tunes its tower, features come from trainer.feature_cache,
+Until the image or text stage fine-tunes its tower, features come from trainer.data.feature_cache,
 computed once with the base bundle's ONNX graphs (what the app stores) and read back on every
 later run; mapper-only training never decodes an image twice. After a stage, that stage's
 torch tower takes over (`image_source`, `text_source`). Under data parallel training the main
@@ -18,10 +18,10 @@ import torch
 from models.errors import PicsiftError
 from models.runtime import ModelRuntime
 from models.trainer_protocol import IMAGE_FEATURES, task_label
-from trainer.data import Dataset
-from trainer.distributed import World, main_first
-from trainer.feature_cache import image_features, text_features
+from trainer.data.feature_cache import image_features, text_features
+from trainer.data.sources import Dataset
 from trainer.progress import CancelFlag, Events
+from trainer.stages.distributed import World, main_first
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,12 @@ from models.manifest import (
 )
 from models.preprocess import ImagePreprocess
 from models.runtime import ModelRuntime
-from trainer.onnx_text import copy_strings_graph, forget_sessions, run_strings_graph
-from trainer.towers import TowerPair
+from trainer.encoders.towers import TowerPair
+from trainer.export.onnx_text import (
+    copy_strings_graph,
+    forget_sessions,
+    run_strings_graph,
+)
 
 OPSET = 17
 ONNX_IR_VERSION = 9  # onnxruntime 1.2x reads IR <= 10/13; onnx's newest default (14) it refuses
