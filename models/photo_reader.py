@@ -28,6 +28,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from models.errors import ImageError
+from models.photo_gps import GpsPosition, gps_position
 from models.photo_files import HEIF_EXTENSIONS, RAW_EXTENSIONS
 
 # A decompression-bomb guard: larger images are refused with a clear message.
@@ -61,6 +62,7 @@ class Photo:
     height: int  # full-resolution height once upright, pixels
     taken_at: str | None  # ISO-8601 local time from EXIF, with its UTC offset when the camera wrote one
     camera: str | None  # "Make Model", e.g. "Canon EOS R5"
+    gps: GpsPosition | None = None  # where it was taken, from the EXIF GPS IFD
 
 
 def read_photo(path: str | Path, data: bytes, min_side: int) -> Photo:
@@ -77,7 +79,7 @@ def read_photo(path: str | Path, data: bytes, min_side: int) -> Photo:
         image = decode_rgb(opened, min_side)
         exif = _exif(opened)  # after loading: PNG may keep EXIF after the pixels
         width, height = _upright(full_size, exif.get(_ORIENTATION))
-        return Photo(image, width, height, _taken_at(exif), _camera(exif))
+        return Photo(image, width, height, _taken_at(exif), _camera(exif), gps_position(exif))
 
 
 def read_photo_file(path: str | Path, min_side: int) -> Photo:
@@ -292,7 +294,8 @@ def _raw_photo(path: str | Path, raw, data: bytes, min_side: int) -> Photo:
     # and a RAW+JPEG pair should name one camera.
     file_exif = _raw_file_exif(data)
     taken_at = _taken_at(file_exif) or _taken_at(preview_exif) or _libraw_time(raw)
-    return Photo(image, width, height, taken_at, _camera(file_exif) or _camera(preview_exif))
+    gps = gps_position(file_exif) or gps_position(preview_exif)
+    return Photo(image, width, height, taken_at, _camera(file_exif) or _camera(preview_exif), gps)
 
 
 def _raw_preview(path: str | Path, raw, min_side: int) -> tuple[Image.Image | None, Image.Exif]:
