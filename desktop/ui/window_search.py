@@ -1,0 +1,171 @@
+"""The main window's searching: the query from the search bar, results on screen, image queries by drop or paste."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QDate
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDateEdit
+
+from desktop.core.search import Query
+from desktop.ui.results import ResultRow
+from models import paths
+from models.display import plural, printable_path
+from models.photo_files import IMAGE_EXTENSIONS
+
+ANY_DATE = QDate(1900, 1, 1)  # a date filter set to this means "any date"
+
+
+class SearchMixin:
+    """MainWindow's search controller, on the search bar, results and status widgets that MainWindow builds."""
+
+    # --- searching --------------------------------------------------------------------------
+    def current_query(self) -> Query | None:
+        text = self.search_field.text().strip()
+        if not text and not self.image_query:
+            return None
+        return Query(
+            texts=((text, 1.0),) if text else (),
+            images=((self.image_query, self.image_weight_box.currentData()),) if self.image_query else (),
+            k=self.settings.results_per_query,
+            folder=self._chosen_folder(),
+            date_from=_date_or_none(self.date_from),
+            date_to=_date_or_none(self.date_to),
+        )
+
+    def search_now(self) -> None:
+        self.debounce.stop()
+        if self._search_running:
+            self._search_pending = True  # only the newest query matters
+            return
+        self._search_running = True
+        query = self.current_query()
+        if query is None:
+            limit = self.settings.results_per_query
+            self._on_engine(lambda: [ResultRow(r) for r in self.library.catalog.recent_files(limit)], self._show_results,
+                            self._search_failed)
+        else:
+            self._on_engine(lambda: [ResultRow(r.record, r.relevance, r.matched) for r in self.library.searcher().search(query)],
+                            self._show_results, self._search_failed)
+
+    def _search_failed(self, message: str) -> None:
+        """A failed search says why; a query typed meanwhile still runs (only a search's own failure ends
+        the running search: an error of another engine call leaves it and its pending query alone)."""
+        self.show_error(message)
+        self._show_results(None)
+
+    def _show_results(self, rows: list[ResultRow] | None) -> None:
+        self._search_running = False
+        if self._search_pending:
+            self._search_pending = False
+            self.search_now()
+            return
+        if rows is None:  # the search failed: keep what is shown
+            return
+        self._found = rows
+        self._show_provider()
+        self._show_found()
+
+    def _show_found(self) -> None:
+        """The last search's rows, weak matches only when asked, and how many were hidden."""
+        show_all = self.show_all_action.isChecked()
+        rows = self._found if show_all else [row for row in self._found if row.matched]
+        weak = sum(not row.matched for row in self._found)
+        self.model.set_rows(rows)
+        if self.sort_box.currentIndex() == 1:
+            self.model.sort_rows("date")
+        self.status_label.setText(plural(len(rows), "photo") if self.current_query() is None else plural(len(rows), "result"))
+        if not weak:
+            self.hidden_link.setText("")
+        elif show_all:
+            self.hidden_link.setText(f"(including {weak} weak) - <a href='hide'>hide weak matches</a>")
+        else:
+            self.hidden_link.setText(f"({plural(weak, 'weak match', 'weak matches')} hidden) - <a href='show'>show all</a>")
+        self.resultsShown.emit(len(rows))
+
+    def set_image_query(self, path: str) -> None:
+        self.image_query = path
+        self._set_image_chip(path)
+        self.search_now()
+
+    def clear_image_query(self) -> None:
+        self.image_query = None
+        self._set_image_chip(None)
+        self.search_now()
+
+    def _set_image_chip(self, path: str | None) -> None:
+        name = printable_path(os.path.basename(path)) if path else ""
+        self.image_chip.setText(f"like: {name}" if path else "")
+        self.image_chip.setToolTip(
+            f"Typed text and {name} make one query: each result is ranked by how well it matches the text and "
+            f"how much it looks like {name}, weighted as the box beside says. x drops the image." if path else "")
+        self.image_weight_box.setToolTip(f"How much looking like {name} counts against the typed text")
+        self.image_chip.setVisible(bool(path))
+        self.clear_image.setVisible(bool(path))
+        self._show_image_weight()
+
+    def _show_image_weight(self) -> None:
+        """The image's weight is shown, and can be changed, while a text and the image make the query."""
+        self.image_weight_box.setVisible(bool(self.image_query and self.search_field.text().strip()))
+
+    def find_similar(self, path: str) -> None:
+        self.search_field.clear()
+        self.set_image_query(path)
+
+    def clear_search(self) -> None:
+        self.search_field.clear()
+        self.image_query = None
+        self._set_image_chip(None)
+        self.search_now()
+
+    def _focus_search(self) -> None:
+        self.search_field.setFocus()
+        self.search_field.selectAll()
+
+    def _sort_changed(self, index: int) -> None:
+        self.model.sort_rows("date" if index == 1 else "relevance")
+
+    def _scores_toggled(self, checked: bool) -> None:
+        self.model.set_show_scores(checked)
+
+    # --- image queries: drop and paste ------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_image(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = _dropped_image(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.set_image_query(path)
+
+    def paste_image(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        path = _dropped_image(mime)
+        if path:
+            self.set_image_query(path)
+        elif mime.hasImage():
+            target = paths.cache_dir() / "pasted-query.png"
+            mime.imageData().save(str(target))
+            self.set_image_query(str(target))
+        else:
+            self.show_error("The clipboard holds no image; copy a photo or an image file first.")
+
+    def _chosen_folder(self) -> str | None:
+        """The folder filter's path, or None for all folders."""
+        data = self.folder_box.currentData()
+        return os.fsdecode(data) if data else None
+
+
+def _date_or_none(edit: QDateEdit) -> str | None:
+    return None if edit.date() == ANY_DATE else edit.date().toString("yyyy-MM-dd")
+
+
+def _dropped_image(mime) -> str | None:
+    for url in mime.urls() if mime.hasUrls() else []:
+        path = url.toLocalFile()
+        if path and Path(path).suffix.lower() in IMAGE_EXTENSIONS and os.path.isfile(path):
+            return path
+    return None
