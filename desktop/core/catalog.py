@@ -7,16 +7,15 @@ image, so its features are reused without decoding. Features are stored per imag
 
 The database runs in WAL mode: one writer (the indexer) and any number of readers (search) at
 once. Each indexing batch is one transaction, so a crash loses at most the batch in flight.
+
+The schema and its migrations are `catalog_schema.py`; opening, SQLite's errors and repair are
+`catalog_connection.py`; this module holds the queries on folders, files and images.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import json
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,84 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from models import paths
-from models.atomic import write_text_atomic
-from models.errors import CatalogDamagedError, DiskFullError, PicsiftError, is_disk_full
+from desktop.core.catalog_connection import (  # noqa: F401 (catalog_path, set_aside: imported from here by their callers)
+    CatalogConnection,
+    catalog_path,
+    from_db,
+    set_aside,
+    to_db,
+    translates_sqlite_errors,
+    write_folders_backup,
+)
+from desktop.core.catalog_schema import FEATURE_DTYPE, FEATURES, INSTANCE_FEATURES
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 3
-FEATURE_DTYPE = np.float16  # half the disk of float32; retrieval is unaffected at this precision
-
-_SCHEMA_V1 = """
-CREATE TABLE folders (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    added_at REAL NOT NULL
-);
-CREATE TABLE images (
-    id INTEGER PRIMARY KEY,
-    content_hash TEXT NOT NULL UNIQUE,
-    width INTEGER,
-    height INTEGER,
-    taken_at TEXT,          -- EXIF DateTimeOriginal as ISO 8601, NULL when unknown
-    camera TEXT             -- EXIF make and model, NULL when unknown
-);
-CREATE TABLE files (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    image_id INTEGER NOT NULL REFERENCES images(id)
-);
-CREATE INDEX files_by_image ON files(image_id);
-CREATE INDEX files_by_folder ON files(folder_id);
-CREATE TABLE features (
-    encoder_id TEXT NOT NULL,
-    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (encoder_id, image_id)
-) WITHOUT ROWID;
-CREATE TABLE errors (
-    path TEXT PRIMARY KEY,
-    folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
-    size INTEGER,
-    mtime_ns INTEGER,
-    reason TEXT NOT NULL,
-    at REAL NOT NULL
-);
-"""
-
-# v2: the catalog's identity, so a vector index knows which catalog it was built from.
-_SCHEMA_V2 = """
-CREATE TABLE meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-INSERT INTO meta(key, value) VALUES ('catalog_id', lower(hex(randomblob(16))))
-"""
-
-# v3: instance descriptors (the image encoder's second output, for "find similar" and duplicates),
-# beside the features of the same encoder and written in the same transaction. Bundles without
-# that output leave it empty.
-_SCHEMA_V3 = """
-CREATE TABLE instance_features (
-    encoder_id TEXT NOT NULL,
-    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (encoder_id, image_id)
-) WITHOUT ROWID
-"""
-
-# MIGRATIONS[n] upgrades a database at version n to n + 1; the newest version is SCHEMA_VERSION.
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
-FEATURES, INSTANCE_FEATURES = "features", "instance_features"  # the two vector tables
-# Room a batch commit needs beyond what is on disk (features of one batch are ~100 KB; the WAL
-# and SQLite's temporary files want more): what a disk-full message asks the user to free.
-WRITE_HEADROOM_BYTES = 64_000_000
-# SQLite's words for a file whose pages are not what it wrote (or not a database at all).
-_DAMAGE_SIGNS = ("malformed", "not a database", "file is encrypted", "disk i/o error")
 
 
 @dataclass(frozen=True)
@@ -146,162 +79,17 @@ class NewImage:
 _RECORD_COLUMNS = "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera, i.content_hash "
 
 
-def catalog_path() -> Path:
-    return paths.data_dir() / "catalog.sqlite3"
-
-
-# File names are stored as the OS gives them. One that is valid UTF-8 (nearly all) is TEXT; one
-# that is not (Latin-1 bytes from an old Windows or Samba copy reach Python as lone surrogates,
-# PEP 383, which SQLite's UTF-8 cannot hold) is stored as a BLOB of its exact bytes. The two
-# never collide: a name either is UTF-8 or it is not. Reasons naming such a file go the same way.
-def _to_db(text: str) -> str | bytes:
-    """A path (or text naming one) as SQLite can store it, losslessly."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(text)
-    return text
-
-
-def _from_db(value: str | bytes) -> str:
-    """Back from `_to_db`: the str the OS would give (undecodable bytes as surrogates)."""
-    return os.fsdecode(value) if isinstance(value, bytes) else value
-
-
 def _record(row: tuple) -> FileRecord:
-    return FileRecord(_from_db(row[0]), *row[1:])
+    return FileRecord(from_db(row[0]), *row[1:])
 
 
-def set_aside(path: str | Path | None = None) -> Path:
-    """Move a damaged catalog (with its WAL and shared-memory files) out of the way, keeping its
-    folder list beside the new catalog to come; returns where it went."""
-    path = Path(path) if path else catalog_path()
-    target = path.with_name(f"{path.stem}.damaged-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
-    backup = path.with_name(path.stem + ".folders.json")
-    if not backup.exists():  # a catalog from before the backup existed: salvage its list if the page is whole
-        folders = _salvage_folders(path)
-        if folders:
-            write_text_atomic(backup, json.dumps({"folders": folders}, indent=1) + "\n")
-    for suffix in ("", "-wal", "-shm"):
-        source = Path(f"{path}{suffix}")
-        if source.exists():
-            os.replace(source, f"{target}{suffix}")
-    return target
-
-
-def _salvage_folders(path: Path) -> list[str]:
-    from contextlib import closing
-    from urllib.parse import quote
-
-    try:
-        with closing(sqlite3.connect(f"file:{quote(os.fsencode(path))}?mode=ro", uri=True)) as db:
-            return [_from_db(row[0]) for row in db.execute("SELECT path FROM folders")]
-    except sqlite3.Error:
-        return []
-
-
-class Catalog:
-    """A connection to the catalog; use one per thread (SQLite connections are not shared)."""
-
-    def __init__(self, path: str | Path | None = None, readonly: bool = False):
-        """`readonly`: an existing catalog, read only (SQLite's query_only: every write is refused)."""
-        self.path = Path(path) if path else catalog_path()
-        if readonly and not self.path.is_file():
-            raise PicsiftError(f"{self.path}: there is no catalog here yet; add a folder first")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.damaged = False  # set on the first sign of damage: from then on nothing is written
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
-            self._db.execute("PRAGMA foreign_keys=ON")
-            if not readonly:
-                self._migrate()
-            else:
-                self._db.execute("PRAGMA query_only=ON")
-                self._check_version()
-        except sqlite3.Error as exc:
-            raise self._translated(exc) from exc
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Catalog:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # --- schema -------------------------------------------------------------------------
-    def _version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _check_version(self) -> None:
-        if self._version() > SCHEMA_VERSION:
-            raise PicsiftError(
-                f"{self.path}: catalog version {self._version()} is newer than this picsift understands "
-                f"({SCHEMA_VERSION}); update picsift"
-            )
-
-    def _migrate(self) -> None:
-        self._check_version()
-        created = self._version() == 0
-        while (version := self._version()) < SCHEMA_VERSION:
-            with self.transaction():
-                self._run_script(MIGRATIONS[version])
-                self._db.execute(f"PRAGMA user_version={version + 1}")
-        if created:
-            self._restore_folders()
-
-    def _run_script(self, script: str) -> None:
-        for statement in filter(str.strip, script.split(";")):
-            self._db.execute(statement)
-
-    @functools.cached_property
-    def catalog_id(self) -> str:
-        """This catalog's identity, random at creation: a vector index is bound to it."""
-        try:  # a property, so the translating wrapper below does not reach it
-            return self._db.execute("SELECT value FROM meta WHERE key = 'catalog_id'").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise self._translated(exc) from exc
-
-    # --- damage and full disks ----------------------------------------------------------
-    def check_integrity(self) -> None:
-        """Before a run that writes: refuse a damaged file (SQLite's quick_check reads every page,
-        about a second per 300 MB) rather than write into it and spread the damage."""
-        rows = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
-        if rows != ["ok"]:
-            raise self._damaged("; ".join(rows))
-
-    def _translated(self, exc: sqlite3.Error) -> Exception:
-        """SQLite's error as the user's problem it is: a full disk, a damaged file, a busy
-        catalog; anything else (a bug) comes back as it was."""
-        message = str(exc)
-        if is_disk_full(exc):
-            return DiskFullError.at(self.path.parent, WRITE_HEADROOM_BYTES)
-        if isinstance(exc, sqlite3.DatabaseError) and any(sign in message.lower() for sign in _DAMAGE_SIGNS):
-            return self._damaged(message)
-        if "database is locked" in message:
-            return PicsiftError(f"{self.path}: the catalog stayed busy for 30 s (another picsift is writing to it); try again")
-        return exc
-
-    def _damaged(self, detail: str) -> CatalogDamagedError:
-        self.damaged = True
-        return CatalogDamagedError(
-            f"{self.path}: the catalog is damaged ({detail}); run `picsift repair` (in the app: File > Repair "
-            "library catalog) to set it aside and rebuild it from your photos (your library folders are kept)"
-        )
-
-    # --- transactions -------------------------------------------------------------------
-    def transaction(self) -> _Transaction:
-        """`with catalog.transaction():` groups writes into one atomic commit."""
-        if self.damaged:
-            raise self._damaged("damage was found earlier; nothing is written into it")
-        return _Transaction(self._db)
+@translates_sqlite_errors
+class Catalog(CatalogConnection):
+    """The catalog's folders, files, images and their vectors; see the module docstring."""
 
     # --- folders ------------------------------------------------------------------------
     def add_folder(self, path: str | Path) -> int:
-        path = _to_db(str(Path(path).resolve()))
+        path = to_db(str(Path(path).resolve()))
         with self.transaction():
             self._db.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time()))
         self._save_folders()
@@ -309,41 +97,21 @@ class Catalog:
 
     def remove_folder(self, path: str | Path) -> bool:
         """Forget a folder and its files (features stay, so re-adding it costs no decoding)."""
-        path = _to_db(str(Path(path).resolve()))
+        path = to_db(str(Path(path).resolve()))
         with self.transaction():
             cursor = self._db.execute("DELETE FROM folders WHERE path = ?", (path,))
         self._save_folders()
         return cursor.rowcount > 0
 
     def folders(self) -> list[tuple[int, str]]:
-        return [(fid, _from_db(path)) for fid, path in self._db.execute("SELECT id, path FROM folders ORDER BY path")]
-
-    @property
-    def folders_backup(self) -> Path:
-        """The folder list kept beside the catalog, so a rebuilt catalog knows the library's folders."""
-        return self.path.with_name(self.path.stem + ".folders.json")
+        return [(fid, from_db(path)) for fid, path in self._db.execute("SELECT id, path FROM folders ORDER BY path")]
 
     def _save_folders(self) -> None:
-        # ensure_ascii: undecodable names travel as \udcXX escapes, which json reads back exactly
         folders = [path for _, path in self.folders()]
         try:
-            write_text_atomic(self.folders_backup, json.dumps({"folders": folders}, indent=1) + "\n")
+            write_folders_backup(self.folders_backup, folders)
         except OSError as exc:  # the catalog holds the truth; the backup catches up on the next change
             log.warning("%s: cannot write (%s)", self.folders_backup, exc.strerror or exc)
-
-    def _restore_folders(self) -> None:
-        """A new catalog where an old one kept a folder list (it was damaged and set aside)."""
-        try:
-            folders = json.loads(self.folders_backup.read_text(encoding="utf-8"))["folders"]
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("%s: unreadable, library folders not restored (%s)", self.folders_backup, exc)
-            return
-        with self.transaction():
-            for path in folders:
-                self._db.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (_to_db(str(path)), time.time()))
-        log.warning("%s: a new catalog; %d library folders restored from %s", self.path, len(folders), self.folders_backup.name)
 
     def folder_counts(self) -> dict[int, tuple[int, int]]:
         """folder id -> (files indexed, files that could not be read)."""
@@ -359,9 +127,9 @@ class Catalog:
     def file_states(self, folder_id: int) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) for every catalogued file and recorded error under a folder."""
         rows = self._db.execute("SELECT path, size, mtime_ns FROM files WHERE folder_id = ?", (folder_id,))
-        states = {_from_db(path): (size, mtime) for path, size, mtime in rows}
+        states = {from_db(path): (size, mtime) for path, size, mtime in rows}
         errors = self._db.execute("SELECT path, size, mtime_ns FROM errors WHERE folder_id = ?", (folder_id,))
-        states.update({_from_db(path): (size, mtime) for path, size, mtime in errors})
+        states.update({from_db(path): (size, mtime) for path, size, mtime in errors})
         return states
 
     def files_missing_features(self, folder_id: int, encoder_id: str) -> list[tuple[str, int, int]]:
@@ -372,7 +140,7 @@ class Catalog:
             "(SELECT 1 FROM features x WHERE x.encoder_id = ? AND x.image_id = f.image_id) ORDER BY f.path",
             (folder_id, encoder_id),
         )
-        return [(_from_db(path), size, mtime) for path, size, mtime in rows]
+        return [(from_db(path), size, mtime) for path, size, mtime in rows]
 
     def encoded_hashes(self, encoder_id: str) -> dict[str, int]:
         """content hash -> image id, for every image that has features from `encoder_id`."""
@@ -415,7 +183,7 @@ class Catalog:
         return self._db.execute("SELECT id FROM images WHERE content_hash = ?", (item.content_hash,)).fetchone()[0]
 
     def _upsert_file(self, path: str, folder_id: int, size: int, mtime_ns: int, image_id: int) -> None:
-        path = _to_db(path)
+        path = to_db(path)
         self._db.execute("DELETE FROM errors WHERE path = ?", (path,))
         self._db.execute(
             "INSERT INTO files(path, folder_id, size, mtime_ns, image_id) VALUES (?, ?, ?, ?, ?) "
@@ -428,24 +196,24 @@ class Catalog:
         """Drop vanished files (and their recorded errors); their images and features stay for reuse."""
         removed = 0
         with self.transaction():
-            for path in map(_to_db, file_paths):
+            for path in map(to_db, file_paths):
                 removed += self._db.execute("DELETE FROM files WHERE path = ?", (path,)).rowcount
                 self._db.execute("DELETE FROM errors WHERE path = ?", (path,))
         return removed
 
     def record_error(self, path: str, folder_id: int, size: int | None, mtime_ns: int | None, reason: str) -> None:
-        path = _to_db(path)
+        path = to_db(path)
         with self.transaction():
             self._db.execute("DELETE FROM files WHERE path = ?", (path,))
             self._db.execute(
                 "INSERT OR REPLACE INTO errors(path, folder_id, size, mtime_ns, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (path, folder_id, size, mtime_ns, _to_db(reason), time.time()),
+                (path, folder_id, size, mtime_ns, to_db(reason), time.time()),
             )
 
     def errors(self) -> list[tuple[str, str]]:
         """(path, reason) for every file that could not be read, by path."""
         rows = self._db.execute("SELECT path, reason FROM errors ORDER BY path")
-        return [(_from_db(path), _from_db(reason)) for path, reason in rows]
+        return [(from_db(path), from_db(reason)) for path, reason in rows]
 
     # --- reading for search -------------------------------------------------------------
     def count_files(self) -> int:
@@ -548,7 +316,7 @@ class Catalog:
     def file_by_path(self, path: str) -> FileRecord | None:
         row = self._db.execute(
             _RECORD_COLUMNS + "FROM files f JOIN images i ON i.id = f.image_id WHERE f.path = ?",
-            (_to_db(path),),
+            (to_db(path),),
         ).fetchone()
         return _record(row) if row else None
 
@@ -557,54 +325,3 @@ def _vector_table(table: str) -> str:
     if table not in (FEATURES, INSTANCE_FEATURES):  # the name goes into SQL text
         raise ValueError(f"no vector table {table!r}")
     return table
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; nests as a no-op."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-        self._outer = False
-
-    def __enter__(self) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._outer = True
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._outer:
-            return
-        if exc_type:
-            self._db.execute("ROLLBACK")
-            return
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error:  # a full disk can refuse the commit itself: leave nothing half-open
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-
-
-def _translating(method):
-    """Wrap a Catalog method so SQLite's errors reach callers as `Catalog._translated` says."""
-    if inspect.isgeneratorfunction(method):
-        @functools.wraps(method)
-        def generator(self, *args, **kwargs):
-            try:
-                yield from method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                raise self._translated(exc) from exc
-        return generator
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise self._translated(exc) from exc
-    return wrapper
-
-
-for _name, _member in list(vars(Catalog).items()):
-    if inspect.isfunction(_member) and not _name.startswith("_") and _name not in {"transaction", "close"}:
-        setattr(Catalog, _name, _translating(_member))

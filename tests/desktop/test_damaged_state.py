@@ -252,7 +252,7 @@ def test_the_damaged_catalog_advice_works_from_the_command_line(installed_builti
 def test_a_version_1_catalog_is_migrated_keeping_its_rows_and_gains_an_identity(tmp_path):
     import sqlite3
 
-    from desktop.core import catalog as catalog_module
+    from desktop.core import catalog_schema as catalog_module
 
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:

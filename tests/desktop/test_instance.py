@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
-from desktop.core import catalog as catalog_module
+from desktop.core import catalog_schema as catalog_module
 from desktop.core.catalog import INSTANCE_FEATURES, Catalog
 from desktop.core.duplicates import duplicate_groups, space_of
 from desktop.core.search import Query

@@ -1,0 +1,95 @@
+"""The catalog's tables and the step-by-step migrations between their versions: a schema change goes here.
+
+A change is one more script at the end of MIGRATIONS, with a comment saying what it adds and why;
+it runs once, in one transaction, on every catalog below its version (new ones run them all).
+An old script is never edited: catalogs already past it would never see the edit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import numpy as np
+
+FEATURE_DTYPE = np.float16  # half the disk of float32; retrieval is unaffected at this precision
+FEATURES, INSTANCE_FEATURES = "features", "instance_features"  # the two vector tables
+
+_SCHEMA_V1 = """
+CREATE TABLE folders (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    added_at REAL NOT NULL
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    content_hash TEXT NOT NULL UNIQUE,
+    width INTEGER,
+    height INTEGER,
+    taken_at TEXT,          -- EXIF DateTimeOriginal as ISO 8601, NULL when unknown
+    camera TEXT             -- EXIF make and model, NULL when unknown
+);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images(id)
+);
+CREATE INDEX files_by_image ON files(image_id);
+CREATE INDEX files_by_folder ON files(folder_id);
+CREATE TABLE features (
+    encoder_id TEXT NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (encoder_id, image_id)
+) WITHOUT ROWID;
+CREATE TABLE errors (
+    path TEXT PRIMARY KEY,
+    folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+    size INTEGER,
+    mtime_ns INTEGER,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+# v2: the catalog's identity, so a vector index knows which catalog it was built from.
+_SCHEMA_V2 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO meta(key, value) VALUES ('catalog_id', lower(hex(randomblob(16))))
+"""
+
+# v3: instance descriptors (the image encoder's second output, for "find similar" and duplicates),
+# beside the features of the same encoder and written in the same transaction. Bundles without
+# that output leave it empty.
+_SCHEMA_V3 = """
+CREATE TABLE instance_features (
+    encoder_id TEXT NOT NULL,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (encoder_id, image_id)
+) WITHOUT ROWID
+"""
+
+# MIGRATIONS[n] upgrades a catalog at version n (SQLite's user_version) to n + 1.
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+SCHEMA_VERSION = len(MIGRATIONS)  # what this picsift writes; a newer catalog is refused, not downgraded
+
+
+def statements(script: str) -> Iterator[str]:
+    """A migration's statements one by one (executescript would commit the migration's transaction
+    first); a trigger's BEGIN ... END body, semicolons and all, stays one statement."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \t\n;"):
+        yield pending  # not a whole statement: SQLite says what is wrong with it
