@@ -167,7 +167,9 @@ def _print_results(results: list, args: argparse.Namespace, filters: list[dict] 
         return
     for chip in filters:
         print(f"filter: {chip['kind']} {printable(chip['label'])}", file=sys.stderr)
-    if not results:
+    if not results and (filters or getattr(args, "place", None) or getattr(args, "has_text", False)):
+        print("no photo matches these filters")
+    elif not results:
         print("no results; is the library indexed? (`picsift index FOLDER`)")
     elif not shown:
         print("no photo matches this query")
