@@ -8,6 +8,7 @@ A file counts by its name; what turns out not to decode is reported when it is r
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,8 @@ def subfolders(root: str | Path) -> list[str]:
     with os.scandir(root) as entries:
         found = [entry for entry in entries if not is_skipped(entry.name) and entry.is_dir()]
     return [entry.path for entry in sorted(found, key=lambda entry: entry.name.casefold())]
+
+
+def label_text(folder_name: str) -> str:
+    """A label folder's name as the text a model reads: "ankle_boot" -> "ankle boot"."""
+    return re.sub(r"\s+", " ", folder_name.replace("_", " ")).strip()

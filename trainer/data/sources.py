@@ -15,7 +15,6 @@ import gzip
 import json
 import logging
 import os
-import re
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from models.errors import ImageError, PicsiftError
-from models.photo_files import is_photo_name, photo_files, subfolders
+from models.photo_files import is_photo_name, label_text, photo_files, subfolders
 from models.preprocess import ImagePreprocess, load_and_preprocess, preprocess
 
 log = logging.getLogger(__name__)
@@ -73,11 +72,6 @@ class Pixels:
 
 
 # --- labelled folders ----------------------------------------------------------------------
-def label_text(folder_name: str) -> str:
-    """A class folder's name as the text a model reads: "ankle_boot" -> "ankle boot"."""
-    return re.sub(r"\s+", " ", folder_name.replace("_", " ")).strip()
-
-
 def load_labelled_folders(root: str | Path, min_per_class: int = 5) -> Dataset:
     """One subfolder of `root` per class (searched recursively), the folder name its label text.
 

@@ -1,0 +1,113 @@
+"""Sorting the unsorted photos into labelled folders: suggestions, confidence, filing and undo, on real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageEnhance
+
+from desktop.core.demo_library import demo_image
+from desktop.core.sorting import file_photos, learn_labels, suggest, trained_root, undo_last
+from engine_fixtures import index_all
+from models.errors import PicsiftError
+from models.paths import data_dir
+
+LABELS = {"cats": "chelsea", "coffee": "coffee", "rockets": "rocket"}  # label folder -> the sample its photos show
+
+
+def _variant(name: str, i: int) -> Image.Image:
+    """A different shot of the same scene: a crop at its own place and zoom, brighter or darker."""
+    image = demo_image(name)
+    zoom = 0.6 + 0.08 * (i % 4)
+    w, h = int(image.width * zoom), int(image.height * zoom)
+    left, top = (image.width - w) * (i % 3) // 2, (image.height - h) * ((i + 1) % 3) // 2
+    picture = image.crop((left, top, left + w, top + h)).resize((160, 120))
+    return ImageEnhance.Brightness(picture).enhance(0.85 + 0.1 * (i % 3))
+
+
+@pytest.fixture
+def sorted_library(library, tmp_path):
+    """root/<label>/ with four shots of its sample each, and inbox/ with two more of each, indexed."""
+    root, inbox = tmp_path / "photos" / "sorted", tmp_path / "photos" / "inbox"
+    for label, name in LABELS.items():
+        (root / label).mkdir(parents=True)
+        for i in range(4):
+            _variant(name, i).save(root / label / f"{name}-{i}.jpg", quality=90)
+    inbox.mkdir()
+    for name in LABELS.values():
+        for i in (4, 5):
+            _variant(name, i).save(inbox / f"{name}-{i}.jpg", quality=90)
+    library.catalog.add_folder(tmp_path / "photos")
+    index_all(library)
+    return library, root, inbox
+
+
+def test_each_unsorted_photo_gets_the_label_of_the_folder_whose_photos_it_looks_like(sorted_library):
+    library, root, inbox = sorted_library
+    labels = learn_labels(library.catalog, library.runtime, root)
+    suggestions = suggest(library.catalog, library.runtime, labels)
+    assert labels.names == ("cats", "coffee", "rockets")
+    assert sorted(Path(s.path).name for s in suggestions) == sorted(p.name for p in inbox.iterdir())  # none from root
+    expected = {sample: label for label, sample in LABELS.items()}
+    assert {Path(s.path).name: s.label for s in suggestions} == {p.name: expected[p.stem.split("-")[0]] for p in inbox.iterdir()}
+    assert all(0.0 <= s.runner_up_confidence <= s.confidence <= 1.0 and s.runner_up != s.label for s in suggestions)
+    assert [s.confidence for s in suggestions] == sorted((s.confidence for s in suggestions), reverse=True)
+
+
+def test_a_photo_unlike_every_label_is_less_confident_than_one_like_a_label(sorted_library, tmp_path):
+    library, root, inbox = sorted_library
+    demo_image("checkerboard").resize((160, 120)).save(inbox / "checkerboard.jpg", quality=90)
+    index_all(library)
+    suggestions = suggest(library.catalog, library.runtime, learn_labels(library.catalog, library.runtime, root))
+    by_name = {Path(s.path).stem: s.confidence for s in suggestions}
+    assert by_name["checkerboard"] < min(c for name, c in by_name.items() if name != "checkerboard")
+
+
+def test_a_root_with_fewer_than_two_indexed_label_folders_is_refused_with_a_reason(library, tmp_path):
+    (tmp_path / "root" / "only").mkdir(parents=True)
+    with pytest.raises(PicsiftError, match="at least two"):
+        learn_labels(library.catalog, library.runtime, tmp_path / "root")
+
+
+def test_copying_accepted_photos_files_them_under_fresh_names_and_undo_deletes_only_those_copies(sorted_library):
+    _, root, inbox = sorted_library
+    clash = root / "cats" / "chelsea-4.jpg"
+    clash.write_bytes(b"a photo already there")
+    batch = file_photos([(str(inbox / "chelsea-4.jpg"), "cats"), (str(inbox / "coffee-4.jpg"), "coffee")], root, "copy")
+    assert [Path(f.dest).relative_to(root).as_posix() for f in batch.filed] == ["cats/chelsea-4 (2).jpg", "coffee/coffee-4.jpg"]
+    assert (root / "cats" / "chelsea-4 (2).jpg").read_bytes() == (inbox / "chelsea-4.jpg").read_bytes()
+    assert (inbox / "chelsea-4.jpg").is_file() and clash.read_bytes() == b"a photo already there"
+    assert json.loads((data_dir() / "sort_journal.json").read_text())["batches"][0]["action"] == "copy"
+
+    undone = undo_last()
+    assert len(undone.undone) == 2 and not undone.left
+    assert not (root / "cats" / "chelsea-4 (2).jpg").exists() and not (root / "coffee" / "coffee-4.jpg").exists()
+    assert clash.read_bytes() == b"a photo already there" and (inbox / "chelsea-4.jpg").is_file()
+    assert undo_last() is None
+
+
+def test_undoing_a_move_puts_the_photos_back_but_leaves_one_edited_since(sorted_library):
+    _, root, inbox = sorted_library
+    original = (inbox / "rocket-5.jpg").read_bytes()
+    file_photos([(str(inbox / "rocket-4.jpg"), "rockets"), (str(inbox / "rocket-5.jpg"), "rockets")], root, "move")
+    assert not (inbox / "rocket-4.jpg").exists() and (root / "rockets" / "rocket-5.jpg").read_bytes() == original
+    (root / "rockets" / "rocket-4.jpg").write_bytes(b"edited after filing")
+
+    undone = undo_last()
+    assert (inbox / "rocket-5.jpg").read_bytes() == original and not (root / "rockets" / "rocket-5.jpg").exists()
+    assert [path for path, _ in undone.left] == [str(root / "rockets" / "rocket-4.jpg")]
+    assert (root / "rockets" / "rocket-4.jpg").read_bytes() == b"edited after filing"
+
+
+def test_undo_reverses_only_the_last_batch(sorted_library):
+    _, root, inbox = sorted_library
+    file_photos([(str(inbox / "coffee-4.jpg"), "coffee")], root, "copy")
+    file_photos([(str(inbox / "coffee-5.jpg"), "coffee")], root, "move")
+    undo_last()
+    assert (inbox / "coffee-5.jpg").is_file() and (root / "coffee" / "coffee-4.jpg").is_file()
+
+
+def test_a_bundle_without_folder_training_data_names_no_trained_root(library):
+    assert trained_root(library.runtime) is None
