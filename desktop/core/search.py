@@ -7,6 +7,7 @@ takes the union of each positive part's best results and scores every part on th
 Results come back ranked with their relevance and whether they match; hiding the weak ones is the
 caller's choice (`matches`). An image-only query ("find similar", a dropped image, --image) is ordered
 by a blend of instance and semantic cosine (`_instance_rerank`), so an edited copy's original comes first.
+Results marked "more like this" / "not this" (`Query.feedback`) join as image parts, Rocchio-weighted.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ INSTANCE_WEIGHT = 0.9
 PRINTED_RELEVANCE = 0.75
 PRINTED_MATCHES_MAX = 1000  # photos with the words printed that are looked at, best FTS5 rank first
 HAS_TEXT = "EXISTS (SELECT 1 FROM image_text t WHERE t.image_id = i.id)"
+# Relevance feedback (Rocchio): the photos marked "more like this" count this much together (their mean), those
+# marked "not this" minus this much, beside the query's own parts; "not this" is strong so a marked photo and
+# its near copies leave the top (tests/desktop/test_feedback.py); not tuned on a measurement yet.
+MORE_LIKE_THIS, NOT_THIS = 0.75, 1.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Query:
     places: tuple[PlaceFilter, ...] = ()  # taken in any of these places (query_filters.parse_query finds them)
     dates: DateFilter | None = None  # taken within these dates ("July 2019", "last summer", "in December")
     has_text: bool = False  # only photos with printed text found in them
+    feedback: tuple[tuple[int, float], ...] = ()  # (catalogued image id, +1 "more like this" / -1 "not this")
 
     @property
     def filtered(self) -> bool:
@@ -127,16 +133,27 @@ class Searcher:
 
     def query_parts(self, query: Query) -> list[QueryPart]:
         """The query's texts and images as unit vectors with their weights and kinds."""
-        if not query.texts and not query.images:
+        if not query.texts and not query.images and not query.feedback:
             raise PicsiftError("the query is empty; give a text, an image, or both")
-        if not any(w > 0 for _, w in (*query.texts, *query.images)):
+        if not any(w > 0 for _, w in (*query.texts, *query.images, *query.feedback)):
             raise PicsiftError("the query has no part with a positive weight; give something to look for")
         parts = []
         if query.texts:
             vectors = self.runtime.encode_texts([text for text, _ in query.texts])
             parts += [QueryPart(v, w, TEXT) for v, (_, w) in zip(vectors, query.texts)]
         parts += [QueryPart(self.image_vector(path), w, IMAGE) for path, w in query.images]
-        return parts
+        return parts + self._feedback_parts(query.feedback)
+
+    def _feedback_parts(self, feedback: tuple[tuple[int, float], ...]) -> list[QueryPart]:
+        """The marked photos' stored vectors, each weighted MORE_LIKE_THIS or NOT_THIS over the marks of its sign
+        (a photo gone from the catalog meanwhile drops out)."""
+        stored = self.catalog.vectors_for_images(self.runtime.manifest.image_encoder_id, [i for i, _ in feedback])
+        marks = [(stored[i], w) for i, w in feedback if i in stored and w != 0]
+        if not marks:
+            return []
+        vectors = self.runtime.map_images(np.stack([v for v, _ in marks]))
+        share = {sign: (MORE_LIKE_THIS if sign else NOT_THIS) / max(1, sum((w > 0) == sign for _, w in marks)) for sign in (True, False)}
+        return [QueryPart(v, w * share[w > 0], IMAGE) for v, (_, w) in zip(vectors, marks)]
 
     def query_vector(self, query: Query) -> np.ndarray:
         """The weighted sum of the query's parts in the shared space, normalised: (D,)."""
@@ -174,7 +191,7 @@ class Searcher:
         allowed = self.catalog.image_ids_where(query.conditions()) if query.filtered else None
         if allowed is not None and not allowed:
             return []
-        if not query.texts and not query.images and query.filtered:
+        if not query.texts and not query.images and not query.feedback and query.filtered:
             return [SearchResult(r.path, 1.0, r.image_id, r, 1.0, True) for r in self.catalog.files_where(query.conditions(), query.k)]
         parts = self.query_parts(query)
         norm = _weighted_norm(parts)  # refuses parts that cancel out before any search
@@ -243,8 +260,8 @@ class Searcher:
 
     def _instance_query(self, query: Query) -> np.ndarray | None:
         """An image-only query's weighted instance descriptor (Dn,), unit length; None for queries with
-        text and for models (or stored images) without instance descriptors."""
-        if query.texts or not self.runtime.has_instance:
+        text or feedback and for models (or stored images) without instance descriptors."""
+        if query.texts or query.feedback or not query.images or not self.runtime.has_instance:
             return None
         parts = [self.image_instance(path) for path, _ in query.images]
         if any(part is None for part in parts):
