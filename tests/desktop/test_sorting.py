@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from desktop.core.sorting import file_photos, learn_labels, suggest, trained_roo
 from engine_fixtures import index_all
 from models.errors import PicsiftError
 from models.paths import data_dir
+from models.runtime import ModelRuntime
 
 LABELS = {"cats": "chelsea", "coffee": "coffee", "rockets": "rocket"}  # label folder -> the sample its photos show
+PHOTOS_ONLY = 0.0  # the toy model's text tower is random: its label names mean nothing, so prototypes are the photos'
 
 
 def _variant(name: str, i: int) -> Image.Image:
@@ -46,7 +49,7 @@ def sorted_library(library, tmp_path):
 
 def test_each_unsorted_photo_gets_the_label_of_the_folder_whose_photos_it_looks_like(sorted_library):
     library, root, inbox = sorted_library
-    labels = learn_labels(library.catalog, library.runtime, root)
+    labels = learn_labels(library.catalog, library.runtime, root, PHOTOS_ONLY)
     suggestions = suggest(library.catalog, library.runtime, labels)
     assert labels.names == ("cats", "coffee", "rockets")
     assert sorted(Path(s.path).name for s in suggestions) == sorted(p.name for p in inbox.iterdir())  # none from root
@@ -60,7 +63,7 @@ def test_a_photo_unlike_every_label_is_less_confident_than_one_like_a_label(sort
     library, root, inbox = sorted_library
     demo_image("checkerboard").resize((160, 120)).save(inbox / "checkerboard.jpg", quality=90)
     index_all(library)
-    suggestions = suggest(library.catalog, library.runtime, learn_labels(library.catalog, library.runtime, root))
+    suggestions = suggest(library.catalog, library.runtime, learn_labels(library.catalog, library.runtime, root, PHOTOS_ONLY))
     by_name = {Path(s.path).stem: s.confidence for s in suggestions}
     assert by_name["checkerboard"] < min(c for name, c in by_name.items() if name != "checkerboard")
 
@@ -111,3 +114,13 @@ def test_undo_reverses_only_the_last_batch(sorted_library):
 
 def test_a_bundle_without_folder_training_data_names_no_trained_root(library):
     assert trained_root(library.runtime) is None
+
+
+def test_a_bundle_fine_tuned_on_labelled_folders_names_the_root_it_was_trained_on(toy, tmp_path):
+    tuned = tmp_path / "tuned"
+    shutil.copytree(toy, tuned)
+    manifest = json.loads((tuned / "manifest.json").read_text())
+    manifest["provenance"]["training_data"] = {"source": str(tmp_path / "clothes"), "format": "folders", "classes": ["a", "b"]}
+    (tuned / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "clothes").mkdir()
+    assert trained_root(ModelRuntime(tuned, device="cpu")) == (tmp_path / "clothes").resolve()
