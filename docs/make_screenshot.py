@@ -58,8 +58,9 @@ def builtin_bundle() -> Path:
         return build_default_bundle()
 
 
-def index_demo_library(bundle: Path) -> Path:
-    """A scratch data dir with the bundle linked in and the demo photos indexed; returns the photo folder."""
+def index_demo_library(bundle: Path, write=None) -> Path:
+    """A scratch data dir with the bundle linked in and the demo photos (written by `write(folder)`, default
+    write_demo_library) indexed; returns the photo folder."""
     os.environ["PICSIFT_DATA_DIR"] = str(SCRATCH / "data")
     from desktop.core.demo_library import write_demo_library
     from desktop.core.library import Library
@@ -67,7 +68,7 @@ def index_demo_library(bundle: Path) -> Path:
 
     (paths.models_dir() / registry.DEFAULT_BUNDLE).symlink_to(bundle.resolve(), target_is_directory=True)
     photos = SCRATCH / "Pictures"
-    write_demo_library(photos)
+    (write or write_demo_library)(photos)
     library = Library(device="cpu")
     library.catalog.add_folder(photos)
     for _ in library.indexer().run():

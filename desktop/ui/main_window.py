@@ -114,12 +114,15 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self.has_text_box = QCheckBox("Has text", toolTip="Only photos with printed text found in them (signs, labels, documents)")
         self.has_text_box.toggled.connect(lambda _: self.search_now())
 
-        bar = QHBoxLayout()
-        bar.addWidget(self.search_field, stretch=3)
-        for widget in (self.filter_chips, self.image_chip, self.image_weight_box, self.clear_image, QLabel("Sort"), self.sort_box,
-                       self.folder_box, self.place_box, self.date_from, self.date_to, self.has_text_box):
+        bar = QHBoxLayout()  # the query: typed text, the filters read from it, the image
+        bar.addWidget(self.search_field, stretch=1)
+        for widget in (self.filter_chips, self.image_chip, self.image_weight_box, self.clear_image):
             bar.addWidget(widget)
         self._set_image_chip(None)
+        filters = QHBoxLayout()  # the filters picked from lists, on their own row: the text keeps its width
+        for widget in (QLabel("Sort"), self.sort_box, self.folder_box, self.place_box, self.date_from, self.date_to, self.has_text_box):
+            filters.addWidget(widget)
+        filters.addStretch(1)
 
         self.error_banner = QLabel(wordWrap=True)
         self.error_banner.setObjectName("error")
@@ -147,6 +150,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
+        layout.addLayout(filters)
         layout.addWidget(self.error_banner)
         layout.addWidget(self.stack, stretch=1)
         self.setCentralWidget(central)
