@@ -29,16 +29,19 @@ WINDOW_SIZE = (1280, 800)
 WAIT_S = 60.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--query", default="a cup of coffee")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+def main(description: str = __doc__, query: str = "a cup of coffee", out: Path = ROOT / "docs" / "screenshot.png",
+         write=None) -> None:
+    """The command line of this script, and of the others that take a screenshot of the window the same way
+    over demo photos that `write(folder)` writes (default: the demo library)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--query", default=query)
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--bundle", type=Path, default=None, help="built-in bundle folder (default: the installed one)")
     args = parser.parse_args()
     bundle = args.bundle or builtin_bundle()
     shutil.rmtree(SCRATCH, ignore_errors=True)
     try:
-        photos = index_demo_library(bundle)
+        photos = index_demo_library(bundle, write)
         take(photos, args.query, args.out)
     finally:
         shutil.rmtree(SCRATCH, ignore_errors=True)

@@ -10,19 +10,15 @@ December 2020, the rest without GPS; then indexed in a scratch data dir and sear
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_screenshot  # noqa: E402 - next to this script
-from make_screenshot import ROOT, builtin_bundle, take  # noqa: E402
-
-SCRATCH = make_screenshot.SCRATCH.with_name("picsift-filters-screenshot")  # its own: both scripts may run at once
+from make_screenshot import ROOT  # noqa: E402
 
 PORTO = ((41.0, 8.0, 26.4), "N", (8.0, 36.0, 48.0), "W")
 CAPE_TOWN = ((33.0, 55.0, 30.0), "S", (18.0, 25.0, 12.0), "E")
@@ -30,23 +26,6 @@ TRIPS = {  # photo -> (where, when)
     **{name: (PORTO, datetime(2019, 7, 14, 10)) for name in ("chelsea", "coffee", "horse", "clock", "camera", "rocket")},
     **{name: (CAPE_TOWN, datetime(2020, 12, 24, 18)) for name in ("astronaut", "moon", "coins", "grass")},
 }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--query", default="photos from Portugal in 2019")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "search_filters.png")
-    parser.add_argument("--bundle", type=Path, default=None, help="built-in bundle folder (default: the installed one)")
-    args = parser.parse_args()
-    bundle = args.bundle or builtin_bundle()
-    make_screenshot.SCRATCH = SCRATCH
-    shutil.rmtree(SCRATCH, ignore_errors=True)
-    try:
-        photos = make_screenshot.index_demo_library(bundle, write=write_travel_photos)
-        take(photos, args.query, args.out)
-    finally:
-        shutil.rmtree(SCRATCH, ignore_errors=True)
-    print(f"wrote {args.out}")
 
 
 def write_travel_photos(folder: Path) -> None:
@@ -70,4 +49,5 @@ def write_travel_photos(folder: Path) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    main()
+    make_screenshot.SCRATCH = make_screenshot.SCRATCH.with_name("picsift-filters-screenshot")  # its own: both may run at once
+    make_screenshot.main(__doc__, "photos from Portugal in 2019", ROOT / "docs" / "search_filters.png", write_travel_photos)
