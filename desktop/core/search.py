@@ -88,7 +88,7 @@ class SearchResult:
         return {
             "path": self.path, "relevance": round(self.relevance, 4), "matched": self.matched,
             "score": round(self.score, 6), "width": r.width, "height": r.height,
-            "taken_at": r.taken_at, "camera": r.camera, "size": r.size,
+            "taken_at": r.taken_at, "camera": r.camera, "size": r.size, "place": r.place, "has_text": r.has_text,
         }
 
 
