@@ -108,6 +108,42 @@ def test_a_read_only_destination_is_reported_for_each_file_and_the_run_goes_on(t
     assert list(locked.iterdir()) == []
 
 
+_ONTO_A_SMALL_DISK = """
+import json, os, sys
+from pathlib import Path
+from desktop.core.file_actions import copy_to, move_to
+from models.errors import DiskFullError
+disk, first, *rest = sys.argv[1:]
+[moved] = move_to([first], Path(disk) / "moved")
+copied, error = [], None
+try:
+    for outcome in copy_to(rest, disk):
+        copied.append(outcome.target)
+except DiskFullError as exc:
+    error = str(exc)
+print(json.dumps({"moved": moved.target, "original_left": os.path.exists(first), "copied": copied, "error": error,
+                  "on_disk": sorted(os.listdir(disk))}))
+"""
+
+
+def test_a_move_onto_another_disk_copies_then_removes_and_a_full_disk_stops_the_copies_cleanly(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    can_mount = ["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]
+    if not shutil.which("unshare") or subprocess.run(can_mount, capture_output=True).returncode:
+        pytest.skip("no private mount namespace here to make a small disk in")
+    sources = write_photos(tmp_path / "src", names=("coffee", "chelsea", "rocket", "moon", "coins", "brick"))
+    sizes = [p.stat().st_size for p in sources]
+    script = f'mount -t tmpfs -o size={sizes[0] + sizes[1] + 16384} tmpfs {disk} && {sys.executable} -c "$0" "$@"'
+    run = subprocess.run(["unshare", "-rm", "sh", "-c", script, _ONTO_A_SMALL_DISK, str(disk), *map(str, sources)],
+                         capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == 0, run.stderr
+    outcome = json.loads(run.stdout)
+    assert outcome["moved"] == str(disk / "moved" / "coffee.jpg") and not outcome["original_left"]
+    assert outcome["error"] and "is full" in outcome["error"] and 0 < len(outcome["copied"]) < 5
+    assert outcome["on_disk"] == sorted(["moved", *(Path(p).name for p in outcome["copied"])])  # no half copy left
+
+
 def test_a_photo_stays_in_its_collection_when_renamed_outside_picsift_and_the_collection_can_be_searched(library, photos):
     catalog = library.catalog
     album = catalog.create_collection("Space")
@@ -123,3 +159,36 @@ def test_a_photo_stays_in_its_collection_when_renamed_outside_picsift_and_the_co
     assert {r.path for r in library.searcher().search(Query(collection=album))} == {str(renamed), str(photos["moon"])}
     assert catalog.remove_from_collection(album, [ids["moon"]]) == 1
     assert [(c.name, c.count, c.query) for c in catalog.collections()] == [("Space", 1, None)]
+
+
+def test_the_command_line_saves_searches_as_collections_searches_within_them_and_copies_results(installed_builtin, tmp_path, capsys):
+    from desktop.cli import main
+
+    write_photos(tmp_path / "lib", names=("coffee", "chelsea", "rocket"))
+    lib = (tmp_path / "lib").resolve()
+    assert main(["index", str(lib), "--no-text"]) == 0
+    capsys.readouterr()
+    assert main(["search", "a cup of coffee", "-k", "2", "--all", "--save-as", "Mornings"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "saved 2 photos as the collection 'Mornings'"
+    assert main(["collection", "create", "Space"]) == 0
+    assert main(["collection", "add", "Space", str(lib / "rocket.jpg")]) == 0
+    assert main(["collection", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == ["Mornings  2 photos  (a saved search)", "Space  1 photo"]
+    assert main(["collection", "show", "mornings", "--json"]) == 0  # names match whatever their case
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["query"] == {"text": ["a cup of coffee"], "k": 2} and len(shown["files"]) == 2
+
+    assert main(["search", "a cup of coffee", "--all", "--collection", "Space"]) == 0
+    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()] == [str(lib / "rocket.jpg")]
+    out = tmp_path / "picked"
+    for _ in range(2):
+        assert main(["search", "--collection", "Space", "--copy-to", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"copied {lib / 'rocket.jpg'} -> {out.resolve() / 'rocket (2).jpg'}" in lines
+    assert lines[-1] == f"1 photo copied to {out}"
+    assert main(["collection", "remove", "Space", str(lib / "rocket.jpg")]) == 0
+    assert main(["collection", "delete", "Space"]) == 0
+    assert main(["collection", "show", "Space"]) == 1
+    assert "there is no collection named 'Space'" in capsys.readouterr().err
+    assert main(["collection", "create", "mornings"]) == 1
+    assert "a collection named 'mornings' exists already" in capsys.readouterr().err
