@@ -127,12 +127,15 @@ def _place(name: str):
     return PlaceFilter(found)
 
 
-def _search(args: argparse.Namespace) -> None:
+def _search(args: argparse.Namespace) -> int:
+    from desktop.cli import collection
+
     library = _library()
     query, filters = _query(args)
+    query = collection.within(query, args, library.catalog)
     if not query.texts and not query.images and not query.filtered:
         raise PicsiftError("the query is only words that describe any photo; say what to look for")
-    _print_results(library.searcher().search(query), args, filters)
+    return collection.act_on(_print_results(library.searcher().search(query), args, filters), args, library.catalog)
 
 
 def _similar(args: argparse.Namespace) -> None:
@@ -156,18 +159,18 @@ def print_json(value) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=True))
 
 
-def _print_results(results: list, args: argparse.Namespace, filters: list[dict] = ()) -> None:
+def _print_results(results: list, args: argparse.Namespace, filters: list[dict] = ()) -> list:
     """Relevance and path per line (or JSON); weak matches left out unless --all, their count on stderr;
-    the filters read from the query's words first ("filter: place Portugal")."""
+    the filters read from the query's words first ("filter: place Portugal"). Returns the results shown."""
     from desktop.core.search import matches
 
     shown, hidden = (results, 0) if args.all else matches(results)
     if args.json:
         print_json({"filters": list(filters), "results": [r.to_dict() for r in shown]})
-        return
+        return shown
     for chip in filters:
         print(f"filter: {chip['kind']} {printable(chip['label'])}", file=sys.stderr)
-    if not results and (filters or getattr(args, "place", None) or getattr(args, "has_text", False)):
+    if not results and (filters or getattr(args, "place", None) or getattr(args, "has_text", False) or getattr(args, "collection", None)):
         print("no photo matches these filters")
     elif not results:
         print("no results; is the library indexed? (`picsift index FOLDER`)")
@@ -177,6 +180,7 @@ def _print_results(results: list, args: argparse.Namespace, filters: list[dict] 
         print(f"{fixed(result.relevance, 2):>5}  {printable_path(result.path)}")
     if hidden:
         print(f"{plural(hidden, 'weak match', 'weak matches')} hidden (--all shows them)", file=sys.stderr)
+    return shown
 
 
 def _duplicates(args: argparse.Namespace) -> None:
@@ -287,6 +291,8 @@ def _repair(args: argparse.Namespace) -> None:
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
+    from desktop.cli import collection
+
     index = commands.add_parser("index", help="add folders to the library and index them (incremental)")
     index.add_argument("paths", nargs="*", help="folders to add; none: re-index every library folder")
     index.add_argument("--no-text", action="store_true",
@@ -302,6 +308,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--image-weight", type=finite_float, default=1.0, help="weight of each --image against the text (1.0)")
     search.add_argument("--negative-weight", type=finite_float, default=0.5, help="weight of each --not/--not-image (0.5)")
     _add_query_options(search)
+    collection.add_search_options(search)
     search.set_defaults(run=_search)
 
     similar = commands.add_parser("similar", help="photos like the given one")
