@@ -12,7 +12,7 @@ the nearest label even for a photo like none of them, so a photo much less close
 than the label's own photos (left out in turn) are loses confidence (TYPICAL_Z). Suggestions at or
 above DEFAULT_THRESHOLD are the confident ones.
 
-Filing copies or moves accepted photos into root/label/ under names that collide with nothing; each
+Filing copies or moves accepted photos into root/label/ (desktop/core/file_actions.py); each
 batch is journalled (`sort_journal.json` in the data dir, written atomically) so `undo_last` can move
 them back or delete the copies it made, and only those: a file is touched only while its size
 and content hash are still what the batch wrote.
@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from desktop.core.catalog import Catalog, filter_conditions
+from desktop.core.file_actions import COPY, MOVE, copy_to, move_to
 from models.atomic import write_text_atomic
 from models.errors import PicsiftError
 from models.paths import data_dir
@@ -183,7 +183,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 # --- filing and undo ----------------------------------------------------------------------
-# TODO(lead): small on purpose; move onto desktop/core/file_actions.py (copy/move) once it lands.
 
 @dataclass(frozen=True)
 class Filed:
@@ -199,8 +198,9 @@ class Filed:
 class Batch:
     """What one "accept" did: copied or moved these photos into label folders."""
 
-    action: str  # "copy" or "move"
+    action: str  # file_actions.COPY or MOVE
     filed: tuple[Filed, ...]
+    errors: tuple[str, ...] = ()  # one line per photo that could not be filed (not journalled)
 
 
 @dataclass(frozen=True)
@@ -211,29 +211,32 @@ class UndoResult:
     left: tuple[tuple[str, str], ...]  # (path, reason)
 
 
-def file_photos(accepted: list[tuple[str, str]], root: str | Path, action: str = "copy") -> Batch:
-    """Copy or move each accepted (photo path, label) into root/label/, and journal the batch."""
-    if action not in ("copy", "move"):
-        raise ValueError(f"action must be copy or move, not {action!r}")
-    filed = []
+def file_photos(accepted: list[tuple[str, str]], root: str | Path, action: str = COPY,
+                catalog: Catalog | None = None) -> Batch:
+    """Copy or move each accepted (photo path, label) into root/label/ (desktop/core/file_actions.py: names
+    never overwrite, the catalog kept right when given) and journal the batch. A full disk stops it
+    (DiskFullError), what was filed before still journalled."""
+    if action not in (COPY, MOVE):
+        raise ValueError(f"action must be {COPY} or {MOVE}, not {action!r}")
+    by_label: dict[str, list[str]] = {}
+    for path, label in accepted:
+        by_label.setdefault(label, []).append(path)
+    filed, errors = [], []
     try:
-        for source, label in accepted:
-            dest = _free_name(Path(root) / label / Path(source).name)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            (shutil.copy2 if action == "copy" else shutil.move)(source, dest)
-            filed.append(Filed(str(source), str(dest), dest.stat().st_size, file_hash(dest)))
-    except OSError as exc:
-        raise PicsiftError(f"{exc.filename or root}: cannot {action} the photo ({exc.strerror or exc}); "
-                           f"{len(filed)} were filed and can be undone") from exc
+        for label, paths in by_label.items():
+            for outcome in (copy_to if action == COPY else move_to)(paths, Path(root) / label, catalog):
+                if not outcome.done:
+                    errors.append(outcome.error)
+                elif outcome.target != outcome.source:  # a move into the folder it is already in does nothing
+                    filed.append(Filed(outcome.source, outcome.target, Path(outcome.target).stat().st_size, file_hash(outcome.target)))
     finally:
-        batch = Batch(action, tuple(filed))
         if filed:
-            _save_journal([*_journal(), batch])
-    return batch
+            _save_journal([*_journal(), Batch(action, tuple(filed))])
+    return Batch(action, tuple(filed), tuple(errors))
 
 
-def undo_last() -> UndoResult | None:
-    """Reverse the last batch filed (None when there is none): copies deleted, moved photos moved back;
+def undo_last(catalog: Catalog | None = None) -> UndoResult | None:
+    """Reverse the last batch filed (None when there is none): its copies deleted, its moved photos moved back;
     a file changed since, or a place now taken, is left as it is and said why."""
     batches = _journal()
     if not batches:
@@ -244,15 +247,19 @@ def undo_last() -> UndoResult | None:
         dest, source = Path(item.dest), Path(item.source)
         if not dest.is_file() or dest.stat().st_size != item.size or file_hash(dest) != item.content_hash:
             left.append((item.dest, "changed or gone since it was filed; left as it is"))
-        elif batch.action == "move" and source.exists():
+        elif batch.action == MOVE and source.exists():
             left.append((item.dest, f"{source} exists again; moved nothing back over it"))
-        else:
-            if batch.action == "copy":
-                dest.unlink()
-            else:
-                source.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(dest, source)
+        elif batch.action == COPY:
+            dest.unlink()
+            if catalog is not None:
+                catalog.remove_files([item.dest])
             undone.append(item.dest)
+        else:
+            outcome = next(move_to([dest], source.parent, catalog))
+            if outcome.done:
+                undone.append(item.dest)
+            else:
+                left.append((item.dest, outcome.error))
     _save_journal(batches[:-1])
     return UndoResult(tuple(undone), tuple(left))
 
@@ -264,15 +271,6 @@ def file_hash(path: str | Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _free_name(path: Path) -> Path:
-    """`path`, or "name (2).jpg", "name (3).jpg"...: the first that does not exist."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-    return candidate
 
 
 def _journal() -> list[Batch]:

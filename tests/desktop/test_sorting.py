@@ -75,31 +75,38 @@ def test_a_root_with_fewer_than_two_indexed_label_folders_is_refused_with_a_reas
 
 
 def test_copying_accepted_photos_files_them_under_fresh_names_and_undo_deletes_only_those_copies(sorted_library):
-    _, root, inbox = sorted_library
+    library, root, inbox = sorted_library
     clash = root / "cats" / "chelsea-4.jpg"
     clash.write_bytes(b"a photo already there")
-    batch = file_photos([(str(inbox / "chelsea-4.jpg"), "cats"), (str(inbox / "coffee-4.jpg"), "coffee")], root, "copy")
+    accepted = [(str(inbox / "chelsea-4.jpg"), "cats"), (str(inbox / "coffee-4.jpg"), "coffee")]
+    batch = file_photos(accepted, root, "copy", library.catalog)
+    copy = root / "cats" / "chelsea-4 (2).jpg"
     assert [Path(f.dest).relative_to(root).as_posix() for f in batch.filed] == ["cats/chelsea-4 (2).jpg", "coffee/coffee-4.jpg"]
-    assert (root / "cats" / "chelsea-4 (2).jpg").read_bytes() == (inbox / "chelsea-4.jpg").read_bytes()
+    assert copy.read_bytes() == (inbox / "chelsea-4.jpg").read_bytes()
     assert (inbox / "chelsea-4.jpg").is_file() and clash.read_bytes() == b"a photo already there"
+    assert library.catalog.file_by_path(str(copy)).image_id == library.catalog.file_by_path(str(inbox / "chelsea-4.jpg")).image_id
     assert json.loads((data_dir() / "sort_journal.json").read_text())["batches"][0]["action"] == "copy"
 
-    undone = undo_last()
+    undone = undo_last(library.catalog)
     assert len(undone.undone) == 2 and not undone.left
-    assert not (root / "cats" / "chelsea-4 (2).jpg").exists() and not (root / "coffee" / "coffee-4.jpg").exists()
+    assert not copy.exists() and not (root / "coffee" / "coffee-4.jpg").exists()
+    assert library.catalog.file_by_path(str(copy)) is None
     assert clash.read_bytes() == b"a photo already there" and (inbox / "chelsea-4.jpg").is_file()
     assert undo_last() is None
 
 
 def test_undoing_a_move_puts_the_photos_back_but_leaves_one_edited_since(sorted_library):
-    _, root, inbox = sorted_library
+    library, root, inbox = sorted_library
     original = (inbox / "rocket-5.jpg").read_bytes()
-    file_photos([(str(inbox / "rocket-4.jpg"), "rockets"), (str(inbox / "rocket-5.jpg"), "rockets")], root, "move")
+    accepted = [(str(inbox / "rocket-4.jpg"), "rockets"), (str(inbox / "rocket-5.jpg"), "rockets")]
+    file_photos(accepted, root, "move", library.catalog)
     assert not (inbox / "rocket-4.jpg").exists() and (root / "rockets" / "rocket-5.jpg").read_bytes() == original
+    assert library.catalog.file_by_path(str(inbox / "rocket-5.jpg")) is None
     (root / "rockets" / "rocket-4.jpg").write_bytes(b"edited after filing")
 
-    undone = undo_last()
+    undone = undo_last(library.catalog)
     assert (inbox / "rocket-5.jpg").read_bytes() == original and not (root / "rockets" / "rocket-5.jpg").exists()
+    assert library.catalog.file_by_path(str(inbox / "rocket-5.jpg")) is not None
     assert [path for path, _ in undone.left] == [str(root / "rockets" / "rocket-4.jpg")]
     assert (root / "rockets" / "rocket-4.jpg").read_bytes() == b"edited after filing"
 
