@@ -45,7 +45,9 @@ TEXT_WEIGHT = 0.5
 DEFAULT_THRESHOLD = 0.7
 # How typical of a label a photo is, from z = (its cosine to the prototype - the mean of the label's own
 # photos' cosines, each left out of it) / their spread: full confidence from z >= -TYPICAL_Z[0], none at
-# z <= -TYPICAL_Z[1], linear between; two standard deviations of a label's own photos stay within it.
+# z <= -TYPICAL_Z[1], linear between; two standard deviations of a label's own photos stay within it. With no
+# folder for two Fashion-MNIST classes, their photos sure of a wrong label fell from 36.5% to 26.5% (built-in v1;
+# fine-tuned 30.5% to 6.0%) while the labelled classes' share sure fell 0.2 points (results/sort_unsorted.json, open_set).
 TYPICAL_Z = (2.0, 4.0)
 _TEMPERATURES = np.geomspace(0.002, 0.5, 48)  # softmax temperatures tried when fitting one on the labelled photos
 JOURNAL = "sort_journal.json"
@@ -59,9 +61,9 @@ class Suggestion:
     path: str
     image_id: int
     label: str  # the label folder's name
-    confidence: float  # 0..1: the model's probability that `label` is right
+    confidence: float  # 0..1: the probability that `label` is right, lowered for a photo untypical of it
     runner_up: str  # the next most likely label
-    runner_up_confidence: float
+    runner_up_confidence: float  # its confidence, the same way
 
 
 @dataclass(frozen=True)
@@ -121,16 +123,17 @@ def learn_labels(catalog: Catalog, runtime: ModelRuntime, root: str | Path, text
 
 
 def suggest(catalog: Catalog, runtime: ModelRuntime, labels: Labels) -> list[Suggestion]:
-    """A suggestion for every catalogued file outside the labelled root, the most confident first."""
+    """A suggestion for every catalogued file outside the labelled root, the most confident first (photos the
+    active model has not indexed yet get none, and exact copies of a photo already in a label folder neither)."""
     inside = catalog.image_ids_where(filter_conditions(labels.root))
     ids, vectors = _mapped(catalog, runtime, catalog.live_image_ids() - inside)
     if not len(ids):
         return []
-    probabilities = labels.confidences(vectors)  # (N, L)
-    top = np.argsort(-probabilities, axis=1)[:, :2]
+    confidences = labels.confidences(vectors)  # (N, L)
+    top = np.argsort(-confidences, axis=1)[:, :2]
     files = catalog.files_for_images(ids)
     out = [Suggestion(record.path, int(image_id), labels.names[first], float(p[first]), labels.names[second], float(p[second]))
-           for image_id, p, (first, second) in zip(ids, probabilities, top) for record in files.get(int(image_id), [])]
+           for image_id, p, (first, second) in zip(ids, confidences, top) for record in files.get(int(image_id), [])]
     return sorted(out, key=lambda s: (-s.confidence, s.path))
 
 

@@ -14,12 +14,16 @@ On dev, per model: the text weight (TEXT_WEIGHTS) with the best top-1 accuracy, 
 lowest of THRESHOLDS whose confident suggestions are right at least TARGET_PRECISION of the time.
 On test: top-1 accuracy, and at the dev threshold the accuracy of the confident suggestions and the share
 of photos they cover; "shipped": the same with sorting.TEXT_WEIGHT and sorting.DEFAULT_THRESHOLD.
+"open_set" (shipped settings): the labels without UNLABELLED_CLASSES, as if the user had no folder for
+them; the share of those classes' test photos still sure (wrongly: no label fits), and the other classes'
+accuracy and share sure, with the typicality factor and without it (softmax alone).
 Writes tests/benchmarks/results/sort_unsorted.json (or --out) and prints a table.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -43,6 +47,7 @@ from trainer.data.sources import FASHION_MNIST_CLASSES, read_fashion_mnist, writ
 RESULTS = ROOT / "tests" / "benchmarks" / "results" / "sort_unsorted.json"
 DEV_PER_CLASS, TEST_PER_CLASS = 50, 100
 TEXT_WEIGHTS = (0.0, 0.25, 0.5, 0.75)  # must hold sorting.TEXT_WEIGHT
+UNLABELLED_CLASSES = ("Sandal", "Bag")  # no folder for these in the open-set figures
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.3, 0.96, 0.05))
 TARGET_PRECISION = 0.9
 
@@ -93,6 +98,7 @@ def evaluate(library: Library, runtime: ModelRuntime, root: Path, truth: dict) -
             "dev_at_threshold": at(threshold, *dev), "dev_curve": [at(t, *dev) for t in THRESHOLDS],
             "test_top1_accuracy": round(float(test[1].mean()), 4), "test_at_dev_threshold": at(threshold, *test),
             "shipped": shipped(by_weight[sorting.TEXT_WEIGHT][1], truth),
+            "open_set": open_set(library, runtime, by_weight[sorting.TEXT_WEIGHT][0], truth),
             "seconds_to_learn_and_suggest": round(seconds, 2), "unsorted_photos": len(suggestions)}
 
 
@@ -101,6 +107,24 @@ def shipped(suggestions, truth) -> dict:
     confidence, right = scored(suggestions, truth, "test")
     return {"text_weight": sorting.TEXT_WEIGHT, "test_top1_accuracy": round(float(right.mean()), 4),
             "test": at(sorting.DEFAULT_THRESHOLD, confidence, right)}
+
+
+def open_set(library: Library, runtime: ModelRuntime, labels: sorting.Labels, truth: dict) -> dict:
+    """Test figures at the shipped settings with UNLABELLED_CLASSES' labels taken away, typicality on and off."""
+    keep = [i for i, name in enumerate(labels.names) if name not in UNLABELLED_CLASSES]
+    fewer = dataclasses.replace(labels, names=tuple(labels.names[i] for i in keep), prototypes=labels.prototypes[keep],
+                                member_cosines=labels.member_cosines[keep])
+    softmax_only = dataclasses.replace(fewer, member_cosines=np.array([[0.0, 1e9]] * len(keep)))  # z = 0: fully typical
+    out = {"unlabelled_classes": list(UNLABELLED_CLASSES)}
+    for name, variant in (("with_typicality", fewer), ("softmax_only", softmax_only)):
+        rows = [(s.confidence >= sorting.DEFAULT_THRESHOLD, truth[Path(s.path).name][1], s.label)
+                for s in sorting.suggest(library.catalog, runtime, variant) if truth[Path(s.path).name][0] == "test"]
+        outside = [sure for sure, label, _ in rows if label in UNLABELLED_CLASSES]
+        inside = [(sure, label == guess) for sure, label, guess in rows if label not in UNLABELLED_CLASSES]
+        out[name] = {"unlabelled_share_sure": round(float(np.mean(outside)), 4),
+                     "labelled_share_sure": round(float(np.mean([sure for sure, _ in inside])), 4),
+                     "labelled_accuracy_of_sure": round(float(np.mean([right for sure, right in inside if sure])), 4)}
+    return out
 
 
 def fine_tune(data: Path, base: Path, data_dir: Path) -> tuple[Path, float]:
