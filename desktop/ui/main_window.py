@@ -30,6 +30,7 @@ from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.window_library import LibraryMixin
 from desktop.ui.window_models import ModelMixin
 from desktop.ui.window_search import ANY_DATE, SearchMixin
+from desktop.ui.window_text import TextPassController
 from desktop.ui.workers import GeneratorWorker, run_in_pool
 from models.display import printable
 
@@ -73,6 +74,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
 
         self._build_widgets()
         self._build_actions()
+        self.text_pass = TextPassController(self)  # reading text in photos, after indexing (window_text)
         self._restore()
         self.refresh_library()
         self.search_now()
@@ -248,6 +250,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_settings()
+        self.text_pass.stop()
         if self.index_worker is not None and self.index_worker.is_running():
             self.index_worker.cancel()
             self.index_worker.wait()
