@@ -23,6 +23,7 @@ import csv
 import functools
 import importlib.util
 import json
+import logging
 import math
 import re
 import unicodedata
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+_log = logging.getLogger(__name__)
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 # A town's reach: the radius of a disc of its population at DENSITY, clamped. 2,000 people per km²
@@ -142,6 +145,18 @@ def _chord_to_km(chord: np.ndarray) -> np.ndarray:
 def place_of(latitude: float, longitude: float) -> Place | None:
     """The place of one GPS position; see `places_of`."""
     return places_of([(latitude, longitude)])[0]
+
+
+def place_at(gps) -> Place | None:
+    """The place of a photo's GPS position (a `GpsPosition`, or None: no place). The place data
+    missing or unreadable costs the photo its place, never its indexing: logged once a run."""
+    if gps is None:
+        return None
+    try:
+        return place_of(gps.latitude, gps.longitude)
+    except (OSError, ImportError, ValueError) as exc:
+        _log.warning("places cannot be told (%s); photos are indexed without them", exc)
+        return None
 
 
 def places_of(positions) -> list[Place | None]:

@@ -32,7 +32,10 @@ from desktop.core.catalog_connection import (  # noqa: F401 (catalog_path, set_a
     translates_sqlite_errors,
     write_folders_backup,
 )
+from desktop.core.catalog_details import PHOTO_DATE, PhotoDetails, place_columns, place_label
 from desktop.core.catalog_schema import FEATURE_DTYPE, FEATURES, INSTANCE_FEATURES
+from models.photo_gps import GpsPosition
+from models.places import Place
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class FileRecord:
     taken_at: str | None
     camera: str | None
     content_hash: str = ""
+    place: str | None = None  # where it was taken, "Porto, Portugal" (None: no GPS, or no place sure enough)
+    has_text: bool = False  # the text pass found printed text in it
 
     @property
     def date(self) -> str:
@@ -74,17 +79,22 @@ class NewImage:
     height: int
     taken_at: str | None
     camera: str | None
+    gps: GpsPosition | None = None
+    place: Place | None = None
 
 
-_RECORD_COLUMNS = "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera, i.content_hash "
+_RECORD_COLUMNS = (
+    "SELECT f.path, f.image_id, f.size, f.mtime_ns, i.width, i.height, i.taken_at, i.camera, i.content_hash, "
+    "i.city, i.country, EXISTS (SELECT 1 FROM image_text t WHERE t.image_id = i.id) "
+)
 
 
 def _record(row: tuple) -> FileRecord:
-    return FileRecord(from_db(row[0]), *row[1:])
+    return FileRecord(from_db(row[0]), *row[1:9], place_label(row[9], row[10]), bool(row[11]))
 
 
 @translates_sqlite_errors
-class Catalog(CatalogConnection):
+class Catalog(CatalogConnection, PhotoDetails):
     """The catalog's folders, files, images and their vectors; see the module docstring."""
 
     # --- folders ------------------------------------------------------------------------
@@ -177,8 +187,9 @@ class Catalog(CatalogConnection):
 
     def _upsert_image(self, item: NewImage) -> int:
         self._db.execute(
-            "INSERT OR IGNORE INTO images(content_hash, width, height, taken_at, camera) VALUES (?, ?, ?, ?, ?)",
-            (item.content_hash, item.width, item.height, item.taken_at, item.camera),
+            "INSERT OR IGNORE INTO images(content_hash, width, height, taken_at, camera, "
+            "latitude, longitude, country_code, country, region, city) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.content_hash, item.width, item.height, item.taken_at, item.camera, *place_columns(item.gps, item.place)),
         )
         return self._db.execute("SELECT id FROM images WHERE content_hash = ?", (item.content_hash,)).fetchone()[0]
 
@@ -280,32 +291,32 @@ class Catalog(CatalogConnection):
         """The newest photos by date taken (or modified): what the app shows before any query."""
         rows = self._db.execute(
             _RECORD_COLUMNS + "FROM files f JOIN images i ON i.id = f.image_id "
-            "ORDER BY COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch', 'localtime')) DESC LIMIT ?",
+            f"ORDER BY {PHOTO_DATE} DESC LIMIT ?",
             (limit,),
         )
         return [_record(row) for row in rows]
+
+    def files_where(self, conditions: list[tuple[str, list]], limit: int) -> list[FileRecord]:
+        """The newest files whose image meets every (SQL condition on `f` and `i`, its parameters)."""
+        where = " AND ".join(f"({sql})" for sql, _ in conditions) or "1"
+        rows = self._db.execute(
+            _RECORD_COLUMNS + f"FROM files f JOIN images i ON i.id = f.image_id WHERE {where} ORDER BY {PHOTO_DATE} DESC LIMIT ?",
+            [*(p for _, params in conditions for p in params), limit],
+        )
+        return [_record(row) for row in rows]
+
+    def image_ids_where(self, conditions: list[tuple[str, list]]) -> set[int]:
+        """Images with a file meeting every (SQL condition on `f` and `i`, its parameters)."""
+        where = " AND ".join(f"({sql})" for sql, _ in conditions) or "1"
+        sql = f"SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id WHERE {where}"
+        return {row[0] for row in self._db.execute(sql, [p for _, params in conditions for p in params])}
 
     def image_ids_matching(self, folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> set[int]:
         """Images with a file under `folder` (a subtree) taken within [date_from, date_to] (ISO dates).
 
         Photos without an EXIF date are dated by their file modification time.
         """
-        clauses, args = [], []
-        if folder:  # compared as bytes: names stored as TEXT and as BLOB alike
-            root = os.fsencode(str(Path(folder).resolve()))
-            prefix = root.rstrip(b"/\\") + b"/"
-            clauses.append("(CAST(f.path AS BLOB) = ? OR substr(CAST(f.path AS BLOB), 1, ?) = ?)")
-            args += [root, len(prefix), prefix]
-        date = "COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch', 'localtime'))"
-        if date_from:
-            clauses.append(f"{date} >= ?")
-            args.append(date_from)
-        if date_to:
-            clauses.append(f"substr({date}, 1, ?) <= ?")
-            args += [len(date_to), date_to]
-        where = " AND ".join(clauses) or "1"
-        sql = f"SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id WHERE {where}"
-        return {row[0] for row in self._db.execute(sql, args)}
+        return self.image_ids_where(filter_conditions(folder, date_from, date_to))
 
     def image_features(self, encoder_id: str, image_id: int, table: str = FEATURES) -> np.ndarray | None:
         """One image's stored features (or instance descriptor) (D,) float32, or None."""
@@ -319,6 +330,20 @@ class Catalog(CatalogConnection):
             (to_db(path),),
         ).fetchone()
         return _record(row) if row else None
+
+
+def filter_conditions(folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> list[tuple[str, list]]:
+    """The SQL conditions (on files `f`, images `i`) of a folder subtree and a date span (ISO dates, inclusive)."""
+    conditions: list[tuple[str, list]] = []
+    if folder:  # compared as bytes: names stored as TEXT and as BLOB alike
+        root = os.fsencode(str(Path(folder).resolve()))
+        prefix = root.rstrip(b"/\\") + b"/"
+        conditions.append(("CAST(f.path AS BLOB) = ? OR substr(CAST(f.path AS BLOB), 1, ?) = ?", [root, len(prefix), prefix]))
+    if date_from:
+        conditions.append((f"{PHOTO_DATE} >= ?", [date_from]))
+    if date_to:
+        conditions.append((f"substr({PHOTO_DATE}, 1, ?) <= ?", [len(date_to), date_to]))
+    return conditions
 
 
 def _vector_table(table: str) -> str:

@@ -76,8 +76,28 @@ CREATE TABLE instance_features (
 ) WITHOUT ROWID
 """
 
+# v4: where a photo was taken (EXIF GPS and the place it falls in, reverse geocoded offline) and the
+# text printed in it (the text pass's OCR), with an FTS5 index over that text. `text_read_with` NULL:
+# the text pass has not read the image yet; image_text holds a row only for images with text.
+_SCHEMA_V4 = """
+ALTER TABLE images ADD COLUMN latitude REAL;
+ALTER TABLE images ADD COLUMN longitude REAL;
+ALTER TABLE images ADD COLUMN country_code TEXT;
+ALTER TABLE images ADD COLUMN country TEXT;
+ALTER TABLE images ADD COLUMN region TEXT;
+ALTER TABLE images ADD COLUMN city TEXT;
+ALTER TABLE images ADD COLUMN text_read_with TEXT;
+CREATE INDEX images_by_place ON images(country_code, city);
+CREATE INDEX images_text_unread ON images(id) WHERE text_read_with IS NULL;
+CREATE TABLE image_text (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    lines TEXT NOT NULL     -- JSON [[text, score, [[x, y] x 4]], ...], the box corners as fractions of the image
+);
+CREATE VIRTUAL TABLE image_text_fts USING fts5(text, tokenize='unicode61 remove_diacritics 2')
+"""
+
 # MIGRATIONS[n] upgrades a catalog at version n (SQLite's user_version) to n + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)  # what this picsift writes; a newer catalog is refused, not downgraded
 
 

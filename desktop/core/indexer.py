@@ -28,6 +28,7 @@ from desktop.core.thumbnails import ThumbnailCache
 from desktop.core.vector_index import VectorIndex
 from models.errors import ImageError, PicsiftError
 from models.photo_reader import read_photo
+from models.places import place_at
 from models.preprocess import preprocess
 from models.runtime import ModelRuntime
 
@@ -191,7 +192,7 @@ class Indexer:
                 result.pixels = preprocess(photo.image, self._spec)
                 result.item = NewImage(
                     found.path, folder_id, len(data), found.mtime_ns, result.content_hash,
-                    photo.width, photo.height, photo.taken_at, photo.camera,
+                    photo.width, photo.height, photo.taken_at, photo.camera, photo.gps, place_at(photo.gps),
                 )
                 self._put_thumbnail(result.content_hash, photo)
         except ImageError as exc:

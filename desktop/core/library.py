@@ -7,6 +7,7 @@ import threading
 from desktop.core.catalog import Catalog
 from desktop.core.indexer import Indexer
 from desktop.core.search import Searcher
+from desktop.core.text_pass import TextPass
 from desktop.core.thumbnails import ThumbnailCache
 from desktop.core.vector_index import VectorIndex
 from models import registry
@@ -73,6 +74,10 @@ class Library:
 
     def indexer(self, **options) -> Indexer:
         return Indexer(self.catalog, self.runtime, self.vector_index, self.thumbnails, **options)
+
+    def text_pass(self) -> TextPass:
+        """The second pass that reads the text printed in photos (OCR), on this library's catalog."""
+        return TextPass(self.catalog)
 
     def searcher(self) -> Searcher:
         return Searcher(self.catalog, self.runtime, self.vector_index)

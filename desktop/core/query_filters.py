@@ -137,6 +137,14 @@ class ParsedQuery:
         return {"semantic": self.semantic_text, "filters": [{"kind": c.kind, "label": c.label, "value": c.value} for c in self.chips]}
 
 
+def place_filter(country_code: str, city: str | None = None) -> PlaceFilter:
+    """The filter of a place picked from the library's list (Catalog.place_counts): a country, or a
+    city in it (its area, as when the city is typed); a city the gazetteer does not know is its country."""
+    if city and (found := place_names.lookup(city, country_code=country_code)) is not None:
+        return PlaceFilter(found)
+    return PlaceFilter(PlaceName("country", country_code, country_code, None, None, None, None, 0))
+
+
 def parse_query(text: str, today: date) -> ParsedQuery:
     """Split `text` into place and date filters and the semantic rest (see the module docstring)."""
     tokens = _TOKEN.findall(text)

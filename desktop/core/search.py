@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from desktop.core.calibration import IMAGE, TEXT, Calibration, calibration_for, combine
-from desktop.core.catalog import INSTANCE_FEATURES, Catalog, FileRecord
+from desktop.core.catalog import INSTANCE_FEATURES, Catalog, FileRecord, filter_conditions
+from desktop.core.catalog_details import PHOTO_DATE
+from desktop.core.query_filters import DateFilter, PlaceFilter
+from desktop.core.text_match import fts_query, quoted_parts
 from desktop.core.vector_index import VectorIndex
 from models.errors import PicsiftError
 from models.preprocess import load_and_preprocess
@@ -31,6 +34,11 @@ RERANK_POOL = 100
 # Of the instance cosine in the blended score, the rest semantic: 0.6..0.9 tie for the best dev R@1
 # (0.967 on the full library, semantic alone 0.937) and keep the scene's other photos next (scene recall@10 0.959).
 INSTANCE_WEIGHT = 0.9
+# A photo whose printed text has every word of a query's text ranks before those that only look like
+# it, and shows at least this relevance (a match: the words are there, whatever the picture).
+PRINTED_RELEVANCE = 0.75
+PRINTED_MATCHES_MAX = 1000  # photos with the words printed that are looked at, best FTS5 rank first
+HAS_TEXT = "EXISTS (SELECT 1 FROM image_text t WHERE t.image_id = i.id)"
 
 
 @dataclass(frozen=True)
@@ -43,10 +51,25 @@ class Query:
     folder: str | None = None  # only files under this folder
     date_from: str | None = None  # ISO date or datetime, inclusive
     date_to: str | None = None  # ISO date or datetime, inclusive (a date covers the whole day)
+    places: tuple[PlaceFilter, ...] = ()  # taken in any of these places (query_filters.parse_query finds them)
+    dates: DateFilter | None = None  # taken within these dates ("July 2019", "last summer", "in December")
+    has_text: bool = False  # only photos with printed text found in them
 
     @property
     def filtered(self) -> bool:
-        return bool(self.folder or self.date_from or self.date_to)
+        return bool(self.folder or self.date_from or self.date_to or self.places or self.dates or self.has_text)
+
+    def conditions(self) -> list[tuple[str, list]]:
+        """The filters as SQL conditions on the catalog's files `f` and images `i`."""
+        conditions = filter_conditions(self.folder, self.date_from, self.date_to)
+        if self.places:
+            parts = [p.sql("i.country_code", "i.region", "i.latitude", "i.longitude") for p in self.places]
+            conditions.append((" OR ".join(f"({sql})" for sql, _ in parts), [v for _, params in parts for v in params]))
+        if self.dates:
+            conditions.append(self.dates.sql(PHOTO_DATE))
+        if self.has_text:
+            conditions.append((HAS_TEXT, []))
+        return conditions
 
 
 @dataclass(frozen=True)
@@ -148,18 +171,27 @@ class Searcher:
 
     def search(self, query: Query, exclude_images: set[int] = frozenset()) -> list[SearchResult]:
         """The query's best `k` files, best first."""
-        allowed = self.catalog.image_ids_matching(query.folder, query.date_from, query.date_to) if query.filtered else None
+        allowed = self.catalog.image_ids_where(query.conditions()) if query.filtered else None
         if allowed is not None and not allowed:
             return []
+        if not query.texts and not query.images and query.filtered:
+            return [SearchResult(r.path, 1.0, r.image_id, r, 1.0, True) for r in self.catalog.files_where(query.conditions(), query.k)]
         parts = self.query_parts(query)
         norm = _weighted_norm(parts)  # refuses parts that cancel out before any search
+        allowed, printed = self._printed(query, allowed)
+        if allowed is not None and not allowed:
+            return []
         instance = self._instance_query(query)
         wanted = query.k + len(exclude_images)
-        ids, raw = self._part_scores(parts, wanted if instance is None else max(wanted, RERANK_POOL), allowed)  # (N,), (P, N)
+        ids, raw = self._part_scores(parts, wanted if instance is None else max(wanted, RERANK_POOL), allowed, printed)  # (N,), (P, N)
         weights = np.array([p.weight for p in parts])
         relevance, matched = combine(np.stack([self.calibration.scale(p.kind).relevance(r) for p, r in zip(parts, raw)]), weights)
         cosine = weights @ raw / norm  # the photo's cosine to the normalised weighted sum of the parts
-        order = np.argsort(-relevance, kind="stable") if instance is None else self._instance_rerank(instance, ids, cosine)
+        in_print = np.isin(ids, np.fromiter(printed, np.int64, len(printed)))
+        relevance = np.where(in_print, np.maximum(relevance, PRINTED_RELEVANCE), relevance)
+        matched = matched | in_print
+        order = (np.lexsort((-relevance, ~in_print)) if instance is None
+                 else self._instance_rerank(instance, ids, cosine))
         files = self.catalog.files_for_images(ids[order])
         results: list[SearchResult] = []
         for i in order:
@@ -171,15 +203,32 @@ class Searcher:
                     results.append(SearchResult(record.path, float(cosine[i]), image_id, record, float(relevance[i]), bool(matched[i])))
         return results[: query.k]
 
-    def _part_scores(self, parts: list[QueryPart], wanted: int, allowed) -> tuple[np.ndarray, np.ndarray]:
+    def _printed(self, query: Query, allowed: set[int] | None) -> tuple[set[int] | None, set[int]]:
+        """(the allowed images, narrowed to those with the query's quoted text printed when it quotes
+        any; the allowed images with every word of a positive text part printed)."""
+        printed: set[int] = set()
+        for text, weight in query.texts:
+            match = fts_query(text) if weight > 0 else None
+            if match is None:
+                continue
+            found = set(self.catalog.text_matches(match, PRINTED_MATCHES_MAX))
+            if quoted_parts(text):
+                quoted = set(self.catalog.text_matches(fts_query(" ".join(f'"{q}"' for q in quoted_parts(text)))))
+                allowed = quoted if allowed is None else allowed & quoted
+            printed |= found
+        return allowed, printed if allowed is None else printed & allowed
+
+    def _part_scores(self, parts: list[QueryPart], wanted: int, allowed, printed: set[int] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
         """Candidate image ids (N,) and each part's raw cosine on them (P, N).
 
         One part: its best `wanted`. Several: the union of each positive part's best `wanted`, every
-        part then scored exactly on that union (a filtered search over the candidates)."""
-        if len(parts) == 1:
+        part then scored exactly on that union (a filtered search over the candidates). Images with
+        the query's words printed are candidates too."""
+        if len(parts) == 1 and not printed:
             ids, scores = self.vector_index.search(parts[0].vector, wanted, allowed_ids=allowed)
             return ids, scores[None]
         found = [self.vector_index.search(p.vector, wanted, allowed_ids=allowed)[0] for p in parts if p.weight > 0]
+        found.append(np.fromiter(printed, np.int64, len(printed)))
         candidates = np.unique(np.concatenate(found)).astype(np.int64)
         if not len(candidates):
             return candidates, np.zeros((len(parts), 0), np.float32)

@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from desktop.core.catalog import Catalog
-from desktop.core.ocr import TextReader
+from desktop.core.ocr import READ_MIN_SIDE, TextReader
 from models.errors import ImageError, TextReaderMissingError, TextReadingError
+from models.photo_reader import read_photo_file
+from models.places import place_at
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +75,18 @@ class TextPass:
         yield _timed(progress, started).snapshot()
 
     def _read(self, image_id: int, path: str, progress: TextProgress) -> None:
+        """Read one photo's text, and its GPS position for a place not known yet, then commit both."""
+        gps, lines = None, []
         try:
-            lines = self.reader.read_file(path)
+            photo = read_photo_file(path, READ_MIN_SIDE)
+            gps = photo.gps
+            lines = self.reader.read(photo.image, source=path)
         except TextReaderMissingError:
             raise
         except (ImageError, TextReadingError, OSError) as exc:  # this photo only: the pass goes on
             log.info("text not read: %s", exc)
             progress.failed += 1
-            lines = []
-        self.catalog.put_text(image_id, lines, READ_WITH)
+        self.catalog.put_text(image_id, lines, READ_WITH, gps, place_at(gps))
         progress.with_text += bool(lines)
 
 

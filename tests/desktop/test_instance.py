@@ -110,7 +110,7 @@ def test_a_version_2_catalog_migrates_to_3_keeping_its_rows(tmp_path):
         catalog_id = db.execute("SELECT value FROM meta").fetchone()[0]
     db.close()
     with Catalog(path) as migrated:
-        assert migrated._version() == 3 == catalog_module.SCHEMA_VERSION
+        assert migrated._version() == catalog_module.SCHEMA_VERSION
         assert migrated.catalog_id == catalog_id and migrated.file_by_path("/photos/a.jpg").image_id == 7
         np.testing.assert_array_equal(migrated.image_features("enc", 7), np.ones(4))
         assert migrated.image_features("enc", 7, INSTANCE_FEATURES) is None
