@@ -88,6 +88,7 @@ class LibraryMixin:
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
+        self.text_pass.stop()  # it writes to the catalog being set aside; indexing the new one starts it again
         self._on_engine(self._set_catalog_aside, self._catalog_set_aside)
 
     def _set_catalog_aside(self) -> tuple[Path, Library]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PIL import ExifTags, Image
 from PySide6.QtGui import QGuiApplication
 
 from desktop.core import ocr
@@ -15,6 +16,8 @@ from models.runtime import ModelRuntime
 from text_photos import sign_photo, words_of
 
 WAIT_MS = 60_000  # generous for a loaded machine; tests return as soon as the signal arrives
+GPS = ExifTags.GPS
+PORTO = {GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (41.0, 8.0, 26.4), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (8.0, 36.0, 48.0)}
 SIGNS = {"harbour": ("grass", "HARBOUR VIEW"), "open": ("gravel", "OPEN DAILY"), "exit": ("brick", "PARKING EXIT")}
 
 
@@ -23,11 +26,14 @@ def runtime(builtin_bundle):
     return ModelRuntime(builtin_bundle, device="cpu")
 
 
-def _write_signs(folder, names) -> None:
+def _write_signs(folder, names, gps: dict | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    if gps:
+        exif[ExifTags.IFD.GPSInfo] = gps
     for name in names:
         base, words = SIGNS[name]
-        sign_photo(base, words, "DejaVuSans.ttf", 40).save(folder / f"{name}.jpg", quality=92)
+        sign_photo(base, words, "DejaVuSans.ttf", 40).save(folder / f"{name}.jpg", quality=92, exif=exif.tobytes())
 
 
 def _indexed_library(runtime, folder) -> None:
@@ -51,9 +57,9 @@ def _select(qtbot, window: MainWindow, name: str) -> None:
     qtbot.waitUntil(lambda: not window._relays, timeout=WAIT_MS)  # the preview's text has come back
 
 
-def test_after_indexing_the_text_pass_reads_a_sign_with_progress_and_the_preview_shows_and_copies_it(qtbot, runtime, tmp_path):
+def test_after_indexing_the_text_pass_reads_a_sign_with_progress_and_the_preview_shows_it_copies_it_and_its_place(qtbot, runtime, tmp_path):
     folder = tmp_path / "photos"
-    _write_signs(folder, ["harbour"])
+    _write_signs(folder, ["harbour"], gps=PORTO)
     write_photos(folder, names=("rocket",))
     window = _window(qtbot, runtime)
     with qtbot.waitSignal(window.indexingFinished, timeout=WAIT_MS):
@@ -74,10 +80,12 @@ def test_after_indexing_the_text_pass_reads_a_sign_with_progress_and_the_preview
     assert {"HARBOUR", "VIEW"} <= words_of(preview.text_box.toPlainText())
     preview.copy_text_button.click()
     assert QGuiApplication.clipboard().text() == preview.text_box.toPlainText()
+    assert preview.place.text() == "Porto, Portugal" and preview.place.isVisibleTo(preview)
 
     _select(qtbot, window, "rocket.jpg")
     assert not preview.text_box.isVisibleTo(preview) and not preview.copy_text_button.isVisibleTo(preview)
     assert not preview.text_status.isVisibleTo(preview)
+    assert not preview.place.isVisibleTo(preview)
 
 
 def test_cancel_stops_the_text_pass_keeps_what_was_read_and_the_next_indexing_run_reads_the_rest(qtbot, runtime, tmp_path):
@@ -104,6 +112,8 @@ def test_cancel_stops_the_text_pass_keeps_what_was_read_and_the_next_indexing_ru
         window.start_indexing(None)
     assert resumed.args[0].phase == "done" and resumed.args[0].total == 3 - cancelled.done
     assert catalog.count_text_unread() == 0
+    qtbot.waitUntil(lambda: window.preview.text_box.isVisibleTo(window.preview), timeout=WAIT_MS)  # the photo shown, read now
+    assert not window.preview.text_status.isVisibleTo(window.preview)
 
 
 def test_starting_indexing_stops_the_text_pass_first_and_it_goes_on_after(qtbot, runtime, tmp_path):
