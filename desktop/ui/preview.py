@@ -17,6 +17,7 @@ from models.photo_reader import read_photo_file
 
 PREVIEW_SIDE = 1024  # decode for the preview at about this size (JPEG draft keeps it fast)
 TEXT_BOX_LINES = 5  # the recognised text's box shows this many lines; more scroll
+SAME_ROW = 0.5  # a line within this many line heights of another's row (followed along its slant) reads on that row
 
 
 class PreviewPane(QWidget):
@@ -111,7 +112,7 @@ class PreviewPane(QWidget):
         """The text found in photo `image_id` (TextLines, top to bottom), or `read` False when the text pass
         has not reached it yet. An answer for a photo no longer shown is dropped."""
         if self._row is not None and self._row.record.image_id == image_id:
-            self._show_text_state("\n".join(line.text for line in lines) if read else None, waiting=not read)
+            self._show_text_state(reading_text(lines) if read else None, waiting=not read)
 
     def ask_text_again(self) -> None:
         """The text pass moved on: if the photo shown was waiting for it, ask for its text again."""
@@ -167,6 +168,31 @@ class PreviewPane(QWidget):
 
     def copy_text(self) -> None:
         QGuiApplication.clipboard().setText(self.text_box.toPlainText())
+
+
+def reading_text(lines: list) -> str:
+    """TextLines as a person reads them: lines side by side on one row (a receipt's item and its price,
+    even when it was snapped a little turned), left to right; the rows top to bottom."""
+    rows: list[list] = []
+    for line in sorted(lines, key=lambda line: _middle(line)[1]):
+        row = next((row for row in rows if _same_row(row[0], line)), None)
+        if row is None:
+            rows.append([line])
+        else:
+            row.append(line)
+    return "\n".join(" ".join(line.text for line in sorted(row, key=lambda line: _middle(line)[0])) for row in rows)
+
+
+def _middle(line) -> tuple[float, float]:
+    return sum(x for x, _ in line.box) / 4, sum(y for _, y in line.box) / 4
+
+
+def _same_row(first, line) -> bool:
+    """Whether `line`'s middle lies on `first`'s row: its top edge's slant carried over to `line`."""
+    (left, top), (right, right_top), _, (_, bottom) = first.box
+    slant = (right_top - top) / (right - left) if right > left else 0.0
+    (x, y), (line_x, line_y) = _middle(first), _middle(line)
+    return abs(y + slant * (line_x - x) - line_y) < SAME_ROW * max(bottom - top, 1e-6)
 
 
 def _text_box() -> QPlainTextEdit:

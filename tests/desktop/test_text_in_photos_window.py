@@ -9,8 +9,10 @@ from PySide6.QtGui import QGuiApplication
 from desktop.core import ocr
 from desktop.core.catalog import Catalog
 from desktop.core.library import Library
+from desktop.core.ocr import TextLine
 from desktop.core.settings import Settings
 from desktop.ui.main_window import MainWindow
+from desktop.ui.preview import reading_text
 from engine_fixtures import index_all, write_photos
 from models.runtime import ModelRuntime
 from text_photos import sign_photo, words_of
@@ -142,3 +144,17 @@ def test_a_text_reader_missing_from_the_install_shows_one_line_and_no_traceback(
     assert "PP-OCRv6_rec_gone.onnx" in shown.args[0] and "\n" not in shown.args[0] and "Traceback" not in shown.args[0]
     qtbot.waitUntil(lambda: not window.text_pass.is_running(), timeout=WAIT_MS)
     assert not window.text_pass.cancel_button.isVisibleTo(window)
+
+
+def _line(text: str, left: float, top: float, width: float, slant: float = 0.0, height: float = 0.04) -> TextLine:
+    right_top = top + slant * width
+    return TextLine(text, 0.9, ((left, top), (left + width, right_top), (left + width, right_top + height), (left, top + height)))
+
+
+def test_the_preview_reads_a_turned_receipts_items_and_prices_on_one_row_each():
+    slant = -0.07  # the receipt turned 4 degrees: each price sits higher than its item, by more than half a line
+    lines = [_line("1.20", 0.6, 0.30 + 0.5 * slant, 0.1, slant), _line("MILK", 0.1, 0.30, 0.1, slant),
+             _line("2.10", 0.6, 0.36 + 0.5 * slant, 0.1, slant), _line("BREAD", 0.1, 0.36, 0.12, slant),
+             _line("CORNER SHOP", 0.1, 0.2, 0.3, slant)]
+    assert reading_text(lines) == "CORNER SHOP\nMILK 1.20\nBREAD 2.10"
+    assert reading_text([_line("EXIT", 0.4, 0.5, 0.2)]) == "EXIT" and reading_text([]) == ""
