@@ -250,10 +250,10 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_settings()
-        self.text_pass.stop()
         if self.index_worker is not None and self.index_worker.is_running():
             self.index_worker.cancel()
             self.index_worker.wait()
+        self.text_pass.stop()  # after indexing's cancel: its photo in flight may take a second or two
         self.loader.forget()
         self.engine_pool.waitForDone()
         self.loader.wait()

@@ -105,8 +105,6 @@ class TextPassController(QObject):
             if progress.total:
                 self.label.setText(f"Text in photos: {progress.done:,} read, {progress.with_text:,} with text")
                 self.label.show()
-        if progress is not None and progress.with_text:
-            self._window.search_now()  # the text found is searchable now
         self.finished.emit(progress)
         self._window.preview.ask_text_again()  # the photo shown may just have been read
         self._start_if_free()  # a run cancelled for indexing that has ended meanwhile starts again
