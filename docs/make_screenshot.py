@@ -29,16 +29,19 @@ WINDOW_SIZE = (1280, 800)
 WAIT_S = 60.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--query", default="a cup of coffee")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+def main(description: str = __doc__, query: str = "a cup of coffee", out: Path = ROOT / "docs" / "screenshot.png",
+         write=None) -> None:
+    """The command line of this script, and of the others that take a screenshot of the window the same way
+    over demo photos that `write(folder)` writes (default: the demo library)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--query", default=query)
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--bundle", type=Path, default=None, help="built-in bundle folder (default: the installed one)")
     args = parser.parse_args()
     bundle = args.bundle or builtin_bundle()
     shutil.rmtree(SCRATCH, ignore_errors=True)
     try:
-        photos = index_demo_library(bundle)
+        photos = index_demo_library(bundle, write)
         take(photos, args.query, args.out)
     finally:
         shutil.rmtree(SCRATCH, ignore_errors=True)
@@ -58,8 +61,9 @@ def builtin_bundle() -> Path:
         return build_default_bundle()
 
 
-def index_demo_library(bundle: Path) -> Path:
-    """A scratch data dir with the bundle linked in and the demo photos indexed; returns the photo folder."""
+def index_demo_library(bundle: Path, write=None) -> Path:
+    """A scratch data dir with the bundle linked in and the demo photos (written by `write(folder)`, default
+    write_demo_library) indexed; returns the photo folder."""
     os.environ["PICSIFT_DATA_DIR"] = str(SCRATCH / "data")
     from desktop.core.demo_library import write_demo_library
     from desktop.core.library import Library
@@ -67,7 +71,7 @@ def index_demo_library(bundle: Path) -> Path:
 
     (paths.models_dir() / registry.DEFAULT_BUNDLE).symlink_to(bundle.resolve(), target_is_directory=True)
     photos = SCRATCH / "Pictures"
-    write_demo_library(photos)
+    (write or write_demo_library)(photos)
     library = Library(device="cpu")
     library.catalog.add_folder(photos)
     for _ in library.indexer().run():

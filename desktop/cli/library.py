@@ -7,6 +7,8 @@ import json
 import os
 import sys
 import threading
+from dataclasses import asdict
+from datetime import date
 
 from tqdm import tqdm
 
@@ -29,6 +31,30 @@ def _index(args: argparse.Namespace) -> None:
     library = _library()
     folder_ids = [library.catalog.add_folder(_existing_folder(p)) for p in args.paths] or None
     run_index(library, folder_ids)
+    if not args.no_text:
+        run_text_pass(library)
+
+
+def run_text_pass(library) -> None:
+    """Read the text printed in the photos not read yet, with a tqdm bar; Ctrl+C stops after the photo in hand."""
+    cancel = threading.Event()
+    bar = tqdm(total=0, unit="photo", desc="reading text", file=sys.stderr, dynamic_ncols=True)
+    progress = None
+    try:
+        for progress in library.text_pass().run(cancel):
+            bar.total, bar.n = progress.total, progress.done
+            bar.set_postfix(with_text=progress.with_text, refresh=False)
+            bar.refresh()
+    except BaseException as exc:
+        bar.leave = False
+        if isinstance(exc, KeyboardInterrupt):
+            cancel.set()
+        raise
+    finally:
+        bar.close()
+    if progress is not None and progress.total:
+        print(f"text {progress.phase}: {progress.done} photos read, text found in {progress.with_text}, "
+              f"{progress.failed} could not be read")
 
 
 def run_index(library, folder_ids: list[int] | None) -> None:
@@ -73,21 +99,49 @@ def _existing_folder(path: str) -> str:
 
 
 def _query(args: argparse.Namespace):
+    """The Query of the arguments, and the filters found in the texts (places, dates) as chips."""
+    from desktop.core.query_filters import parse_query
     from desktop.core.search import Query
 
-    texts = [(t, 1.0) for t in args.text] + [(t, -args.negative_weight) for t in args.not_text]
+    parsed = [parse_query(t, date.today()) for t in args.text]
+    texts = [(p.semantic_text, 1.0) for p in parsed if p.semantic_text] + [(t, -args.negative_weight) for t in args.not_text]
     images = [(p, args.image_weight) for p in args.image] + [(p, -args.negative_weight) for p in args.not_image]
-    return Query(tuple(texts), tuple(images), k=args.k, folder=args.folder, date_from=args.date_from, date_to=args.date_to)
+    chosen = [_place(name) for name in args.place]
+    places = tuple(f for p in parsed for f in p.place_filters) + tuple(chosen)
+    dates = next((p.date_filter for p in parsed if p.date_filter), None)
+    filters = [asdict(c) for p in parsed for c in p.chips] + [{"kind": "place", "label": f.place.label, "value": name}
+                                                              for f, name in zip(chosen, args.place)]
+    query = Query(tuple(texts), tuple(images), k=args.k, folder=args.folder, date_from=args.date_from, date_to=args.date_to,
+                  places=places, dates=dates, has_text=args.has_text)
+    return query, filters
 
 
-def _search(args: argparse.Namespace) -> None:
+def _place(name: str):
+    """--place NAME as a filter (a country, region or city, as typed in a query)."""
+    from desktop.core.query_filters import PlaceFilter
+    from models import place_names
+
+    found = place_names.lookup(name)
+    if found is None:
+        raise PicsiftError(f"--place {name}: no country, region or city of that name is known")
+    return PlaceFilter(found)
+
+
+def _search(args: argparse.Namespace) -> int:
+    from desktop.cli import collection
+
     library = _library()
-    _print_results(library.searcher().search(_query(args)), args)
+    query, filters = _query(args)
+    query = collection.within(query, args, library.catalog)
+    if not query.texts and not query.images and not query.filtered:
+        raise PicsiftError("the query is only words that describe any photo; say what to look for")
+    return collection.act_on(_print_results(library.searcher().search(query), args, filters), args, library.catalog)
 
 
 def _similar(args: argparse.Namespace) -> None:
     library = _library()
-    filters = {"folder": args.folder, "date_from": args.date_from, "date_to": args.date_to}
+    filters = {"folder": args.folder, "date_from": args.date_from, "date_to": args.date_to,
+               "places": tuple(_place(name) for name in args.place), "has_text": args.has_text}
     _print_results(library.searcher().similar(args.path, args.k, **filters), args)
 
 
@@ -105,21 +159,28 @@ def print_json(value) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=True))
 
 
-def _print_results(results: list, args: argparse.Namespace) -> None:
-    """Relevance and path per line (or JSON); weak matches left out unless --all, their count on stderr."""
+def _print_results(results: list, args: argparse.Namespace, filters: list[dict] = ()) -> list:
+    """Relevance and path per line (or JSON); weak matches left out unless --all, their count on stderr;
+    the filters read from the query's words first ("filter: place Portugal"). Returns the results shown."""
     from desktop.core.search import matches
 
     shown, hidden = (results, 0) if args.all else matches(results)
     if args.json:
-        print_json([r.to_dict() for r in shown])
+        print_json({"filters": list(filters), "results": [r.to_dict() for r in shown]})
+        return shown
+    for chip in filters:
+        print(f"filter: {chip['kind']} {printable(chip['label'])}", file=sys.stderr)
+    if not results and (filters or getattr(args, "place", None) or getattr(args, "has_text", False) or getattr(args, "collection", None)):
+        print("no photo matches these filters")
     elif not results:
         print("no results; is the library indexed? (`picsift index FOLDER`)")
     elif not shown:
         print("no photo matches this query")
-    for result in [] if args.json else shown:
+    for result in shown:
         print(f"{fixed(result.relevance, 2):>5}  {printable_path(result.path)}")
     if hidden:
         print(f"{plural(hidden, 'weak match', 'weak matches')} hidden (--all shows them)", file=sys.stderr)
+    return shown
 
 
 def _duplicates(args: argparse.Namespace) -> None:
@@ -154,10 +215,13 @@ def _status(args: argparse.Namespace) -> None:
         for fid, path in catalog.folders()
     ]
     errors = [{"path": p, "reason": r} for p, r in catalog.errors()]
+    text = {"unread": catalog.count_text_unread(), "with_text": catalog.count_with_text()}
     if args.json:
-        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors})
+        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors, "text": text})
         return
     print(f"{plural(catalog.count_files(), 'photo')} indexed in {plural(len(folders), 'folder')}")
+    print(f"text in photos: found in {plural(text['with_text'], 'photo')}"
+          + (f", {text['unread']} still to read (`picsift index` reads them)" if text["unread"] else ", every photo read"))
     for folder in folders:
         state = "online" if folder["online"] else "OFFLINE"
         counts = f"{plural(folder['files'], 'photo')}, {folder['unreadable']} unreadable"
@@ -189,7 +253,8 @@ def _folders(args: argparse.Namespace) -> None:
 def _add_query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", type=positive_int, default=20, help="number of results (default 20)")
     parser.add_argument("--json", action="store_true",
-                        help="print a JSON list of {path, relevance (0..1), matched, score (raw cosine), ...}, best first")
+                        help="print JSON {filters: [{kind, label, value}], results: [{path, relevance (0..1), matched, "
+                             "score (raw cosine), place, has_text, ...}]}, best first")
     parser.add_argument("--all", action="store_true",
                         help="also show weak matches (relevance under 0.5, hidden by default as no match)")
     parser.add_argument("--folder", help="only photos under this folder (inside a library folder)")
@@ -197,6 +262,10 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
                         help="only photos taken on or after this date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM)")
     parser.add_argument("--to", dest="date_to", type=iso_date,
                         help="only photos taken on or before this date (YYYY-MM-DD: the whole day)")
+    parser.add_argument("--place", action="append", default=[],
+                        help="only photos taken in this country, region or city (repeatable: any of them); "
+                             "a place in the query's words works too: \"beach in Portugal\"")
+    parser.add_argument("--has-text", action="store_true", help="only photos with text printed in them")
     parser.set_defaults(check=lambda args: _check(parser, args))
 
 
@@ -222,8 +291,13 @@ def _repair(args: argparse.Namespace) -> None:
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
+    from desktop.cli import collection
+
     index = commands.add_parser("index", help="add folders to the library and index them (incremental)")
     index.add_argument("paths", nargs="*", help="folders to add; none: re-index every library folder")
+    index.add_argument("--no-text", action="store_true",
+                       help="skip reading the text printed in photos (OCR, about a second a photo with text; "
+                            "the next `picsift index` reads what is left)")
     index.set_defaults(run=_index)
 
     search = commands.add_parser("search", help="search by text, image, or both")
@@ -234,6 +308,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--image-weight", type=finite_float, default=1.0, help="weight of each --image against the text (1.0)")
     search.add_argument("--negative-weight", type=finite_float, default=0.5, help="weight of each --not/--not-image (0.5)")
     _add_query_options(search)
+    collection.add_search_options(search)
     search.set_defaults(run=_search)
 
     similar = commands.add_parser("similar", help="photos like the given one")

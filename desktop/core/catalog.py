@@ -32,6 +32,7 @@ from desktop.core.catalog_connection import (  # noqa: F401 (catalog_path, set_a
     translates_sqlite_errors,
     write_folders_backup,
 )
+from desktop.core.catalog_collections import PhotoCollections
 from desktop.core.catalog_details import PHOTO_DATE, PhotoDetails, place_columns, place_label
 from desktop.core.catalog_schema import FEATURE_DTYPE, FEATURES, INSTANCE_FEATURES
 from models.photo_gps import GpsPosition
@@ -94,7 +95,7 @@ def _record(row: tuple) -> FileRecord:
 
 
 @translates_sqlite_errors
-class Catalog(CatalogConnection, PhotoDetails):
+class Catalog(CatalogConnection, PhotoDetails, PhotoCollections):
     """The catalog's folders, files, images and their vectors; see the module docstring."""
 
     # --- folders ------------------------------------------------------------------------

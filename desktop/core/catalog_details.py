@@ -71,6 +71,12 @@ class PhotoDetails:
             "SELECT COUNT(*) FROM images i WHERE i.text_read_with IS NULL AND EXISTS (SELECT 1 FROM files f WHERE f.image_id = i.id)"
         ).fetchone()[0]
 
+    def count_with_text(self) -> int:
+        """Catalogued images in which the text pass found printed text."""
+        return self._db.execute(
+            "SELECT COUNT(*) FROM image_text t WHERE EXISTS (SELECT 1 FROM files f WHERE f.image_id = t.image_id)"
+        ).fetchone()[0]
+
     def put_text(self, image_id: int, lines: list[TextLine], read_with: str,
                  gps: GpsPosition | None = None, place: Place | None = None) -> None:
         """Store what the text pass read of an image, in one transaction; `gps`/`place` fill in a place

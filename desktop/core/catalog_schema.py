@@ -96,8 +96,27 @@ CREATE TABLE image_text (
 CREATE VIRTUAL TABLE image_text_fts USING fts5(text, tokenize='unicode61 remove_diacritics 2')
 """
 
+# v5: collections (albums): a named selection of photos, or a saved query (its JSON) with the results it
+# had when saved. Items are images (content identity), not paths, so a photo stays in its collections
+# when it is renamed or moved (its file row then points at the same image).
+_SCHEMA_V5 = """
+CREATE TABLE collections (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at REAL NOT NULL,
+    query TEXT              -- JSON of the saved query, NULL for a hand-picked selection
+);
+CREATE TABLE collection_items (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (collection_id, image_id)
+) WITHOUT ROWID;
+CREATE INDEX collection_items_by_image ON collection_items(image_id)
+"""
+
 # MIGRATIONS[n] upgrades a catalog at version n (SQLite's user_version) to n + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
 SCHEMA_VERSION = len(MIGRATIONS)  # what this picsift writes; a newer catalog is refused, not downgraded
 
 

@@ -278,9 +278,12 @@ class Indexer:
 
     @staticmethod
     def _timed(progress: IndexProgress, started: float) -> IndexProgress:
-        elapsed = max(time.monotonic() - started, 1e-6)
-        progress.images_per_s = progress.done / elapsed
-        remaining = progress.total - progress.done
-        progress.eta_s = remaining / progress.images_per_s if progress.images_per_s > 0 else None
+        progress.images_per_s, progress.eta_s = rate_and_eta(progress.done, progress.total, started)
         return progress
+
+
+def rate_and_eta(done: int, total: int, started: float) -> tuple[float, float | None]:
+    """(items a second since `started`, a time.monotonic(); seconds left at that rate, None before any is done)."""
+    rate = done / max(time.monotonic() - started, 1e-6)
+    return rate, ((total - done) / rate if rate > 0 else None)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from desktop.core.calibration import IMAGE, TEXT, Calibration, calibration_for, combine
 from desktop.core.catalog import INSTANCE_FEATURES, Catalog, FileRecord, filter_conditions
+from desktop.core.catalog_collections import in_collection
 from desktop.core.catalog_details import PHOTO_DATE
 from desktop.core.query_filters import DateFilter, PlaceFilter
 from desktop.core.text_match import fts_query, quoted_parts
@@ -54,10 +55,11 @@ class Query:
     places: tuple[PlaceFilter, ...] = ()  # taken in any of these places (query_filters.parse_query finds them)
     dates: DateFilter | None = None  # taken within these dates ("July 2019", "last summer", "in December")
     has_text: bool = False  # only photos with printed text found in them
+    collection: int | None = None  # only photos in this collection (its id in the catalog)
 
     @property
     def filtered(self) -> bool:
-        return bool(self.folder or self.date_from or self.date_to or self.places or self.dates or self.has_text)
+        return bool(self.folder or self.date_from or self.date_to or self.places or self.dates or self.has_text or self.collection is not None)
 
     def conditions(self) -> list[tuple[str, list]]:
         """The filters as SQL conditions on the catalog's files `f` and images `i`."""
@@ -69,6 +71,8 @@ class Query:
             conditions.append(self.dates.sql(PHOTO_DATE))
         if self.has_text:
             conditions.append((HAS_TEXT, []))
+        if self.collection is not None:
+            conditions.append(in_collection(self.collection))
         return conditions
 
 
@@ -88,7 +92,7 @@ class SearchResult:
         return {
             "path": self.path, "relevance": round(self.relevance, 4), "matched": self.matched,
             "score": round(self.score, 6), "width": r.width, "height": r.height,
-            "taken_at": r.taken_at, "camera": r.camera, "size": r.size,
+            "taken_at": r.taken_at, "camera": r.camera, "size": r.size, "place": r.place, "has_text": r.has_text,
         }
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from desktop.core.catalog import Catalog
+from desktop.core.indexer import rate_and_eta
 from desktop.core.ocr import READ_MIN_SIDE, TextReader
 from models.errors import ImageError, TextReaderMissingError, TextReadingError
 from models.photo_reader import read_photo_file
@@ -91,8 +92,5 @@ class TextPass:
 
 
 def _timed(progress: TextProgress, started: float) -> TextProgress:
-    elapsed = max(time.monotonic() - started, 1e-6)
-    progress.photos_per_s = progress.done / elapsed
-    remaining = progress.total - progress.done
-    progress.eta_s = remaining / progress.photos_per_s if progress.photos_per_s > 0 else None
+    progress.photos_per_s, progress.eta_s = rate_and_eta(progress.done, progress.total, started)
     return progress

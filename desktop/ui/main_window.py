@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDateEdit,
     QDockWidget,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.library import Library
 from desktop.core.settings import Settings
+from desktop.ui.filter_chips import FilterChips, PlaceBox
 from desktop.ui.library_panel import LibraryPanel
 from desktop.ui.preview import PreviewPane
 from desktop.ui.results import ResultRow, ResultsModel, ResultsView
@@ -67,6 +69,9 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self._search_pending = False
         self.image_query: str | None = None
         self._found: list[ResultRow] = []  # the last search's rows, weak matches included
+        self._removed_chips: tuple = ()  # chips the user removed from the current text
+        self._last_parse: tuple = (None, None, None)  # (text, removed chips, ParsedQuery) of the last search
+        self._shown: tuple = (None, None)  # (ParsedQuery, Query or None) of the results on screen
         # LibraryMixin's state
         self.index_worker: GeneratorWorker | None = None
         self._last_refresh = 0.0
@@ -87,7 +92,9 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self.search_field.setObjectName("search")
         self.debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS, timeout=self.search_now)
         self.search_field.textEdited.connect(lambda _: self.debounce.start())
-        self.search_field.textChanged.connect(lambda _: self._show_image_weight())
+        self.search_field.textChanged.connect(lambda _: self._text_changed())
+        self.filter_chips = FilterChips()  # the places and dates read from the text, each removable
+        self.filter_chips.chipRemoved.connect(self._chip_removed)
         self.search_field.returnPressed.connect(self.search_now)
         self.image_chip = QLabel()
         self.clear_image = QToolButton(text="x", toolTip="Drop this image from the query; typed text then searches alone",
@@ -104,12 +111,20 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self.folder_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # folders arrive after the first show
         self.folder_box.currentIndexChanged.connect(lambda _: self.search_now())
         self.date_from, self.date_to = self._date_edit("from"), self._date_edit("to")
+        self.place_box = PlaceBox()
+        self.place_box.currentIndexChanged.connect(lambda _: self.search_now())
+        self.has_text_box = QCheckBox("Has text", toolTip="Only photos with printed text found in them (signs, labels, documents)")
+        self.has_text_box.toggled.connect(lambda _: self.search_now())
 
-        bar = QHBoxLayout()
-        bar.addWidget(self.search_field, stretch=3)
-        for widget in (self.image_chip, self.image_weight_box, self.clear_image, QLabel("Sort"), self.sort_box, self.folder_box, self.date_from, self.date_to):
+        bar = QHBoxLayout()  # the query: typed text, the filters read from it, the image
+        bar.addWidget(self.search_field, stretch=1)
+        for widget in (self.filter_chips, self.image_chip, self.image_weight_box, self.clear_image):
             bar.addWidget(widget)
         self._set_image_chip(None)
+        filters = QHBoxLayout()  # the filters picked from lists, on their own row: the text keeps its width
+        for widget in (QLabel("Sort"), self.sort_box, self.folder_box, self.place_box, self.date_from, self.date_to, self.has_text_box):
+            filters.addWidget(widget)
+        filters.addStretch(1)
 
         self.error_banner = QLabel(wordWrap=True)
         self.error_banner.setObjectName("error")
@@ -137,6 +152,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(bar)
+        layout.addLayout(filters)
         layout.addWidget(self.error_banner)
         layout.addWidget(self.stack, stretch=1)
         self.setCentralWidget(central)
@@ -258,6 +274,11 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self.engine_pool.waitForDone()
         self.loader.wait()
         super().closeEvent(event)
+
+    def refresh_library(self) -> None:
+        """The folders, and the place list with them: both change when photos are indexed or a folder goes."""
+        super().refresh_library()
+        self.refresh_places()
 
     # --- engine calls (on the engine thread) ------------------------------------------------
     def _on_engine(self, function, on_done, on_error=None) -> None:

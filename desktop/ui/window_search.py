@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from PySide6.QtCore import QDate
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDateEdit
 
+from desktop.core.query_filters import Chip, ParsedQuery, parse_query, place_filter
 from desktop.core.search import Query
 from desktop.ui.results import ResultRow
 from models import paths
@@ -23,17 +26,28 @@ class SearchMixin:
 
     # --- searching --------------------------------------------------------------------------
     def current_query(self) -> Query | None:
+        """The query the search bar and the filters make now; None when they ask for nothing (browse)."""
         text = self.search_field.text().strip()
-        if not text and not self.image_query:
-            return None
+        return _with_filters(self._unfiltered_query(), self._parsed(text), self.place_box.picked())
+
+    def _unfiltered_query(self) -> Query:
+        """The widgets' part of the query; the text's parts (words, places, dates) come from parsing it."""
         return Query(
-            texts=((text, 1.0),) if text else (),
             images=((self.image_query, self.image_weight_box.currentData()),) if self.image_query else (),
             k=self.settings.results_per_query,
             folder=self._chosen_folder(),
             date_from=_date_or_none(self.date_from),
             date_to=_date_or_none(self.date_to),
+            has_text=self.has_text_box.isChecked(),
         )
+
+    def _parsed(self, text: str) -> ParsedQuery:
+        """The text parsed, less the chips the user removed."""
+        return self._known_parse(text) or parsed_query(text, self._removed_chips)
+
+    def _known_parse(self, text: str) -> ParsedQuery | None:
+        """The last search's parse, when it was of this text with the same chips removed."""
+        return self._last_parse[2] if self._last_parse[:2] == (text, self._removed_chips) else None
 
     def search_now(self) -> None:
         self.debounce.stop()
@@ -41,14 +55,32 @@ class SearchMixin:
             self._search_pending = True  # only the newest query matters
             return
         self._search_running = True
-        query = self.current_query()
-        if query is None:
-            limit = self.settings.results_per_query
-            self._on_engine(lambda: [ResultRow(r) for r in self.library.catalog.recent_files(limit)], self._show_results,
-                            self._search_failed)
-        else:
-            self._on_engine(lambda: [ResultRow(r.record, r.relevance, r.matched) for r in self.library.searcher().search(query)],
-                            self._show_results, self._search_failed)
+        # The text is parsed on the engine thread: the first parse loads the world's place names (seconds).
+        text, removed, unfiltered, picked = self.search_field.text().strip(), self._removed_chips, self._unfiltered_query(), self.place_box.picked()
+        limit = self.settings.results_per_query
+        known = self._known_parse(text)
+
+        def search():
+            parsed = known or parsed_query(text, removed)
+            query = _with_filters(unfiltered, parsed, picked)
+            if query is None:
+                return parsed, query, [ResultRow(r) for r in self.library.catalog.recent_files(limit)]
+            return parsed, query, [ResultRow(r.record, r.relevance, r.matched) for r in self.library.searcher().search(query)]
+        self._on_engine(search, lambda result: self._searched(text, removed, *result), self._search_failed)
+
+    def _searched(self, text: str, removed: tuple, parsed: ParsedQuery, query: Query | None, rows: list[ResultRow]) -> None:
+        self._last_parse = (text, removed, parsed)
+        self._shown = (parsed, query)
+        self._show_results(rows)
+
+    def _chip_removed(self, chip: Chip) -> None:
+        """A chip's × : search without that filter until the text changes."""
+        self._removed_chips += (chip,)
+        self.search_now()
+
+    def _text_changed(self) -> None:
+        self._removed_chips = ()  # a removed chip holds for the text it was removed from
+        self._show_image_weight()
 
     def _search_failed(self, message: str) -> None:
         """A failed search says why; a query typed meanwhile still runs (only a search's own failure ends
@@ -65,6 +97,7 @@ class SearchMixin:
         if rows is None:  # the search failed: keep what is shown
             return
         self._found = rows
+        self.filter_chips.show_chips(self._shown[0].chips if self._shown[0] else ())
         self._show_provider()
         self._show_found()
 
@@ -76,7 +109,7 @@ class SearchMixin:
         self.model.set_rows(rows)
         if self.sort_box.currentIndex() == 1:
             self.model.sort_rows("date")
-        self.status_label.setText(plural(len(rows), "photo") if self.current_query() is None else plural(len(rows), "result"))
+        self.status_label.setText(plural(len(rows), "photo") if self._shown[1] is None else plural(len(rows), "result"))
         if not weak:
             self.hidden_link.setText("")
         elif show_all:
@@ -127,6 +160,10 @@ class SearchMixin:
     def _sort_changed(self, index: int) -> None:
         self.model.sort_rows("date" if index == 1 else "relevance")
 
+    def refresh_places(self) -> None:
+        """The place list from the catalog (on the engine thread): the library's countries and cities with counts."""
+        self._on_engine(lambda: self.library.catalog.place_counts(), self.place_box.show_places)
+
     def _scores_toggled(self, checked: bool) -> None:
         self.model.set_show_scores(checked)
 
@@ -157,6 +194,25 @@ class SearchMixin:
         """The folder filter's path, or None for all folders."""
         data = self.folder_box.currentData()
         return os.fsdecode(data) if data else None
+
+
+def parsed_query(text: str, removed: tuple[Chip, ...] = ()) -> ParsedQuery:
+    """`text` split into its places, dates and the semantic rest, without the `removed` chips."""
+    parsed = parse_query(text, date.today())
+    for chip in removed:
+        if chip in parsed.chips:
+            parsed = parsed.without(chip)
+    return parsed
+
+
+def _with_filters(query: Query, parsed: ParsedQuery, picked: tuple[str, str | None] | None) -> Query | None:
+    """`query` with the parsed text's words, places and date; the place picked from the list counts only when
+    the text names none. None when nothing is asked for at all: the library is browsed."""
+    places = parsed.place_filters or ((place_filter(*picked),) if picked else ())
+    query = replace(query, texts=((parsed.semantic_text, 1.0),) if parsed.semantic_text else (), places=places,
+                    dates=parsed.date_filter)
+    asks = query.texts or query.images or query.places or query.dates or query.has_text or query.folder or query.date_from or query.date_to
+    return query if asks else None
 
 
 def _date_or_none(edit: QDateEdit) -> str | None:

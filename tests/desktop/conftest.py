@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine_fixtures import open_library
+from models.runtime import ModelRuntime
 from toy_bundle import export_toy_bundle
 
 
@@ -18,3 +19,9 @@ def library(toy):
     engine = open_library(toy)
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def runtime(builtin_bundle):
+    """The built-in model on CPU, for tests of the real window (a module may define its own)."""
+    return ModelRuntime(builtin_bundle, device="cpu")

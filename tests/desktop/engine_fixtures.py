@@ -37,11 +37,18 @@ def index_all(library: Library, **options):
     return progress
 
 
-def damage_catalog(path, at_fraction: float = 0.5, length: int = 8192) -> None:
-    """Write random bytes over whole pages in the middle of a (checkpointed) catalog file."""
+def damage_catalog(path, at_fraction: float = 0.5, length: int = 8192, table: str | None = None) -> None:
+    """Write random bytes over whole pages in the middle of a (checkpointed) catalog file, or from
+    the first page of `table` on (its rows, whatever else the schema holds)."""
     import os
+    import sqlite3
 
     size = os.path.getsize(path)
+    offset = int(size * at_fraction) // 4096 * 4096
+    if table is not None:
+        with sqlite3.connect(path) as db:
+            offset = (db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0] - 1) * 4096
+        db.close()
     with open(path, "r+b") as handle:
-        handle.seek(int(size * at_fraction) // 4096 * 4096)
+        handle.seek(offset)
         handle.write(os.urandom(length))

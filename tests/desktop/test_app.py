@@ -17,13 +17,9 @@ from desktop.ui.main_window import MainWindow
 from engine_fixtures import index_all, write_photos
 from image_zoo import write_dng, write_photo
 from models.runtime import ModelRuntime
+from window_fixtures import open_window as _window
 
 WAIT_MS = 60_000  # generous for CI; tests return as soon as the signal arrives
-
-
-@pytest.fixture
-def runtime(builtin_bundle):
-    return ModelRuntime(builtin_bundle, device="cpu")
 
 
 @pytest.fixture
@@ -36,14 +32,6 @@ def indexed(runtime, tmp_path):
     index_all(library)
     library.close()
     return folder
-
-
-def _window(qtbot, runtime, settings=None) -> MainWindow:
-    window = MainWindow(Library(Catalog(), runtime), settings or Settings())
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
-        window.show()
-    return window
 
 
 def _names(window: MainWindow) -> list[str]:

@@ -9,25 +9,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop.core.catalog import Catalog, catalog_path
 from desktop.core.library import Library
-from desktop.core.settings import Settings
-from desktop.ui.main_window import MainWindow
 from engine_fixtures import damage_catalog, index_all, write_photos
-from models.runtime import ModelRuntime
+from window_fixtures import open_window as _window
 
 WAIT_MS = 60_000
-
-
-@pytest.fixture
-def runtime(builtin_bundle):
-    return ModelRuntime(builtin_bundle, device="cpu")
-
-
-def _window(qtbot, runtime) -> MainWindow:
-    window = MainWindow(Library(Catalog(), runtime), Settings())
-    qtbot.addWidget(window)
-    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
-        window.show()
-    return window
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def test_json_output_keeps_odd_file_names_losslessly(odd_library, capsys):
     assert main(["search", "a cup of coffee", "--json"]) == 0
     out = capsys.readouterr().out
     assert out.isascii()  # lone surrogates and controls as \\u escapes: valid JSON, any terminal
-    paths = [result["path"] for result in json.loads(out)]
+    paths = [result["path"] for result in json.loads(out)["results"]]
     assert odd_library in paths and os.fsencode(odd_library) in [os.fsencode(p) for p in paths]
 
 
@@ -174,4 +174,4 @@ def test_counts_of_one_are_singular(odd_library, capsys):
 def test_a_folder_inside_the_library_filters_the_search(odd_library, tmp_path, capsys):
     capsys.readouterr()
     assert main(["search", "a cat", "--folder", str(tmp_path / "lib"), "--from", "1970-01-01", "--json", "--all"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 3
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 3

@@ -139,7 +139,7 @@ def test_a_version_1_bundle_imports_indexes_and_searches(tmp_path, capsys):
     assert main(["index", str(tmp_path / "lib")]) == 0
     capsys.readouterr()
     assert main(["search", "coffee", "--json", "--all"]) == 0
-    assert [Path(hit["path"]).name for hit in json.loads(capsys.readouterr().out)] == ["coffee.jpg"]
+    assert [Path(hit["path"]).name for hit in json.loads(capsys.readouterr().out)["results"]] == ["coffee.jpg"]
 
 
 def test_model_available_lists_the_catalog_with_markers_and_how_to_get_one(capsys):

@@ -93,7 +93,7 @@ def test_a_damaged_catalog_page_is_refused_with_the_way_out_and_never_written(to
     library = _indexed(toy, tmp_path / "photos")
     library.catalog._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     library.close()
-    damage_catalog(catalog_path())
+    damage_catalog(catalog_path(), table="files")
     before = catalog_path().read_bytes()
 
     damaged = open_library(toy)
@@ -246,7 +246,7 @@ def test_the_damaged_catalog_advice_works_from_the_command_line(installed_builti
     assert "moved to" in out and "1 library folder" in out and "3 encoded" in out
     assert main(["repair"]) == 0 and "nothing to repair" in capsys.readouterr().out
     assert main(["search", "a cup of coffee", "-k", "1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["path"].endswith("coffee.jpg")
+    assert json.loads(capsys.readouterr().out)["results"][0]["path"].endswith("coffee.jpg")
 
 
 def test_a_version_1_catalog_is_migrated_keeping_its_rows_and_gains_an_identity(tmp_path):

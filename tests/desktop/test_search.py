@@ -83,7 +83,7 @@ def test_search_by_a_heic_photo_works_from_the_command_line(installed_builtin, t
     run = subprocess.run([sys.executable, "-m", "desktop.cli", "search", "--image", str(query), "-k", "1", "--json"],
                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert [Path(r["path"]).name for r in json.loads(run.stdout)] == ["IMG_0001.HEIC"]
+    assert [Path(r["path"]).name for r in json.loads(run.stdout)["results"]] == ["IMG_0001.HEIC"]
 
 
 def test_similar_excludes_the_photo_itself(library, tmp_path):
@@ -117,7 +117,7 @@ def test_search_json_prints_path_and_score_best_first(installed_builtin, tmp_pat
     assert main(["index", str(tmp_path / "lib")]) == 0
     capsys.readouterr()
     assert main(["search", "a cup of coffee", "-k", "2", "--json", "--all"]) == 0
-    results = json.loads(capsys.readouterr().out)
+    results = json.loads(capsys.readouterr().out)["results"]
     assert len(results) == 2 and results[0]["path"].endswith("coffee.jpg")
     assert results[0]["relevance"] >= results[1]["relevance"] and results[0]["score"] >= results[1]["score"]
     assert results[0]["matched"] and not results[1]["matched"]
@@ -209,7 +209,7 @@ def test_search_hides_weak_matches_and_says_how_many_and_all_shows_them(installe
     out, err = capsys.readouterr()
     assert "no photo matches" in out and "3 weak matches hidden" in err
     assert main(["search", "qwxz zzkj", "--all", "--json"]) == 0
-    results = json.loads(capsys.readouterr().out)
+    results = json.loads(capsys.readouterr().out)["results"]
     assert len(results) == 3 and not any(r["matched"] for r in results)
     assert main(["similar", str(tmp_path / "lib" / "coffee.jpg"), "--all"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2

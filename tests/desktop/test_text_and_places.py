@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import date
+from pathlib import Path
 
 import pytest
 from PIL import ExifTags, Image
@@ -144,3 +145,28 @@ def test_a_version_3_catalog_migrates_to_4_with_its_photos_unread(tmp_path):
         assert (record.image_id, record.place, record.has_text) == (7, None, False)
         assert migrated.images_without_text() == [(7, "/photos/a.jpg")]
         assert migrated.text_of(7) == [] and not migrated.text_read(7)
+
+
+def test_the_command_line_reads_text_while_indexing_and_turns_a_place_in_the_query_into_a_filter(installed_builtin, photos, capsys):
+    import json
+
+    from desktop.cli import main
+
+    assert main(["index", str(photos)]) == 0
+    out = capsys.readouterr().out
+    assert "text done: 6 photos read, text found in 3" in out
+    assert main(["search", "photos from Norway", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["filters"] == [{"kind": "place", "label": "Norway", "value": "country:NO"}]
+    assert [Path(r["path"]).name for r in answer["results"]] == ["receipt.jpg"]
+    assert answer["results"][0]["place"] == "Oslo, Norway" and answer["results"][0]["has_text"]
+    assert main(["search", "harvest market", "-k", "1"]) == 0
+    assert capsys.readouterr().out.strip().endswith("poster.jpg")
+    assert main(["search", "--place", "Porto", "--json"]) == 0
+    assert [Path(r["path"]).name for r in json.loads(capsys.readouterr().out)["results"]] == ["poster.jpg"]
+    assert main(["search", "--place", "Cape Town"]) == 0
+    assert capsys.readouterr().out.strip() == "no photo matches these filters"
+    assert main(["search", "--place", "Qwxzville"]) == 1
+    assert "no country, region or city" in capsys.readouterr().err
+    assert main(["status"]) == 0
+    assert "text in photos: found in 3 photos, every photo read" in capsys.readouterr().out

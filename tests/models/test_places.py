@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from models import places
 from models.place_names import is_common_word, lookup
 from models.places import place_of, places_of
 
@@ -87,3 +89,64 @@ def test_names_resolve_to_the_likeliest_place_countries_and_big_cities_first():
 def test_place_names_that_are_everyday_words_are_known_as_such():
     assert all(is_common_word(w) for w in ("nice", "Reading", "mobile", "split", "bath", "of", "turkey"))
     assert not any(is_common_word(w) for w in ("porto", "Norway", "Paris"))
+
+
+@pytest.fixture
+def counted_builds(monkeypatch):
+    """`places._build` made to hand back this run's real tables (built once, ~10 s) and to count its calls."""
+    tables = places._world().tables
+    builds = []
+    monkeypatch.setattr(places, "_build", lambda: builds.append(1) or tables)
+    return builds
+
+
+def _same_world(a, b) -> bool:
+    return a.tables.keys() == b.tables.keys() and all(np.array_equal(a.tables[k], b.tables[k]) for k in a.tables)
+
+
+def test_the_place_tables_are_cached_and_a_second_load_reads_them_with_the_same_answers(tmp_path, counted_builds, monkeypatch):
+    first = places._load(tmp_path)
+    second = places._load(tmp_path)
+    assert counted_builds == [1]  # the second load read the file
+    assert _same_world(first, places._world()) and _same_world(second, places._world())
+    expected = places_of(list(CITIES) + list(NEAR_BORDERS) + list(AT_SEA))
+    monkeypatch.setattr(places, "_world", lambda: second)
+    assert places_of(list(CITIES) + list(NEAR_BORDERS) + list(AT_SEA)) == expected
+    assert list(second.towns.get("lisboa")) == list(first.towns.get("lisboa")) and len(second.towns.get("lisboa")) == 1
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _scribble(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(data))
+
+
+def _other_data(path):
+    with open(path, "wb") as handle:
+        np.savez(handle, key=np.array("v0-made-from-something-else"))
+
+
+def _empty(path):
+    path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("damage", [_truncate, _scribble, _other_data, _empty])
+def test_a_damaged_or_foreign_place_cache_is_rebuilt_silently(tmp_path, counted_builds, damage):
+    places._load(tmp_path)
+    (cache,) = tmp_path.glob("places-*.npz")
+    damage(cache)
+    world = places._load(tmp_path)
+    assert counted_builds == [1, 1]
+    assert _same_world(world, places._world())
+    assert _same_world(places._load(tmp_path), world) and counted_builds == [1, 1]  # the rebuilt file reads
+
+
+def test_a_cache_of_another_format_is_removed_when_the_new_one_is_written(tmp_path, counted_builds):
+    stale = tmp_path / "places-v0-3.0.1-0123456789ab.npz"
+    stale.write_bytes(b"old")
+    places._load(tmp_path)
+    assert [p.name for p in tmp_path.glob("places-*.npz")] == [f"places-{places._cache_key()}.npz"]
