@@ -105,6 +105,9 @@ class TextPassController(QObject):
             if progress.total:
                 self.label.setText(f"Text in photos: {progress.done:,} read, {progress.with_text:,} with text")
                 self.label.show()
+        elif progress is not None and not self._wanted:  # the user's Cancel, not indexing's turn
+            self.label.setText(f"Reading text stopped at {progress.done:,} of {progress.total:,}; it goes on after the next indexing run")
+            self.label.show()
         self.finished.emit(progress)
         self._window.preview.ask_text_again()  # the photo shown may just have been read
         self._start_if_free()  # a run cancelled for indexing that has ended meanwhile starts again

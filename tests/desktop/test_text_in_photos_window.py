@@ -104,6 +104,7 @@ def test_cancel_stops_the_text_pass_keeps_what_was_read_and_the_next_indexing_ru
     cancelled = finished.args[0]
     assert cancelled.phase == "cancelled" and 0 < cancelled.done < 4, cancelled
     assert not window.text_pass.is_running() and not window.text_pass.cancel_button.isVisibleTo(window)
+    assert window.text_pass.label.text().startswith(f"Reading text stopped at {cancelled.done} of 4")
     catalog = window.library.catalog
     assert catalog.count_text_unread() == 4 - cancelled.done
     read = [row for row in window.model.rows() if catalog.text_read(row.record.image_id)]
