@@ -32,6 +32,7 @@ from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.window_library import LibraryMixin
 from desktop.ui.window_models import ModelMixin
 from desktop.ui.window_search import ANY_DATE, SearchMixin
+from desktop.ui.window_text import TextPassController
 from desktop.ui.workers import GeneratorWorker, run_in_pool
 from models.display import printable
 
@@ -78,6 +79,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
 
         self._build_widgets()
         self._build_actions()
+        self.text_pass = TextPassController(self)  # reading text in photos, after indexing (window_text)
         self._restore()
         self.refresh_library()
         self.search_now()
@@ -267,6 +269,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         if self.index_worker is not None and self.index_worker.is_running():
             self.index_worker.cancel()
             self.index_worker.wait()
+        self.text_pass.stop()  # after indexing's cancel: its photo in flight may take a second or two
         self.loader.forget()
         self.engine_pool.waitForDone()
         self.loader.wait()

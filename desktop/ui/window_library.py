@@ -1,4 +1,6 @@
-"""The main window's library: folders added, removed and repaired, and background indexing with its progress."""
+"""The main window's library: folders added, removed and repaired, and background indexing with its progress.
+
+When indexing ends, the text pass (window_text) reads the text in the new photos."""
 
 from __future__ import annotations
 
@@ -86,6 +88,7 @@ class LibraryMixin:
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
+        self.text_pass.stop()  # it writes to the catalog being set aside; indexing the new one starts it again
         self._on_engine(self._set_catalog_aside, self._catalog_set_aside)
 
     def _set_catalog_aside(self) -> tuple[Path, Library]:
@@ -110,6 +113,7 @@ class LibraryMixin:
             return
         library = library or self.library
         self._after_indexing = then
+        self.text_pass.pause_for_indexing()  # indexing has priority; the text pass goes on when it ends
         self.index_worker = GeneratorWorker(lambda cancel: library.for_thread().indexer().run(folder_ids, cancel))
         self.index_worker.progress.connect(self._index_progress)
         self.index_worker.finished.connect(self._index_finished)
@@ -152,6 +156,7 @@ class LibraryMixin:
             offline = f"; offline: {', '.join(map(printable_path, progress.offline_folders))}" if progress.offline_folders else ""
             self.status_label.setText(f"{verb} {progress.encoded + progress.reused} new photos{extra}{offline}")
         self.indexingFinished.emit(progress)
+        self.text_pass.start()  # the new photos' text, after their embeddings
 
     def _index_failed(self, message: str) -> None:
         self._after_indexing = None

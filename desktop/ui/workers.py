@@ -39,8 +39,8 @@ class GeneratorWorker(QObject):
         self.moveToThread(self._thread)
         self._thread.started.connect(self._run)
 
-    def start(self) -> None:
-        self._thread.start()
+    def start(self, priority: QThread.Priority = QThread.Priority.InheritPriority) -> None:
+        self._thread.start(priority)
 
     def cancel(self) -> None:
         self.cancel_event.set()
