@@ -71,10 +71,11 @@ def list_shot(app, photos: int, out: Path) -> None:
 def progress_shot(app, photos: int, out: Path) -> None:
     from dataclasses import replace
 
-    from desktop.ui.get_model import GetModelDialog
     from hub_stand_in import HubStandIn
-    from models import hub_catalog
     from tiny_models import make_tiny
+
+    from desktop.ui.get_model import GetModelDialog
+    from models import hub_catalog
 
     base = hub_catalog.hub_models()[0]
     tiny = replace(base, hub_id=TINY_ID, name="Tiny random CLIP (stand-in; B/32's figures)", download_bytes=4_900_000,

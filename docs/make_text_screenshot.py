@@ -48,7 +48,6 @@ def main() -> None:
 
 def write_text_photos(folder: Path) -> None:
     from PIL import ExifTags, Image
-
     from text_photos import receipt, sign_photo
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,8 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from models.errors import ImageError
-from models.photo_gps import GpsPosition, gps_position
 from models.photo_files import HEIF_EXTENSIONS, RAW_EXTENSIONS
+from models.photo_gps import GpsPosition, gps_position
 
 # A decompression-bomb guard: larger images are refused with a clear message.
 MAX_IMAGE_PIXELS = 178_956_970  # Pillow's own default, ~179 megapixels

@@ -8,7 +8,6 @@ tests/benchmarks/results/platform_deps.json).
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.platform_deps import PLATFORMS, project_requirements, selected
 
 ONNX_RUNTIMES = {"onnxruntime", "onnxruntime-gpu"}

@@ -10,9 +10,8 @@ import functools
 from pathlib import Path
 
 import matplotlib
-from PIL import Image, ImageDraw, ImageFont
-
 from image_zoo import scene
+from PIL import Image, ImageDraw, ImageFont
 
 MATPLOTLIB_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 LATIN_FONTS = ("DejaVuSans.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf")
@@ -22,7 +21,8 @@ CJK_FONT_FILES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 )
 # Photos that hold no legible text (coffee's cup pattern and clock's numerals do; fur, coins and retina vessels can still pass the gate)
-NO_TEXT_PHOTOS = ("astronaut", "chelsea", "rocket", "camera", "coins", "moon", "hubble_deep_field", "grass", "gravel", "brick", "retina", "immunohistochemistry")
+NO_TEXT_PHOTOS = ("astronaut", "chelsea", "rocket", "camera", "coins", "moon", "hubble_deep_field", "grass", "gravel", "brick",
+                  "retina", "immunohistochemistry")
 
 
 @functools.cache

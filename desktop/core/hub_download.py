@@ -34,8 +34,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from models import paths
-from models.hub_catalog import check_hub_id
 from models.errors import DiskFullError, PicsiftError, first_line, is_disk_full
+from models.hub_catalog import check_hub_id
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CHUNK_BYTES = 1 << 20

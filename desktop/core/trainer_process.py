@@ -10,8 +10,6 @@ from models.errors import PicsiftError
 from models.trainer_protocol import CANCELLED_EXIT, ERROR
 
 
-
-
 def trainer_command(args: list[str]) -> list[str]:
     """The argv that runs `python -m trainer ARGS` with this interpreter."""
     return [sys.executable, "-m", "trainer", *args]

@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
 from desktop.core.trainer_process import reports_a_bug, trainer_command
 from desktop.ui.trainer_run import TrainerRun
 from models import registry
-from models.trainer_protocol import BASELINE, DONE, ERROR, EVALUATE, IMAGE_FEATURES, IMAGE_STAGE_INPUTS, METRICS, PROGRESS
-from models.trainer_protocol import START, TASK, split_task
 from models.photo_files import photo_files, subfolders
+from models.trainer_protocol import BASELINE, DONE, ERROR, EVALUATE, IMAGE_FEATURES, IMAGE_STAGE_INPUTS, METRICS, PROGRESS, START, TASK, split_task
 
 MIN_PER_CLASS = 5  # fewer photos than this in a class is too few to learn from
 QUICK_STAGES, THOROUGH_STAGES = "mapper", "image,mapper"

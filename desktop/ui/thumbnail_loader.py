@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from models.photo_reader import read_photo_file
 from desktop.core.thumbnails import ThumbnailCache
 from desktop.ui.workers import run_in_pool
 from models.errors import ImageError
+from models.photo_reader import read_photo_file
 
 
 class ThumbnailLoader(QObject):

@@ -44,6 +44,7 @@ def main() -> None:
     os.environ["PICSIFT_DATA_DIR"] = str(work / "data")  # installs go to a throwaway data dir
     os.environ["HF_HUB_OFFLINE"] = "1"
     from tiny_models import make_tiny
+
     from trainer.export.families import FAMILIES
 
     families = {}

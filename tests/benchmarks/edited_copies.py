@@ -25,10 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from edited_photos import EDITS, edited, library_photos  # noqa: E402
+
 from desktop.core.catalog import Catalog, NewImage  # noqa: E402
 from desktop.core.duplicates import FEATURE_THRESHOLD, duplicate_groups  # noqa: E402
 from desktop.core.search import RERANK_POOL  # noqa: E402
-from edited_photos import EDITS, edited, library_photos  # noqa: E402
 from models.preprocess import preprocess  # noqa: E402
 from models.runtime import ModelRuntime  # noqa: E402
 

@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 from models.preprocess import preprocess  # noqa: E402
 from models.runtime import ModelRuntime  # noqa: E402
-from trainer.data.sources import write_fashion_mnist_folders  # noqa: E402
-from trainer.evaluation.retrieval import labelled_metrics  # noqa: E402
 from trainer.data.feature_cache import image_features  # noqa: E402
+from trainer.data.sources import write_fashion_mnist_folders  # noqa: E402
 from trainer.data.splits import load_splits  # noqa: E402
+from trainer.evaluation.retrieval import labelled_metrics  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "fine_tune.json"
 MIX_WEIGHTS = (1.0, 0.9, 0.8, 0.7, 0.5, 0.3)

@@ -45,6 +45,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from fine_tune import with_builtin  # noqa: E402 - the same data dir set-up as the trainer benchmark
 from ui_responsiveness import EXPLAINED_STALLS, TARGET_STALL_MS, TICK_MS, StallMeter  # noqa: E402 - the app's stall meter
+
 from trainer.data.sources import write_fashion_mnist_folders  # noqa: E402 - numpy and PIL only, no torch in the app process
 
 RESULTS = Path(__file__).parent / "results" / "in_app_fine_tune.json"

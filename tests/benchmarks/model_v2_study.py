@@ -69,8 +69,8 @@ def image_logits(key: str) -> dict:
     """Per workload, the ImageNet logits pooled two ways ("mean", "lse"), plus the classifier."""
     import torch
 
-    from models.preprocess import ImagePreprocess, load_and_preprocess, preprocess
     from desktop.core.demo_library import DEMO_PHOTOS, demo_image
+    from models.preprocess import ImagePreprocess, load_and_preprocess, preprocess
     from trainer.encoders.efficientnet_lite import VARIANTS, image_preprocess, load_efficientnet_lite
 
     def compute():
@@ -278,7 +278,8 @@ def main() -> int:
     chosen = max(kept or grid, key=lambda r: (round(r["dev"]["en"]["MRR"], 3), r["dev"]["en"]["R@5"], r["dev"]["other_R@5_mean"]))
     print("chosen:", chosen["name"].strip(), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"split": "dev", "rule": f"grid: best English MRR (3 decimals; ties: English R@5, then the others' R@5) keeping the demo photos at v1's R@1 / R@5 {DEMO_V1}",
+    rule = f"grid: best English MRR (3 decimals; ties: English R@5, then the others' R@5) keeping the demo photos at v1's R@1 / R@5 {DEMO_V1}"
+    RESULTS.write_text(json.dumps({"split": "dev", "rule": rule,
                                    "chosen": chosen["name"].strip(), "rows": rows,
                                    "seconds": round(time.perf_counter() - started, 1)}, indent=1) + "\n")
     print(f"written to {RESULTS}")

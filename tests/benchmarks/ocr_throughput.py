@@ -29,9 +29,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the packages, and tests/ for text_photos
 
-from desktop.core import ocr  # noqa: E402
 from image_zoo import scene  # noqa: E402
 from text_photos import LATIN_FONTS, NO_TEXT_PHOTOS, cjk_font_file, receipt, screenshot, sign_photo, words_of  # noqa: E402
+
+from desktop.core import ocr  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ocr_throughput.json"
 GATE_GRID = tuple(round(float(t), 2) for t in np.arange(0.50, 0.951, 0.05))  # gate thresholds tried on dev
@@ -73,7 +74,8 @@ def library(size: tuple[int, int]) -> list[dict]:
         base = NO_TEXT_PHOTOS[(index * 5) % len(NO_TEXT_PHOTOS)]
         photos.append({"kind": "receipt", "name": f"receipt:{lines[0]}", "picture": receipt(lines, base), "text": " ".join(lines)})
     for title, menu, body in SCREENSHOTS:
-        photos.append({"kind": "screenshot", "name": f"screenshot:{title}", "picture": screenshot(title, menu, body, size), "text": " ".join((title, menu) + body)})
+        photos.append({"kind": "screenshot", "name": f"screenshot:{title}", "picture": screenshot(title, menu, body, size),
+                       "text": " ".join((title, menu) + body)})
     return photos
 
 

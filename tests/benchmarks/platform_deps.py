@@ -12,7 +12,8 @@ For each platform the markers in pyproject.toml are evaluated here, for that pla
               when uv is on PATH or given. pip cannot: `--platform` changes the wheel tags it
               accepts but not how it evaluates markers, so on macOS it would look for torch's
               Linux-only CUDA requirements.
-Packages PyPI has only as source (hnswlib, used on Linux; macOS and Windows get the chroma-hnswlib wheels) are listed apart: pip builds them on the user's machine,
+Packages PyPI has only as source (hnswlib, used on Linux; macOS and Windows get the chroma-hnswlib
+wheels) are listed apart: pip builds them on the user's machine,
 with a C++ compiler.
 """
 

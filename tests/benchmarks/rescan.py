@@ -42,10 +42,11 @@ def main() -> None:
 
 
 def run(tmp: Path, count: int) -> dict:
+    from toy_bundle import export_toy_bundle
+
     from desktop.core.catalog import Catalog, NewImage
     from desktop.core.indexer import Indexer
     from models.runtime import ModelRuntime
-    from toy_bundle import export_toy_bundle
 
     runtime = ModelRuntime(export_toy_bundle(tmp / "toy"), device="cpu")
     library = tmp / "library"

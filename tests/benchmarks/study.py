@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from fine_tune import trainer, with_builtin  # noqa: E402  (the same `python -m trainer` runner)
+
 from trainer.data.sources import write_fashion_mnist_folders  # noqa: E402
 
 RESULTS_DIR = Path(__file__).parent / "results"

@@ -349,7 +349,8 @@ def print_table(result: dict) -> None:
         print(f"| {key} | " + " | ".join(str(run[key]) for run in result["each_run"]) + " |")
     print("\nworst stalls (ms): stall = GUI thread CPU + waiting for a CPU + blocked (GIL, lock); GC overlapping")
     for i, run in enumerate(result["each_run"]):
-        parts = [f"{s['stall_ms']} = {s['gui_thread_cpu_ms']} + {s['waiting_for_cpu_ms']} + {s['blocked_ms']}; gc {s['garbage_collection_ms']}" for s in run["worst_stalls"]]
+        parts = [f"{s['stall_ms']} = {s['gui_thread_cpu_ms']} + {s['waiting_for_cpu_ms']} + {s['blocked_ms']}; "
+                 f"gc {s['garbage_collection_ms']}" for s in run["worst_stalls"]]
         print(f"run {i + 1}: " + " | ".join(parts))
     summary = {k: v for k, v in result.items() if k != "each_run"}
     print("\n" + json.dumps(summary, indent=2))

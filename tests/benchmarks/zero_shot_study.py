@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zero_shot as bench  # noqa: E402  (the benchmark script: data and metrics helpers)
 
 from models.preprocess import ImagePreprocess  # noqa: E402
-from trainer.zero_shot import bridges as zs  # noqa: E402
-from trainer.zero_shot import texts as zt  # noqa: E402
 from trainer.encoders.builtin import MINILM_TOKENIZER_JSON, load_builtin_encoders  # noqa: E402
 from trainer.encoders.efficientnet_lite import IMAGE_PREPROCESS  # noqa: E402
+from trainer.zero_shot import bridges as zs  # noqa: E402
+from trainer.zero_shot import texts as zt  # noqa: E402
 
 CACHE = Path("/tmp/picsift_zs")
 RESULTS = Path(__file__).parent / "results" / "zero_shot_study.json"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from engine_fixtures import open_library
-from models.runtime import ModelRuntime
 from toy_bundle import export_toy_bundle
+
+from models.runtime import ModelRuntime
 
 
 @pytest.fixture(scope="session")

@@ -6,18 +6,18 @@ import os
 from datetime import datetime
 
 import pytest
+from engine_fixtures import index_all, write_photos
+from image_zoo import write_dng, write_photo
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from window_fixtures import open_window as _window
 
 from desktop.core.catalog import Catalog
 from desktop.core.demo_library import demo_image
 from desktop.core.library import Library
 from desktop.core.settings import Settings
 from desktop.ui.main_window import MainWindow
-from engine_fixtures import index_all, write_photos
-from image_zoo import write_dng, write_photo
 from models.runtime import ModelRuntime
-from window_fixtures import open_window as _window
 
 WAIT_MS = 60_000  # generous for CI; tests return as soon as the signal arrives
 
@@ -218,8 +218,9 @@ def test_switching_to_a_model_with_the_same_image_encoder_decodes_nothing(qtbot,
 
 def test_switching_to_another_image_encoder_encodes_in_the_background_first(qtbot, runtime, indexed, tmp_path,
                                                                              installed_builtin):
-    from models import registry
     from toy_bundle import export_toy_bundle
+
+    from models import registry
 
     registry.install(export_toy_bundle(tmp_path / "toy", name="toy"))
     window = _window(qtbot, runtime)
@@ -346,8 +347,9 @@ def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_err
 
 def test_closing_the_app_mid_switch_resumes_the_encoding_on_the_next_start(qtbot, runtime, indexed, tmp_path,
                                                                           installed_builtin):
-    from models import registry
     from toy_bundle import export_toy_bundle
+
+    from models import registry
 
     registry.install(export_toy_bundle(tmp_path / "toy", name="toy"))
     window = _window(qtbot, runtime)
@@ -366,8 +368,9 @@ def test_closing_the_app_mid_switch_resumes_the_encoding_on_the_next_start(qtbot
 
 def test_cancelling_the_encoding_of_a_switch_keeps_the_current_model_for_good(qtbot, runtime, indexed, tmp_path,
                                                                              installed_builtin):
-    from models import registry
     from toy_bundle import export_toy_bundle
+
+    from models import registry
 
     registry.install(export_toy_bundle(tmp_path / "toy", name="toy"))
     window = _window(qtbot, runtime)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from engine_fixtures import damage_catalog, index_all, write_photos
 from PySide6.QtWidgets import QMessageBox
+from window_fixtures import open_window as _window
 
 from desktop.core.catalog import Catalog, catalog_path
 from desktop.core.library import Library
-from engine_fixtures import damage_catalog, index_all, write_photos
-from window_fixtures import open_window as _window
 
 WAIT_MS = 60_000
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from engine_fixtures import write_photos
 
 from desktop.cli import main
-from engine_fixtures import write_photos
 from models import paths, registry
 
 

@@ -51,9 +51,10 @@ def test_a_model_is_calibrated_once_and_then_read_from_the_cache(toy, monkeypatc
 def test_a_converted_siglip_bundle_is_calibrated_onto_the_same_relevance_scale(tmp_path):
     """SigLIP is trained with a sigmoid over cos * exp(t) + b; picsift keeps its cosines and calibrates them
     like any model's, from its own unrelated pairs (a tiny random model: only that the scales exist)."""
+    from tiny_models import make_tiny
+
     from models import registry
     from models.runtime import ModelRuntime
-    from tiny_models import make_tiny
     from trainer.cli import main as trainer_main
 
     assert trainer_main(["convert", str(make_tiny("siglip", tmp_path / "siglip")), "--name", "tiny-siglip"]) == 0

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from engine_fixtures import write_photos
 
 from desktop.cli import build_parser, main
-from engine_fixtures import write_photos
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,10 +7,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from toy_bundle import export_toy_bundle
 
 from desktop.cli import main
 from models import registry
-from toy_bundle import export_toy_bundle
 
 
 @pytest.fixture
@@ -93,8 +93,9 @@ def test_model_import_under_a_new_name_prints_that_name(two_bundles, tmp_path, c
 
 
 def test_index_and_search_with_an_imported_active_bundle_never_build_the_builtin_one(two_bundles, tmp_path, monkeypatch, capsys):
-    import desktop.cli.model
     from image_zoo import write_photo
+
+    import desktop.cli.model
 
     def build(args):
         raise AssertionError(f"built the built-in bundle: {args}")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from desktop.core.catalog import Catalog
 from engine_fixtures import index_all, open_library, write_photos
 from toy_bundle import export_toy_bundle
+
+from desktop.core.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 

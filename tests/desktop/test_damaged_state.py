@@ -8,11 +8,11 @@ import shutil
 
 import numpy as np
 import pytest
+from engine_fixtures import damage_catalog, index_all, open_library, write_photos
 
 from desktop.core.catalog import Catalog, catalog_path, set_aside
 from desktop.core.library import Library
 from desktop.core.vector_index import index_dir
-from engine_fixtures import damage_catalog, index_all, open_library, write_photos
 from models.errors import CatalogDamagedError, DiskFullError
 from models.runtime import ModelRuntime
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from engine_fixtures import write_photos
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication, QPushButton
 
@@ -15,7 +16,6 @@ from desktop.ui.preview import PreviewPane
 from desktop.ui.results import ResultRow
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.workers import GeneratorWorker, run_in_pool
-from engine_fixtures import write_photos
 from models.errors import ImageError
 
 WAIT_MS = 10_000

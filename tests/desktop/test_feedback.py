@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all
 from PIL import Image, ImageEnhance
 
 from desktop.core.demo_library import demo_image
 from desktop.core.search import Query
-from engine_fixtures import index_all
 
 
 def _shot(name: str, i: int, folder: Path) -> Path:

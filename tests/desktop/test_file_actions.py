@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all, write_photos
 
 from desktop.core.file_actions import copy_to, move_to, trash
 from desktop.core.search import Query
-from engine_fixtures import index_all, write_photos
 
 REPO = Path(__file__).resolve().parents[2]
 

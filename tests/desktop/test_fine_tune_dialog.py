@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all
+from image_zoo import write_nas_labelled_folders
 from PySide6.QtCore import QProcess, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QPushButton
@@ -21,8 +23,6 @@ from desktop.core.library import Library
 from desktop.core.settings import Settings
 from desktop.ui.fine_tune import CHART_METRICS, FineTuneDialog, scan_classes
 from desktop.ui.main_window import MainWindow
-from engine_fixtures import index_all
-from image_zoo import write_nas_labelled_folders
 from models import paths, registry
 from models.runtime import ModelRuntime
 from trainer.data.sources import FASHION_MNIST_DIR, load_labelled_folders, write_fashion_mnist_folders

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hub_stand_in import HubStandIn
 from PySide6.QtWidgets import QPushButton
 from safetensors.torch import load_file, save_file
+from tiny_models import make_tiny
 
 from desktop.cli import main
 from desktop.core import hub_download
 from desktop.ui.get_model import GetModelDialog
-from hub_stand_in import HubStandIn
 from models import hub_catalog, registry
 from models.manifest import read_manifest
-from tiny_models import make_tiny
 
 CONVERT_MS = 240_000  # the trainer process loads torch and transformers, converts and checks a tiny model
 WAIT_MS = 30_000
@@ -171,13 +171,13 @@ def test_the_cli_says_in_one_line_when_the_hub_cannot_be_reached(capsys, monkeyp
 
 
 def test_the_model_menu_gets_a_hub_model_and_the_window_switches_to_it(qtbot, hub, installed_builtin, builtin_bundle, tmp_path):
+    from engine_fixtures import index_all, write_photos
     from PySide6.QtGui import QAction
 
     from desktop.core.catalog import Catalog
     from desktop.core.library import Library
     from desktop.core.settings import Settings
     from desktop.ui.main_window import MainWindow
-    from engine_fixtures import index_all, write_photos
     from models.runtime import ModelRuntime
 
     registry.use(registry.DEFAULT_BUNDLE)

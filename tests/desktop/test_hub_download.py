@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hub_stand_in import HubStandIn
 
 from desktop.core import hub_download
 from models.errors import PicsiftError
-from hub_stand_in import HubStandIn
 
 REPO = "acme/tiny-clip"
 WEIGHTS = bytes(range(256)) * 12_000  # 3 MB: several chunks, so progress and a cut land mid-file

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all, open_library, write_photos
+from toy_bundle import export_toy_bundle
 
 from desktop.core.catalog import catalog_path
-from engine_fixtures import index_all, open_library, write_photos
 from models.errors import BusyError
-from toy_bundle import export_toy_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 _HOLD_THE_LOCK = """

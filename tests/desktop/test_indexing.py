@@ -6,7 +6,6 @@ import os
 import threading
 
 import pytest
-
 from engine_fixtures import index_all, write_photos
 from image_zoo import write_bad_files, write_nas_labelled_folders
 from toy_bundle import export_toy_bundle

@@ -7,14 +7,14 @@ import sqlite3
 
 import numpy as np
 import pytest
+from engine_fixtures import index_all, open_library, write_photos
 from PIL import Image, ImageEnhance, ImageOps
+from toy_bundle import export_toy_bundle
 
 from desktop.core import catalog_schema as catalog_module
 from desktop.core.catalog import INSTANCE_FEATURES, Catalog
 from desktop.core.duplicates import duplicate_groups, space_of
 from desktop.core.search import Query
-from engine_fixtures import index_all, open_library, write_photos
-from toy_bundle import export_toy_bundle
 
 NAMES = ("chelsea", "coffee", "rocket", "astronaut", "camera", "coins", "moon", "brick", "clock", "stereo_motorcycle")
 

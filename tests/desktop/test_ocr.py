@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_zoo import scene, write_photo
+from text_photos import cjk_font_file, receipt, screenshot, sign_box, sign_photo
 
 from desktop.core import ocr
 from desktop.core.ocr import TextReader
-from image_zoo import scene, write_photo
 from models.errors import ImageError, TextReadingError
-from text_photos import cjk_font_file, receipt, screenshot, sign_box, sign_photo
 
 pytestmark = pytest.mark.slow  # each read runs three ONNX models: about 1-4 s on two shared cores
 

@@ -6,9 +6,9 @@ import os
 import shutil
 
 import pytest
+from engine_fixtures import index_all, write_photos
 
 from desktop.core.catalog import Catalog
-from engine_fixtures import index_all, write_photos
 from models.display import printable_path
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="Windows file names are always Unicode")

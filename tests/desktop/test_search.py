@@ -11,13 +11,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all, open_library, write_photos
+from image_zoo import write_dng, write_photo
 from PIL import Image
 
 from desktop.cli import main
 from desktop.core.demo_library import demo_image
 from desktop.core.search import Query, matches
-from engine_fixtures import index_all, open_library, write_photos
-from image_zoo import write_dng, write_photo
 
 NAMES = ("chelsea", "coffee", "rocket", "astronaut", "camera", "coins", "moon", "brick", "clock", "stereo_motorcycle")
 

@@ -6,15 +6,16 @@ import os
 from datetime import date, datetime
 
 import pytest
+from engine_fixtures import index_all
+from image_zoo import write_photo
 from PIL import ExifTags
+from window_fixtures import WAIT_MS
+from window_fixtures import open_window as _window
 
 from desktop.core.catalog import Catalog
 from desktop.core.library import Library
 from desktop.core.query_filters import place_filter
 from desktop.ui.main_window import MainWindow
-from engine_fixtures import index_all
-from image_zoo import write_photo
-from window_fixtures import WAIT_MS, open_window as _window
 
 GPS = ExifTags.GPS
 PORTO = {GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (41.0, 8.0, 26.4), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (8.0, 36.0, 48.0)}

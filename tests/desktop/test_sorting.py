@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all
 from PIL import Image, ImageEnhance
 
 from desktop.core.demo_library import demo_image
 from desktop.core.sorting import file_photos, learn_labels, suggest, trained_root, undo_last
-from engine_fixtures import index_all
 from models.errors import PicsiftError
 from models.paths import data_dir
 from models.runtime import ModelRuntime

@@ -8,7 +8,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all, write_photos
 from PIL import ExifTags, Image
+from text_photos import receipt, sign_photo
 
 from desktop.core import catalog_schema
 from desktop.core.catalog import Catalog
@@ -16,8 +18,6 @@ from desktop.core.ocr import TextReader
 from desktop.core.query_filters import parse_query, place_filter
 from desktop.core.search import Query
 from desktop.core.text_pass import TextPass
-from engine_fixtures import index_all, write_photos
-from text_photos import receipt, sign_photo
 
 GPS = ExifTags.GPS
 PORTO = {GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (41.0, 8.0, 26.4), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (8.0, 36.0, 48.0)}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from engine_fixtures import index_all, write_photos
 from PIL import ExifTags, Image
 from PySide6.QtGui import QGuiApplication
+from text_photos import sign_photo, words_of
 
 from desktop.core import ocr
 from desktop.core.catalog import Catalog
@@ -13,9 +15,7 @@ from desktop.core.ocr import TextLine
 from desktop.core.settings import Settings
 from desktop.ui.main_window import MainWindow
 from desktop.ui.preview import reading_text
-from engine_fixtures import index_all, write_photos
 from models.runtime import ModelRuntime
-from text_photos import sign_photo, words_of
 
 WAIT_MS = 60_000  # generous for a loaded machine; tests return as soon as the signal arrives
 GPS = ExifTags.GPS

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from image_zoo import scene
 from PIL import Image
 
 from desktop.core import thumbnails
 from desktop.core.thumbnails import ThumbnailCache
-from image_zoo import scene
 from models import paths
 
 HASHES = [f"{i:02x}" + "5e" * 15 for i in range(8)]  # 32 hex digits, like blake2b(digest_size=16)
@@ -86,11 +86,12 @@ def test_a_new_cache_over_a_full_folder_prunes_it(tmp_path):
 
 
 def test_indexing_keeps_the_thumbnail_cache_within_its_bound(tmp_path):
+    from engine_fixtures import index_all, write_photos
+    from toy_bundle import export_toy_bundle
+
     from desktop.core.catalog import Catalog
     from desktop.core.library import Library
-    from engine_fixtures import index_all, write_photos
     from models.runtime import ModelRuntime
-    from toy_bundle import export_toy_bundle
 
     photos = write_photos(tmp_path / "photos")
     bound = 3 * (tmp_path / "photos" / "coffee.jpg").stat().st_size // 20  # room for a few thumbnails only

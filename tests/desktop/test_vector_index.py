@@ -7,11 +7,11 @@ import threading
 
 import numpy as np
 import pytest
+from toy_bundle import export_toy_bundle
 
 from desktop.core.catalog import Catalog, NewImage
 from desktop.core.vector_index import VectorIndex, index_dir, index_key
 from models.runtime import ModelRuntime
-from toy_bundle import export_toy_bundle
 
 SCORE_ATOL = 1e-5  # float32 scores from numpy and from hnswlib differ only by summation order
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from toy_bundle import export_toy_bundle
 
 

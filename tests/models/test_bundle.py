@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from toy_bundle import edit_manifest, export_toy_bundle
 
 from models.bundle import open_bundle
 from models.errors import BundleError
 from models.runtime import ModelRuntime
-from toy_bundle import edit_manifest, export_toy_bundle
 
 
 def test_exported_bundle_opens_and_encodes_both_modalities(exported):

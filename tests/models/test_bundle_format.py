@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
+from toy_bundle import edit_manifest, export_toy_bundle
 
 from models.bundle import open_bundle, sha256_of
 from models.errors import BundleError
 from models.manifest import Manifest, TextSpec, read_manifest
 from models.runtime import ModelRuntime
-from toy_bundle import edit_manifest, export_toy_bundle
 
 
 def _replace_graph(folder, file_name, model) -> None:
@@ -238,8 +238,9 @@ def test_runtime_without_onnxruntime_extensions_names_the_pip_line(bundle_copy, 
 def test_strings_bundle_imports_and_exports_without_a_tokenizer(strings_bundle, tmp_path):
     import zipfile
 
-    from models import registry
     from toy_bundle import minilm_tokenizer_json
+
+    from models import registry
 
     source = shutil.copytree(strings_bundle, tmp_path / "source")
     shutil.copyfile(minilm_tokenizer_json(), source / "tokenizer.json")  # a stray one the bundle never reads

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from image_zoo import write_nas_labelled_folders
+
 from models.photo_files import is_photo_name, is_skipped, photo_files, subfolders
 
 

@@ -6,9 +6,9 @@ import io
 import struct
 
 import pytest
+from image_zoo import scene
 from PIL import ExifTags, Image, TiffImagePlugin
 
-from image_zoo import scene
 from models.photo_reader import read_photo
 
 GPS = ExifTags.GPS
@@ -86,7 +86,8 @@ def test_a_photo_without_gps_has_no_position():
         {GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (45.0, 75.0, 0.0), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (10.0, 0.0, 0.0)},
         {GPS.GPSLatitudeRef: "X", GPS.GPSLatitude: (45.0, 0.0, 0.0), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (10.0, 0.0, 0.0)},
         {GPS.GPSLatitude: (45.0, 0.0, 0.0), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (10.0, 0.0, 0.0)},
-        {GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (TiffImagePlugin.IFDRational(45, 0), 0.0, 0.0), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (10.0, 0.0, 0.0)},
+        {GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (TiffImagePlugin.IFDRational(45, 0), 0.0, 0.0),
+         GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (10.0, 0.0, 0.0)},
         {GPS.GPSLatitudeRef: "N", GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (10.0, 0.0, 0.0)},
     ],
     ids=["null-island", "latitude-91", "longitude-181", "75-minutes", "bad-ref", "no-ref", "zero-denominator", "no-latitude"],

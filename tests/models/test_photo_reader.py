@@ -9,8 +9,6 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from image_zoo import (
     scene,
     write_12mp_library,
@@ -20,6 +18,8 @@ from image_zoo import (
     write_photo,
     write_skipped_files,
 )
+from PIL import Image
+
 from models.errors import ImageError
 from models.photo_files import IMAGE_EXTENSIONS, RAW_EXTENSIONS
 from models.photo_reader import read_photo, read_photo_file

@@ -9,14 +9,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from image_zoo import write_dng, write_photo
+from PIL import Image
+from toy_bundle import edit_manifest
+
 from models.errors import BundleError, ImageError
 from models.manifest import read_manifest
 from models.photo_reader import read_photo
 from models.preprocess import ImagePreprocess, load_and_preprocess, preprocess
-from toy_bundle import edit_manifest
 
 SPEC = ImagePreprocess(size=224, resize_to=224, resample="bicubic", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+from toy_bundle import export_toy_bundle
 
 from models import registry
 from models.errors import BundleError, PicsiftError
 from models.runtime import ModelRuntime
-from toy_bundle import export_toy_bundle
 
 
 @pytest.fixture

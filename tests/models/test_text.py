@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from toy_bundle import minilm_tokenizer_json
 
 from models.manifest import TextSpec
 from models.text import TextTokenizer
-from toy_bundle import minilm_tokenizer_json
 
 CLS_ID, SEP_ID = 101, 102  # MiniLM's [CLS] and [SEP]
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import LOGIT_BIAS, LOGIT_SCALE, SIGLIP_LENGTH, hf_image_features, hf_text_features, make_tiny
 from transformers import AutoModel
 
 import trainer.export.bundle
 from models import registry
 from models.manifest import TEXT_ENCODER, TEXT_INPUTS
 from models.runtime import ModelRuntime
-from tiny_models import LOGIT_BIAS, LOGIT_SCALE, SIGLIP_LENGTH, hf_image_features, hf_text_features, make_tiny
 from trainer.cli import main as trainer_main
 from trainer.export.convert import CONVERT_STEPS
 from trainer.export.families import FAMILIES

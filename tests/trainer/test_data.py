@@ -7,9 +7,9 @@ import logging
 
 import numpy as np
 import pytest
+from image_zoo import write_nas_labelled_folders
 
 from desktop.core.demo_library import demo_image
-from image_zoo import write_nas_labelled_folders
 from models.errors import PicsiftError
 from models.photo_reader import read_photo_file
 from models.preprocess import ImagePreprocess, preprocess

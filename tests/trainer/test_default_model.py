@@ -12,8 +12,8 @@ from desktop.core.demo_library import demo_image
 from models.bundle import open_bundle
 from models.preprocess import preprocess
 from models.runtime import ModelRuntime
-from trainer.export.default_model import builtin_pair
 from trainer.encoders.multilingual import MultilingualTextEncoder
+from trainer.export.default_model import builtin_pair
 
 
 def test_built_in_bundle_records_parity_within_the_gate_for_every_graph(builtin_bundle):
@@ -100,8 +100,8 @@ def test_fine_tuning_from_the_multilingual_built_in_starts_from_model_v1(fine_tu
 @pytest.mark.slow
 def test_without_the_multilingual_graph_the_english_model_v1_is_built_and_says_how_to_get_v2(tmp_path, monkeypatch):
     from models.manifest import read_manifest
-    from trainer.export.default_model import build_default_bundle
     from trainer.encoders import multilingual
+    from trainer.export.default_model import build_default_bundle
 
     monkeypatch.setattr(multilingual, "available", lambda: False)
     lines = []

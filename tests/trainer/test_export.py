@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 from torch import nn
+from toy_bundle import ToyImageEncoder, export_toy_bundle, toy_pair
 
 from models.bundle import open_bundle
 from trainer.export.bundle import ParityError, export_bundle
-from toy_bundle import ToyImageEncoder, export_toy_bundle, toy_pair
 
 
 class TracedBranch(nn.Module):

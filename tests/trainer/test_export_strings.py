@@ -9,13 +9,13 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper
+from toy_bundle import toy_pair
 
 from models.bundle import open_bundle
 from models.errors import PicsiftError
 from models.runtime import ModelRuntime
-from toy_bundle import toy_pair
-from trainer.export.bundle import ParityError, export_bundle
 from trainer.encoders.mappers import LinearMapper
+from trainer.export.bundle import ParityError, export_bundle
 from trainer.export.onnx_text import copy_strings_graph
 
 TEXTS = ["a cat", "two dogs on a red sofa", "boat"]

@@ -15,17 +15,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from skimage import data as samples
-from tokenizers import Tokenizer
-from transformers import (
-    AutoImageProcessor,
-    AutoModel,
-    BertConfig,
-    CLIPImageProcessor,
-    EfficientNetImageProcessor,
-)
-
-from models.errors import PicsiftError
-from models.preprocess import ImagePreprocess, preprocess
 from tiny_models import (
     CLS_ID,
     IMAGE_SIZE,
@@ -38,6 +27,17 @@ from tiny_models import (
     hf_text_features,
     make_tiny,
 )
+from tokenizers import Tokenizer
+from transformers import (
+    AutoImageProcessor,
+    AutoModel,
+    BertConfig,
+    CLIPImageProcessor,
+    EfficientNetImageProcessor,
+)
+
+from models.errors import PicsiftError
+from models.preprocess import ImagePreprocess, preprocess
 from trainer.export.families import FAMILIES, eos_positions, image_preprocess_of, load_family_pair
 
 # The legacy TorchScript exporter traces HF's shape checks (`if height != self.image_size`);

@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 import pytest
+from toy_bundle import export_toy_bundle
 
 from desktop.core.demo_library import demo_image
 from models.runtime import ModelRuntime
-from toy_bundle import export_toy_bundle
-from trainer.data.sources import Dataset, ImageRef, image_pixels
 from trainer.data.feature_cache import features_dir, image_features, text_features
+from trainer.data.sources import Dataset, ImageRef, image_pixels
 
 SAMPLES = ("chelsea", "coffee", "astronaut", "rocket")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import sentencepiece
+from tiny_models import SIGLIP_LENGTH, make_tiny
 from transformers import SiglipTokenizer
 
 from models import registry
 from models.runtime import ModelRuntime
-from tiny_models import SIGLIP_LENGTH, make_tiny
 from trainer.cli import main as trainer_main
 from trainer.export.spm_tokenizer import siglip_tokenizer
 

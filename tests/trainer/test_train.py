@@ -14,12 +14,12 @@ from desktop.cli import main as picsift
 from models import paths, registry
 from models.bundle import open_bundle
 from trainer.cli import OBJECTIVE_NAMES, main
+from trainer.data.sampling import LabelBatchSampler
 from trainer.data.sources import FASHION_MNIST_DIR, write_fashion_mnist_folders
 from trainer.evaluation.retrieval import labelled_metrics
-from trainer.stages.loop import lr_at
 from trainer.losses import OBJECTIVES
-from trainer.progress import Cancelled, CancelFlag, Events
-from trainer.data.sampling import LabelBatchSampler
+from trainer.progress import CancelFlag, Cancelled, Events
+from trainer.stages.loop import lr_at
 
 pytestmark = pytest.mark.skipif(not (FASHION_MNIST_DIR / "train-labels-idx1-ubyte.gz").is_file(),
                                 reason="Fashion-MNIST not installed (Debian package fashion-mnist)")
@@ -296,9 +296,10 @@ def test_the_command_line_offers_every_objective():
 
 
 def test_picsift_forwards_train_arguments_to_the_trainer_untouched(monkeypatch, tmp_path):
+    from toy_bundle import export_toy_bundle
+
     from desktop import cli
     from desktop.cli import train as cli_train
-    from toy_bundle import export_toy_bundle
 
     forwarded = []
     monkeypatch.setattr(cli_train, "run_trainer", forwarded.append)

@@ -195,7 +195,7 @@ def _write_bundle(pair: TowerPair, folder: Path, name: str, texts: list[str], pi
         text=spec,
         files={f: sha256_of(folder / f) for f in bundle_files(spec)},
         provenance=dict(pair.provenance),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
     manifest.save(folder)
     return manifest
