@@ -48,8 +48,10 @@ def _watch(args: argparse.Namespace) -> int:
         return 0
 
     def show(report) -> None:
+        if report.kind == "indexing":
+            return
         if report.kind != "indexed" or batch_changed(report.progress):
-            print(printable(report.message), flush=True)
+            print(printable(report.message) + (" (Ctrl+C stops)" if report.kind == "watching" else ""), flush=True)
         for path, reason in (report.progress.errors[-10:] if report.progress else []):
             print(f"  skipped: {printable(reason)}", file=sys.stderr, flush=True)
 

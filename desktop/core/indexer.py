@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -102,23 +102,25 @@ class Indexer:
         self._encoded: dict[str, int] = {}
 
     def run(self, folder_ids: list[int] | None = None, cancel: threading.Event | None = None,
-            scope: list[str] | None = None) -> Iterator[IndexProgress]:
+            scope: list[str] | None = None, writing: Collection[str] = ()) -> Iterator[IndexProgress]:
         """Index the folders (all by default); with a `scope` (files and folders that changed, as
-        a watcher saw them), only those paths in them. Raises BusyError when another process is
-        indexing this library, CatalogDamagedError before writing into a damaged catalog,
-        DiskFullError when the disk fills (what was committed stays)."""
+        a watcher saw them), only those paths in them; files `writing` (still being written) are
+        left for a later run. Raises BusyError when another process is indexing this library,
+        CatalogDamagedError before writing into a damaged catalog, DiskFullError when the disk
+        fills (what was committed stays)."""
         with IndexLock(self.catalog.path):
             self.catalog.check_integrity()
-            for progress in self._run(folder_ids, cancel or threading.Event(), scope):
+            for progress in self._run(folder_ids, cancel or threading.Event(), scope, writing):
                 yield progress.snapshot()
 
-    def _run(self, folder_ids: list[int] | None, cancel: threading.Event, scope: list[str] | None = None) -> Iterator[IndexProgress]:
+    def _run(self, folder_ids: list[int] | None, cancel: threading.Event, scope: list[str] | None = None,
+             writing: Collection[str] = ()) -> Iterator[IndexProgress]:
         progress = IndexProgress()
         # content hash -> image id for everything already encoded by this model: a renamed,
         # moved or copied photo is recognised from its bytes and never decoded again.
         self._encoded = self.catalog.encoded_hashes(self.encoder_id)
         folders = [(fid, path) for fid, path in self.catalog.folders() if folder_ids is None or fid in folder_ids]
-        plans = [self._plan(fid, path, progress, scope) for fid, path in folders]
+        plans = [self._plan(fid, path, progress, scope, writing) for fid, path in folders]
         progress.total = sum(len(p.to_read) for p in plans)
         progress.phase = "indexing"
         yield progress
@@ -133,8 +135,9 @@ class Indexer:
         progress.phase = "cancelled" if cancel.is_set() else "done"
         yield progress
 
-    def _plan(self, folder_id: int, root: str, progress: IndexProgress, scope: list[str] | None) -> ScanPlan:
-        plan = plan_folder(folder_id, root, self.catalog.file_states(folder_id), scope)
+    def _plan(self, folder_id: int, root: str, progress: IndexProgress, scope: list[str] | None,
+              writing: Collection[str]) -> ScanPlan:
+        plan = plan_folder(folder_id, root, self.catalog.file_states(folder_id), scope, writing)
         if plan.offline:
             progress.offline_folders.append(root)
             return plan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from models.photo_files import is_photo_name, is_skipped, walk_photo_entries
@@ -43,9 +43,11 @@ def walk_photos(root: str, unreadable: list[tuple[str, str]] | None = None) -> I
         yield FoundFile(entry.path, stat.st_size, stat.st_mtime_ns)
 
 
-def plan_folder(folder_id: int, root: str, known: dict[str, tuple[int, int]], scope: list[str] | None = None) -> ScanPlan:
+def plan_folder(folder_id: int, root: str, known: dict[str, tuple[int, int]], scope: list[str] | None = None,
+                writing: Collection[str] = ()) -> ScanPlan:
     """Compare the disk with `known` (path -> (size, mtime_ns) from the catalog); with a `scope`
-    (paths of files or folders under `root`, present or gone), only there: what a watcher saw change."""
+    (paths of files or folders under `root`, present or gone), only there: what a watcher saw change.
+    Files `writing` (still being written, as a watcher sees) are left for a later run: not read, not removed."""
     plan = ScanPlan(folder_id, root)
     if not os.path.isdir(root):
         plan.offline = True
@@ -58,6 +60,8 @@ def plan_folder(folder_id: int, root: str, known: dict[str, tuple[int, int]], sc
         if found.path in seen:
             continue
         seen.add(found.path)
+        if found.path in writing:
+            continue
         if known.get(found.path) == (found.size, found.mtime_ns):
             plan.unchanged += 1
         else:

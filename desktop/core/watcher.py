@@ -62,7 +62,7 @@ WATCHED_EVENTS = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDele
 class WatchReport:
     """What the watcher did or found, for a status line."""
 
-    kind: str  # "watching", "indexed", "waiting", "offline", "online", "fallback", "busy", "error"
+    kind: str  # "watching", "indexing" (a run's progress), "indexed", "waiting", "offline", "online", "fallback", "busy", "error"
     message: str
     progress: IndexProgress | None = None  # for "indexed": the run's final progress
     at: float = field(default_factory=time.monotonic)
@@ -106,6 +106,8 @@ class LibraryWatcher:
         self._offline: set[str] = set()
         self._next_rescan = self._next_root_check = 0.0
         self._busy_said = False
+        self._said_waiting: set[str] = set()  # the photos last reported as still being written
+        self._writing_since: dict[str, float] = {}  # photo -> when it was first seen still being written
         self._worker = threading.Thread(target=self._work, name="picsift-watcher", daemon=True)
 
     def start(self) -> None:
@@ -167,9 +169,9 @@ class LibraryWatcher:
                 with self._cond:
                     self._touch(list(self._roots(library.catalog)))
             watched = len(self._watches) + len(self._polled)
-            self._report("watching", f"watching {plural(watched, 'folder')} (Ctrl+C stops)")
-            while (scope := self._next_batch(library.catalog)) is not None:
-                self._index(library, scope)
+            self._report("watching", f"watching {plural(watched, 'folder')}")
+            while (batch := self._next_batch(library.catalog)) is not None:
+                self._index(library, *batch)
         except Exception as exc:  # a bug: loud in the log, one line for the user, the watcher stops
             log.exception("the folder watcher stopped")
             self._report("error", f"the folder watcher stopped ({type(exc).__name__}: {exc}); please report this")
@@ -180,8 +182,10 @@ class LibraryWatcher:
         """root -> folder id of the folders this watcher looks after."""
         return {root: fid for fid, root in catalog.folders() if self._folder_ids is None or fid in self._folder_ids}
 
-    def _next_batch(self, catalog) -> list[str] | None:
-        """Block until changed paths have settled; they are the scope of the next run (None: stopping)."""
+    def _next_batch(self, catalog) -> tuple[list[str], set[str]] | None:
+        """Block until the changed paths have settled, or MAX_DELAY_S since the first change (a copy
+        that never pauses): (the next run's scope, the files in it still being written, which stay
+        pending); None when stopping."""
         while True:
             with self._cond:
                 while not self._stop.is_set() and not self._pending:
@@ -194,19 +198,18 @@ class LibraryWatcher:
             self._on_timers(catalog)
             if not self._wait_quiet():
                 continue
-            unsettled = self._unsettled()
+            writing = self._still_writing()
             if self._stop.is_set():
                 return None
             with self._cond:
-                if unsettled and time.monotonic() - self._first_at < WRITING_CAP_S:
-                    self._last_at = time.monotonic()  # one more quiet period, then look again
-                    waiting = True
-                else:
-                    scope, self._pending = sorted(self._pending), set()
-                    waiting = False
-            if not waiting:
-                return scope
-            self._report("waiting", f"waiting for {plural(len(unsettled), 'photo')} still being written")
+                if not writing or time.monotonic() - self._first_at >= MAX_DELAY_S:
+                    scope, self._pending = sorted(self._pending), set(writing)
+                    self._first_at = time.monotonic()
+                    return scope, writing
+                self._last_at = time.monotonic()  # one more quiet period, then look again
+            if writing != self._said_waiting:
+                self._said_waiting = writing
+                self._report("waiting", f"waiting for {plural(len(writing), 'photo')} still being written")
 
     def _until_timers(self) -> float:
         now = time.monotonic()
@@ -233,24 +236,29 @@ class LibraryWatcher:
                 self._cond.wait(left)
         return False
 
-    def _unsettled(self) -> set[str]:
+    def _still_writing(self) -> set[str]:
         """The pending photos still being written: open for writing (Linux), not openable (Windows,
-        while a copy holds them), or whose size or mtime changed between two looks."""
+        while a copy holds them), or whose size or mtime changed between two looks; one that has
+        been so for WRITING_CAP_S is read as it is."""
         with self._cond:
             files = [p for p in self._pending if is_photo_name(os.path.basename(p))]
-            unsettled = {p for p in files if p in self._writing}
-        first = {p: _look(p) for p in files if p not in unsettled}
+            writing = {p for p in files if p in self._writing}
+        first = {p: _look(p) for p in files if p not in writing}
         self._stop.wait(LOOK_INTERVAL_S)
-        return unsettled | {p for p, look in first.items() if _look(p) != look}
+        writing |= {p for p, look in first.items() if _look(p) != look}
+        now = time.monotonic()
+        self._writing_since = {p: self._writing_since.get(p, now) for p in writing}
+        return {p for p in writing if now - self._writing_since[p] < WRITING_CAP_S}
 
-    def _index(self, library, scope: list[str]) -> None:
+    def _index(self, library, scope: list[str], writing: set[str]) -> None:
         folder_ids = [fid for root, fid in self._roots(library.catalog).items() if any(in_scope(p, [root]) for p in scope)]
         if not folder_ids:
             return
         progress = None
         try:
-            for progress in library.indexer().run(folder_ids, self._stop, scope=scope):
-                pass
+            for progress in library.indexer().run(folder_ids, self._stop, scope=scope, writing=writing):
+                if progress.phase == "indexing" and progress.done:  # at most 5 a second (the indexer's pace)
+                    self._report("indexing", f"indexing {progress.done} of {progress.total}", progress)
         except PicsiftError as exc:
             self._retry_later(scope, exc)
             return

@@ -50,6 +50,10 @@ class Reports:
         with self._cond:
             assert self._cond.wait_for(condition, timeout), f"not reached in {timeout} s; reports: {self.items}"
 
+    def wait_indexed(self, condition, timeout: float = TIMEOUT_S) -> None:
+        """Wait until `condition()` holds at the end of a batch (the catalog changes while it runs)."""
+        self.wait_until(lambda: bool(self.items) and self.items[-1].kind == "indexed" and condition(), timeout)
+
     def of(self, kind: str) -> list:
         with self._cond:
             return [r for r in self.items if r.kind == kind]
@@ -97,11 +101,24 @@ def catalogued(library, path) -> bool:
     return library.catalog.file_by_path(str(path)) is not None
 
 
+def test_a_scoped_run_reads_and_removes_only_within_its_scope(library, folder):
+    (folder / "inside").mkdir()
+    (folder / "inside" / "new.jpg").write_bytes(jpeg("rocket", 7))
+    (folder / "outside.jpg").write_bytes(jpeg("moon", 8))
+    os.remove(folder / "brick.jpg")
+    scope = [str(folder / "inside"), str(folder / "coffee.jpg")]
+    for progress in library.indexer().run(scope=scope):
+        pass
+    assert (progress.encoded, progress.removed, progress.unchanged) == (1, 0, 1)
+    assert catalogued(library, folder / "inside" / "new.jpg") and catalogued(library, folder / "brick.jpg")
+    assert not catalogued(library, folder / "outside.jpg")
+
+
 def test_photo_copied_in_becomes_searchable(library, folder, watching, reports, tmp_path):
     outside = tmp_path / "card.jpg"
     outside.write_bytes(jpeg("rocket", 1))
     shutil.copy(outside, folder / "new.jpg")
-    reports.wait_until(lambda: catalogued(library, folder / "new.jpg"))
+    reports.wait_indexed(lambda: catalogued(library, folder / "new.jpg"))
     image_id = library.catalog.file_by_path(str(folder / "new.jpg")).image_id
     assert image_id in searchable_ids(library)
     assert "indexed 1 new, 0 removed, 0 moved" in [r.message for r in reports.of("indexed")]
@@ -110,7 +127,7 @@ def test_photo_copied_in_becomes_searchable(library, folder, watching, reports, 
 def test_deleted_photo_leaves_the_results(library, folder, watching, reports):
     image_id = library.catalog.file_by_path(str(folder / "coffee.jpg")).image_id
     os.remove(folder / "coffee.jpg")
-    reports.wait_until(lambda: not catalogued(library, folder / "coffee.jpg"))
+    reports.wait_indexed(lambda: not catalogued(library, folder / "coffee.jpg"))
     assert image_id not in searchable_ids(library)
 
 
@@ -120,7 +137,7 @@ def test_renamed_and_moved_photos_keep_their_vectors_without_encoding(library, f
     (folder / "2024").mkdir()
     os.rename(folder / "coins.jpg", folder / "2024" / "coins.jpg")
     moved = {"moon.jpg": folder / "full moon.jpg", "coins.jpg": folder / "2024" / "coins.jpg"}
-    reports.wait_until(lambda: all(catalogued(library, p) for p in moved.values())
+    reports.wait_indexed(lambda: all(catalogued(library, p) for p in moved.values())
                        and not catalogued(library, folder / "moon.jpg") and not catalogued(library, folder / "coins.jpg"))
     assert {name: library.catalog.file_by_path(str(p)).image_id for name, p in moved.items()} == before
     batches = [r.progress for r in reports.of("indexed")]
@@ -138,7 +155,7 @@ def test_photo_written_in_two_halves_with_a_pause_is_read_only_when_complete(lib
         reports.wait_until(lambda: reports.of("waiting"))  # seen, quiet for QUIET_S, and not read
         assert not catalogued(library, path)
         handle.write(data[len(data) // 2:])
-    reports.wait_until(lambda: catalogued(library, path))
+    reports.wait_indexed(lambda: catalogued(library, path))
     assert library.catalog.file_by_path(str(path)).size == len(data)
     assert library.catalog.errors() == []
     assert all(p.failed == 0 for p in (r.progress for r in reports.of("indexed")))
@@ -149,7 +166,7 @@ def test_burst_of_fifty_photos_is_indexed_in_few_batches(library, folder, watchi
     (folder / "card").mkdir()
     for number, data in enumerate(burst):
         (folder / "card" / f"IMG_{number:04}.jpg").write_bytes(data)
-    reports.wait_until(lambda: library.catalog.count_files() == 8 + 50)
+    reports.wait_indexed(lambda: library.catalog.count_files() == 8 + 50)
     batches = [r.progress for r in reports.of("indexed") if r.progress.encoded]
     assert sum(p.encoded for p in batches) == 50 and len(batches) <= 3
     assert len(searchable_ids(library)) == 58
@@ -164,7 +181,7 @@ def test_folder_whose_root_vanishes_goes_offline_with_its_photos_kept_and_comes_
     reports.wait_until(lambda: reports.of("online") and reports.of("indexed")[-1].at > reports.of("online")[0].at)
     assert library.catalog.count_files() == 8
     (folder / "after.jpg").write_bytes(jpeg("brick", 3))  # watched again
-    reports.wait_until(lambda: catalogued(library, folder / "after.jpg"))
+    reports.wait_indexed(lambda: catalogued(library, folder / "after.jpg"))
 
 
 class _NoWatchesLeft(Observer):
@@ -180,7 +197,7 @@ def test_watch_limit_reached_falls_back_to_periodic_rescans_and_says_so(library,
         reports.wait_until(lambda: reports.of("fallback"))
         assert "rescanning it every" in reports.of("fallback")[0].message
         (folder / "polled.jpg").write_bytes(jpeg("camera", 4))
-        reports.wait_until(lambda: catalogued(library, folder / "polled.jpg"))
+        reports.wait_indexed(lambda: catalogued(library, folder / "polled.jpg"))
 
 
 def test_index_lock_held_elsewhere_is_said_once_and_the_change_indexed_after(library, folder, reports, monkeypatch):
@@ -192,7 +209,7 @@ def test_index_lock_held_elsewhere_is_said_once_and_the_change_indexed_after(lib
         (folder / "later.jpg").write_bytes(jpeg("coins", 5))
         reports.wait_until(lambda: reports.of("busy"))
         lock.release()
-        reports.wait_until(lambda: catalogued(library, folder / "later.jpg"))
+        reports.wait_indexed(lambda: catalogued(library, folder / "later.jpg"))
     assert len(reports.of("busy")) == 1
 
 
