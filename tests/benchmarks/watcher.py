@@ -141,7 +141,7 @@ def _burst(library, reports: Reports, sources: list[Path], into: Path) -> dict:
     for source in sources:
         shutil.copyfile(source, into / source.name)
     landed = time.monotonic()
-    reports.wait_until(lambda: library.catalog.count_files() >= expected)
+    reports.wait_until(lambda: reports.items[-1].kind == "indexed" and library.catalog.count_files() >= expected)
     batches = [r for r in reports.indexed_since(seen) if r.progress.encoded]
     first = next(r for r in reports.items[seen:] if r.kind == "indexing" and r.progress.encoded)
     _check_searchable(library, [into / s.name for s in sources])
