@@ -161,6 +161,24 @@ def test_photo_written_in_two_halves_with_a_pause_is_read_only_when_complete(lib
     assert all(p.failed == 0 for p in (r.progress for r in reports.of("indexed")))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify reports when a writer closes a file")
+def test_copy_that_never_pauses_indexes_what_landed_and_leaves_the_file_being_written(library, folder, reports,
+                                                                                       monkeypatch):
+    monkeypatch.setattr(watcher_module, "MAX_DELAY_S", 1.5)
+    data = jpeg("rocket", 9)
+    with LibraryWatcher(library, reports, rescan_first=False), open(folder / "big.jpg", "wb") as handle:
+        reports.wait_until(lambda: reports.of("watching"))
+        handle.write(data[: len(data) // 2])
+        handle.flush()
+        (folder / "landed.jpg").write_bytes(jpeg("moon", 10))
+        reports.wait_indexed(lambda: catalogued(library, folder / "landed.jpg"))  # past MAX_DELAY_S, big.jpg still open
+        assert not catalogued(library, folder / "big.jpg") and library.catalog.errors() == []
+        handle.write(data[len(data) // 2:])
+        handle.close()
+        reports.wait_indexed(lambda: catalogued(library, folder / "big.jpg"))
+    assert library.catalog.errors() == []
+
+
 def test_burst_of_fifty_photos_is_indexed_in_few_batches(library, folder, watching, reports):
     burst = [jpeg("chelsea", shade) for shade in range(50)]
     (folder / "card").mkdir()
