@@ -1,4 +1,4 @@
-"""`picsift index|search|similar|duplicates|status|folders`: the engine from the command line."""
+"""`picsift index|watch|search|similar|duplicates|status|folders`: the engine from the command line."""
 
 from __future__ import annotations
 
@@ -33,6 +33,38 @@ def _index(args: argparse.Namespace) -> None:
     run_index(library, folder_ids)
     if not args.no_text:
         run_text_pass(library)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Index, then keep indexing what changes in the folders until Ctrl+C (exit 0); one line per batch."""
+    from desktop.core.watcher import LibraryWatcher, batch_changed
+
+    library = _library()
+    folder_ids = [library.catalog.add_folder(_existing_folder(p)) for p in args.paths] or None
+    try:
+        run_index(library, folder_ids)
+    except KeyboardInterrupt:
+        print("stopped")
+        return 0
+
+    def show(report) -> None:
+        if report.kind == "indexing":
+            return
+        if report.kind != "indexed" or batch_changed(report.progress):
+            print(printable(report.message) + (" (Ctrl+C stops)" if report.kind == "watching" else ""), flush=True)
+        for path, reason in (report.progress.errors[-10:] if report.progress else []):
+            print(f"  skipped: {printable(reason)}", file=sys.stderr, flush=True)
+
+    watcher = LibraryWatcher(library, show, folder_ids)
+    watcher.start()
+    try:
+        while not watcher.wait(1.0):  # a timed wait: on Windows Ctrl+C interrupts only between waits
+            pass
+    except KeyboardInterrupt:
+        watcher.stop()
+        print("stopped watching")
+        return 0
+    return 1  # the watcher stopped on its own: a bug, already reported
 
 
 def run_text_pass(library) -> None:
@@ -299,6 +331,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                        help="skip reading the text printed in photos (OCR, about a second a photo with text; "
                             "the next `picsift index` reads what is left)")
     index.set_defaults(run=_index)
+
+    watch = commands.add_parser("watch", help="index, then index what changes in the folders as it happens (until Ctrl+C)")
+    watch.add_argument("paths", nargs="*", help="folders to add; none: watch every library folder")
+    watch.set_defaults(run=_watch)
 
     search = commands.add_parser("search", help="search by text, image, or both")
     search.add_argument("text", nargs="*", help="what to look for")

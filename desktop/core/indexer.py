@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from desktop.core.catalog import Catalog, NewImage
 from desktop.core.index_lock import IndexLock
-from desktop.core.scanner import FoundFile, ScanPlan, plan_folder
+from desktop.core.scanner import FoundFile, ScanPlan, in_scope, plan_folder
 from desktop.core.thumbnails import ThumbnailCache
 from desktop.core.vector_index import VectorIndex
 from models.errors import ImageError, PicsiftError
@@ -101,22 +101,26 @@ class Indexer:
         self._spec = runtime.manifest.image_preprocess
         self._encoded: dict[str, int] = {}
 
-    def run(self, folder_ids: list[int] | None = None, cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
-        """Index the folders (all by default). Raises BusyError when another process is indexing
-        this library, CatalogDamagedError before writing into a damaged catalog, DiskFullError
-        when the disk fills (what was committed stays)."""
+    def run(self, folder_ids: list[int] | None = None, cancel: threading.Event | None = None,
+            scope: list[str] | None = None, writing: Collection[str] = ()) -> Iterator[IndexProgress]:
+        """Index the folders (all by default); with a `scope` (files and folders that changed, as
+        a watcher saw them), only those paths in them; files `writing` (still being written) are
+        left for a later run. Raises BusyError when another process is indexing this library,
+        CatalogDamagedError before writing into a damaged catalog, DiskFullError when the disk
+        fills (what was committed stays)."""
         with IndexLock(self.catalog.path):
             self.catalog.check_integrity()
-            for progress in self._run(folder_ids, cancel or threading.Event()):
+            for progress in self._run(folder_ids, cancel or threading.Event(), scope, writing):
                 yield progress.snapshot()
 
-    def _run(self, folder_ids: list[int] | None, cancel: threading.Event) -> Iterator[IndexProgress]:
+    def _run(self, folder_ids: list[int] | None, cancel: threading.Event, scope: list[str] | None = None,
+             writing: Collection[str] = ()) -> Iterator[IndexProgress]:
         progress = IndexProgress()
         # content hash -> image id for everything already encoded by this model: a renamed,
         # moved or copied photo is recognised from its bytes and never decoded again.
         self._encoded = self.catalog.encoded_hashes(self.encoder_id)
         folders = [(fid, path) for fid, path in self.catalog.folders() if folder_ids is None or fid in folder_ids]
-        plans = [self._plan(fid, path, progress) for fid, path in folders]
+        plans = [self._plan(fid, path, progress, scope, writing) for fid, path in folders]
         progress.total = sum(len(p.to_read) for p in plans)
         progress.phase = "indexing"
         yield progress
@@ -131,8 +135,9 @@ class Indexer:
         progress.phase = "cancelled" if cancel.is_set() else "done"
         yield progress
 
-    def _plan(self, folder_id: int, root: str, progress: IndexProgress) -> ScanPlan:
-        plan = plan_folder(folder_id, root, self.catalog.file_states(folder_id))
+    def _plan(self, folder_id: int, root: str, progress: IndexProgress, scope: list[str] | None,
+              writing: Collection[str]) -> ScanPlan:
+        plan = plan_folder(folder_id, root, self.catalog.file_states(folder_id), scope, writing)
         if plan.offline:
             progress.offline_folders.append(root)
             return plan
@@ -142,7 +147,8 @@ class Indexer:
         progress.removed += self.catalog.remove_files(plan.vanished)
         # Unchanged files indexed by another model's image encoder are encoded again for this one.
         queued = {found.path for found in plan.to_read}
-        stale = [FoundFile(*row) for row in self.catalog.files_missing_features(folder_id, self.encoder_id) if row[0] not in queued]
+        stale = [FoundFile(*row) for row in self.catalog.files_missing_features(folder_id, self.encoder_id)
+                 if row[0] not in queued and (scope is None or in_scope(row[0], scope))]
         plan.to_read.extend(stale)
         progress.unchanged += plan.unchanged - len(stale)
         return plan
