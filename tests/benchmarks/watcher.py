@@ -77,10 +77,11 @@ def main() -> None:
 
 
 def run(tmp: Path, args) -> dict:
-    from desktop.core import watcher as watcher_module
-    from desktop.core.watcher import LibraryWatcher
     from engine_fixtures import index_all, open_library, write_photos
     from toy_bundle import export_toy_bundle
+
+    from desktop.core import watcher as watcher_module
+    from desktop.core.watcher import LibraryWatcher
 
     bundle = Path(args.bundle) if args.bundle else export_toy_bundle(tmp / "toy")
     library = open_library(bundle)

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from engine_fixtures import index_all, write_photos
 from PIL import Image
 from watchdog.observers import Observer
 
@@ -27,7 +28,6 @@ import desktop.core.watcher as watcher_module
 from desktop.core.demo_library import demo_image
 from desktop.core.index_lock import IndexLock
 from desktop.core.watcher import LibraryWatcher
-from engine_fixtures import index_all, write_photos
 
 TIMEOUT_S = 60.0  # generous: the machine running the tests may be busy; a pass takes a few seconds
 ROOT = Path(__file__).resolve().parents[2]
