@@ -1,1 +1,1 @@
-"""The picsift application: command line, core engine and (later) the Qt user interface."""
+"""The picsift application: the command line (cli/), the engine (core/: no torch, no Qt) and the Qt app (ui/)."""
