@@ -27,6 +27,7 @@ from desktop.core.settings import Settings
 from desktop.ui.filter_chips import FilterChips, PlaceBox
 from desktop.ui.library_panel import LibraryPanel
 from desktop.ui.preview import PreviewPane
+from desktop.ui.result_actions import ResultActions
 from desktop.ui.results import ResultRow, ResultsModel, ResultsView
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.window_library import LibraryMixin
@@ -218,6 +219,8 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close))
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(QAction("Paste image as query", self, shortcut=QKeySequence("Ctrl+Shift+V"), triggered=self.paste_image))
+        self.result_actions = ResultActions(self)  # copy, move, trash... the selected results (result_actions)
+        self.menuBar().addMenu(self.result_actions.menu())
         view_menu = self.menuBar().addMenu("&View")
         self.scores_action = QAction("Show &scores", self, checkable=True, toggled=self._scores_toggled)
         view_menu.addAction(self.scores_action)
@@ -269,6 +272,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         if self.index_worker is not None and self.index_worker.is_running():
             self.index_worker.cancel()
             self.index_worker.wait()
+        self.result_actions.stop()
         self.text_pass.stop()  # after indexing's cancel: its photo in flight may take a second or two
         self.loader.forget()
         self.engine_pool.waitForDone()

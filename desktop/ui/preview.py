@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from PySide6.QtCore import Qt, QThreadPool, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
+from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from desktop.ui.result_actions import copy_paths, open_path, show_in_folder
 from desktop.ui.results import ResultRow
 from desktop.ui.workers import run_in_pool
 from models.display import printable_path
@@ -149,22 +146,15 @@ class PreviewPane(QWidget):
     # --- actions ------------------------------------------------------------------------
     def open_file(self) -> None:
         if self._row:
-            _open_local(self._row.record.path)
+            open_path(self._row.record.path)
 
     def show_in_folder(self) -> None:
-        if not self._row:
-            return
-        path = self._row.record.path
-        if sys.platform == "darwin":
-            subprocess.Popen(["open", "-R", path])
-        elif sys.platform == "win32":
-            subprocess.Popen(["explorer", "/select,", os.path.normpath(path)])
-        else:
-            _open_local(os.path.dirname(path))
+        if self._row:
+            show_in_folder(self._row.record.path)
 
     def copy_path(self) -> None:
         if self._row:
-            QGuiApplication.clipboard().setText(printable_path(self._row.record.path))
+            copy_paths([self._row.record.path])
 
     def copy_text(self) -> None:
         QGuiApplication.clipboard().setText(self.text_box.toPlainText())
@@ -202,17 +192,6 @@ def _text_box() -> QPlainTextEdit:
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard)
     box.setFixedHeight(box.fontMetrics().lineSpacing() * TEXT_BOX_LINES + 2 * box.frameWidth() + 8)
     return box
-
-
-def _open_local(path: str) -> None:
-    """Open a file or folder with the system's viewer. A QUrl holds Unicode only, so a name that is
-    not UTF-8 (possible on Linux alone) goes to xdg-open as its bytes."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        subprocess.Popen(["xdg-open", os.fsencode(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return
-    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
 def _load_preview(path: str) -> QImage:

@@ -6,11 +6,12 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.core.catalog import FileRecord
+from desktop.ui.result_actions import file_urls
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from models.display import printable
 
@@ -96,6 +97,19 @@ class ResultsModel(QAbstractListModel):
             return row
         return None
 
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else flags
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes) -> QMimeData:
+        """The rows' files as file:// URLs: a file manager or another app dropped on copies or opens them."""
+        mime = QMimeData()
+        mime.setUrls(file_urls([self._rows[index.row()].record.path for index in sorted(indexes, key=QModelIndex.row)]))
+        return mime
+
     def _pixmap(self, row: ResultRow) -> QPixmap | None:
         key = row.record.content_hash
         pixmap = self._pixmaps.get(key)
@@ -150,6 +164,9 @@ class ResultsView(QListView):
 
     Signals:
         activatedRow(object): Enter or double-click on a ResultRow (open it).
+
+    Several rows can be picked (click, shift/ctrl-click, Ctrl+A) and dragged out as files (a copy: the
+    library keeps its photos).
     """
 
     activatedRow = Signal(object)
@@ -164,7 +181,9 @@ class ResultsView(QListView):
         self.setBatchSize(200)
         self.setGridSize(CELL)
         self.setSpacing(0)
-        self.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
+        self.setDragDropMode(QListView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setItemDelegate(ResultDelegate(self))
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
@@ -173,3 +192,7 @@ class ResultsView(QListView):
     def current_row(self) -> ResultRow | None:
         index = self.currentIndex()
         return index.data(ResultsModel.RowRole) if index.isValid() else None
+
+    def selected_rows(self) -> list[ResultRow]:
+        """The picked rows in grid order."""
+        return [index.data(ResultsModel.RowRole) for index in sorted(self.selectionModel().selectedIndexes(), key=QModelIndex.row)]

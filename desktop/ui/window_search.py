@@ -168,12 +168,14 @@ class SearchMixin:
         self.model.set_show_scores(checked)
 
     # --- image queries: drop and paste ------------------------------------------------------
+    # A drag from inside picsift (results dragged out of the grid) is not a query: let go a little off the
+    # grid, it would replace the search by accident. Find similar is the way to search by a result.
     def dragEnterEvent(self, event) -> None:
-        if _dropped_image(event.mimeData()):
+        if event.source() is None and _dropped_image(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        path = _dropped_image(event.mimeData())
+        path = _dropped_image(event.mimeData()) if event.source() is None else None
         if path:
             event.acceptProposedAction()
             self.set_image_query(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from engine_fixtures import open_library
 from toy_bundle import export_toy_bundle
@@ -25,3 +27,18 @@ def library(toy):
 def runtime(builtin_bundle):
     """The built-in model on CPU, for tests of the real window (a module may define its own)."""
     return ModelRuntime(builtin_bundle, device="cpu")
+
+
+@pytest.fixture
+def user_trash(tmp_path, monkeypatch):
+    """The freedesktop trash of a home in tmp_path (send2trash reads XDG_DATA_HOME once, at import)."""
+    from send2trash import plat_other
+
+    home = tmp_path / "home"
+    data = home / ".local" / "share"
+    data.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", os.fsencode(data))
+    monkeypatch.setattr(plat_other, "HOMETRASH_B", os.fsencode(data / "Trash"))
+    return data / "Trash"

@@ -271,8 +271,9 @@ def test_the_model_menu_exports_and_imports_a_bundle_that_searches_elsewhere(qtb
 
 
 def _window_is_idle(window: MainWindow) -> bool:
-    """No engine call waiting to report and no indexing running (each starts the next synchronously)."""
-    return not window._relays and not (window.index_worker is not None and window.index_worker.is_running())
+    """No engine call waiting to report, no indexing and no copy/move/trash running (each starts the next synchronously)."""
+    indexing = window.index_worker is not None and window.index_worker.is_running()
+    return not window._relays and not indexing and not window.result_actions.is_running()
 
 
 def _buttons(widget) -> list:
@@ -300,8 +301,9 @@ def _press_dialog_buttons_and_close(pressed: list[str]) -> None:
 
 
 def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_error(
-        qtbot, runtime, indexed, tmp_path, installed_builtin, monkeypatch):
-    """Python errors in slots fail the test (pytest-qt's exception capture), as do Qt warnings."""
+        qtbot, runtime, indexed, tmp_path, installed_builtin, monkeypatch, user_trash):
+    """Python errors in slots fail the test (pytest-qt's exception capture), as do Qt warnings. (Move to trash
+    runs too: `user_trash` keeps it in tmp_path.)"""
     from PySide6.QtGui import QAction, QDesktopServices, QShortcut
     from PySide6.QtWidgets import QFileDialog, QMessageBox
 

@@ -27,21 +27,6 @@ def photos(library, tmp_path):
     return {p.stem: p.resolve() for p in paths}
 
 
-@pytest.fixture
-def user_trash(tmp_path, monkeypatch):
-    """The freedesktop trash of a home in tmp_path (send2trash reads XDG_DATA_HOME once, at import)."""
-    from send2trash import plat_other
-
-    home = tmp_path / "home"
-    data = home / ".local" / "share"
-    data.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(data))
-    monkeypatch.setattr(plat_other, "XDG_DATA_HOME", os.fsencode(data))
-    monkeypatch.setattr(plat_other, "HOMETRASH_B", os.fsencode(data / "Trash"))
-    return data / "Trash"
-
-
 def test_copying_onto_a_taken_name_keeps_both_files_and_the_copy_keeps_its_dates(library, photos, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
