@@ -24,6 +24,7 @@ class Settings:
     results_per_query: int = 500
     last_folder: str = ""  # where "Add folder" opens
     last_query: str = ""
+    watch_folders: bool = True  # the window indexes what changes in the library folders while it is open
     switching_to: str = ""  # a model whose background re-encoding has not finished: resumed on the next start
     version: int = SETTINGS_VERSION
     extra: dict = field(default_factory=dict)

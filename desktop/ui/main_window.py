@@ -34,6 +34,7 @@ from desktop.ui.window_library import LibraryMixin
 from desktop.ui.window_models import ModelMixin
 from desktop.ui.window_search import ANY_DATE, SearchMixin
 from desktop.ui.window_text import TextPassController
+from desktop.ui.window_watch import WatchController
 from desktop.ui.workers import GeneratorWorker, run_in_pool
 from models.display import printable
 
@@ -81,6 +82,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self._build_widgets()
         self._build_actions()
         self.text_pass = TextPassController(self)  # reading text in photos, after indexing (window_text)
+        self.watch = WatchController(self)  # indexing what changes in the folders while the window is open (window_watch)
         self._restore()
         self.refresh_library()
         self.search_now()
@@ -216,6 +218,9 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         file_menu.addAction(QAction("&Add folder...", self, shortcut=QKeySequence("Ctrl+O"), triggered=self.choose_folder))
         file_menu.addAction(QAction("Try the &demo library", self, triggered=self.add_demo_library))
         file_menu.addAction(QAction("&Repair library catalog...", self, triggered=self.repair_catalog))
+        self.watch_action = QAction("&Watch folders for changes", self, checkable=True, checked=self.settings.watch_folders,
+                                    toggled=lambda on: self.watch.set_enabled(on))
+        file_menu.addAction(self.watch_action)
         file_menu.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close))
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(QAction("Paste image as query", self, shortcut=QKeySequence("Ctrl+Shift+V"), triggered=self.paste_image))
@@ -268,6 +273,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         s.save()
 
     def closeEvent(self, event) -> None:
+        self.watch.stop()  # first: its batch in hand would write on while the rest shuts down
         self.save_settings()
         if self.index_worker is not None and self.index_worker.is_running():
             self.index_worker.cancel()

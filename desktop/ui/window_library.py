@@ -74,7 +74,7 @@ class LibraryMixin:
             self.library.catalog.remove_folder(folder)
             if self.library.index_loaded:
                 self.library.vector_index.sync_from_catalog(self.library.catalog, self.library.runtime)
-        self._on_engine(remove, lambda _: (self.refresh_library(), self.search_now()))
+        self._on_engine(remove, lambda _: (self.refresh_library(), self.search_now(), self.watch.restart()))
 
     def repair_catalog(self) -> None:
         """Set a damaged catalog aside and rebuild it from the photos, as `picsift repair` does."""
@@ -89,6 +89,7 @@ class LibraryMixin:
         if answer != QMessageBox.StandardButton.Yes:
             return
         self.text_pass.stop()  # it writes to the catalog being set aside; indexing the new one starts it again
+        self.watch.stop()  # so does the watcher; indexing's end starts it again
         self._on_engine(self._set_catalog_aside, self._catalog_set_aside)
 
     def _set_catalog_aside(self) -> tuple[Path, Library]:
@@ -114,6 +115,7 @@ class LibraryMixin:
         library = library or self.library
         self._after_indexing = then
         self.text_pass.pause_for_indexing()  # indexing has priority; the text pass goes on when it ends
+        self.watch.stop()  # one indexer per library: the watcher starts again when this run ends
         self.index_worker = GeneratorWorker(lambda cancel: library.for_thread().indexer().run(folder_ids, cancel))
         self.index_worker.progress.connect(self._index_progress)
         self.index_worker.finished.connect(self._index_finished)
@@ -170,6 +172,7 @@ class LibraryMixin:
         self.panel.set_indexing(set())
         self.refresh_library()
         self.search_now()
+        self.watch.start()  # on the library as it is now (a repair or a model switch replaces it)
 
 
 def _duration(seconds: float) -> str:

@@ -90,6 +90,7 @@ class ModelMixin:
 
         old, self.library = self.library, library
         self.settings.switching_to = ""
+        self.watch.restart()  # its indexer encodes with the model it was started on
 
         def activate() -> None:  # on the engine thread, after the searches queued on the old library
             old.close()

@@ -92,6 +92,17 @@ class _Relay(QObject):
     errored = Signal(str)
 
 
+def relay_to_gui(on_value: Callable[[object], None], parent: QObject) -> Callable[[object], None]:
+    """A callable any thread may call with a value; `on_value(value)` then runs on the GUI thread.
+
+    For a core object that reports through a plain callback from its own thread (the folder
+    watcher). Call it on the GUI thread; `parent` (a GUI-thread object) keeps the relay alive.
+    """
+    relay = _Relay(parent)
+    relay.finished.connect(on_value)
+    return relay.finished.emit
+
+
 def run_in_pool(function: Callable[[], object], on_done: Callable[[object], None], on_error: Callable[[str], None],
                 pool: QThreadPool | None = None, priority: int = 0, doing: str = "running a background task") -> _Relay:
     """Run `function()` on a pool thread; `on_done(result)` or `on_error(message)` run on the GUI thread.
