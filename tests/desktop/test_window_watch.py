@@ -10,6 +10,7 @@ from engine_fixtures import index_all, write_photos
 from window_fixtures import open_window
 
 from desktop.core.catalog import Catalog
+from desktop.core.index_lock import IndexLock
 from desktop.core.library import Library
 from desktop.core.settings import Settings
 from desktop.ui.main_window import MainWindow
@@ -86,3 +87,11 @@ def test_watching_turned_off_in_the_menu_stops_the_watcher_and_is_remembered(qtb
     again = open_window(qtbot, runtime, Settings.load())
     again.watch.start()
     assert not again.watch_action.isChecked() and not again.watch.is_watching()
+
+
+def test_another_process_indexing_is_said_in_the_status_line_not_as_an_error(qtbot, runtime, folder, tmp_path):
+    window = _watching_window(qtbot, runtime)
+    with IndexLock(window.library.catalog.path):  # as another picsift indexing this library would hold it
+        shutil.copy(write_photos(tmp_path / "card", names=("rocket",))[0], folder / "rocket.jpg")
+        qtbot.waitUntil(lambda: "another picsift is indexing" in window.status_label.text(), timeout=WAIT_MS)
+    assert window.error_banner.isHidden()
