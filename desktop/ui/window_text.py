@@ -12,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
 
+from desktop.core.catalog import Catalog
 from desktop.core.library import Library
 from desktop.core.text_pass import TextProgress
 from desktop.ui.workers import GeneratorWorker
@@ -130,8 +131,9 @@ class TextPassController(QObject):
 
 
 def _read_texts(library: Library, cancel):
-    """The text pass on this (worker) thread's own catalog connection, closed when it ends."""
-    own = library.for_thread()
+    """The text pass on this (worker) thread's own catalog connection, closed when it ends. Only the
+    catalog: the pass needs no model or vector index, so it never waits on the library's lock for them."""
+    own = Library(Catalog(library.catalog.path))
     try:
         yield from own.text_pass().run(cancel)
     finally:
