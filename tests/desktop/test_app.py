@@ -363,9 +363,9 @@ def test_closing_the_app_mid_switch_resumes_the_encoding_on_the_next_start(qtbot
     again = _window(qtbot, runtime, Settings.load())
     with qtbot.waitSignal(again.indexingFinished, timeout=WAIT_MS):
         again.resume_model_switch()
-    qtbot.waitUntil(lambda: registry.active_name() == "toy", timeout=WAIT_MS)
+    # the registry switches on the engine thread and the settings are saved after it on the GUI thread
+    qtbot.waitUntil(lambda: registry.active_name() == "toy" and Settings.load().switching_to == "", timeout=WAIT_MS)
     assert again.library.runtime.manifest.name == "toy"
-    assert Settings.load().switching_to == ""
 
 
 def test_cancelling_the_encoding_of_a_switch_keeps_the_current_model_for_good(qtbot, runtime, indexed, tmp_path,
