@@ -60,6 +60,9 @@ class FilterChips(QWidget):
 
 
 def _tooltip(chip: Chip) -> str:
+    if chip.kind in ("more", "less"):  # relevance feedback marks (window_feedback)
+        how = "more like this photo" if chip.kind == "more" else "away from this photo and photos like it"
+        return f"Results are ranked {how}; click to drop the mark"
     what = f"taken in {chip.label}" if chip.kind == "place" else f"taken {_when(chip.label)}"
     return f"Only photos {what}, as the query says; click to search without this filter"
 

@@ -30,6 +30,8 @@ from desktop.ui.preview import PreviewPane
 from desktop.ui.result_actions import ResultActions
 from desktop.ui.results import ResultRow, ResultsModel, ResultsView
 from desktop.ui.thumbnail_loader import ThumbnailLoader
+from desktop.ui.window_collections import CollectionsController
+from desktop.ui.window_feedback import FeedbackController
 from desktop.ui.window_library import LibraryMixin
 from desktop.ui.window_models import ModelMixin
 from desktop.ui.window_search import ANY_DATE, SearchMixin
@@ -119,9 +121,16 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self.has_text_box = QCheckBox("Has text", toolTip="Only photos with printed text found in them (signs, labels, documents)")
         self.has_text_box.toggled.connect(lambda _: self.search_now())
 
+        self.loader = ThumbnailLoader(self.library.thumbnails, self)
+        self.model = ResultsModel(self.loader, self)
+        self.view = ResultsView()
+        self.view.setModel(self.model)
+        self.view.selectionModel().currentChanged.connect(lambda *_: self.preview.show_row(self.view.current_row()))
+        self.view.activatedRow.connect(lambda row: self.preview.show_row(row) or self.preview.open_file())
         bar = QHBoxLayout()  # the query: typed text, the filters read from it, the image
         bar.addWidget(self.search_field, stretch=1)
-        for widget in (self.filter_chips, self.image_chip, self.image_weight_box, self.clear_image):
+        self.feedback = FeedbackController(self)  # "More like this" / "Not this" marks, as chips (window_feedback)
+        for widget in (self.filter_chips, self.feedback.chips, self.image_chip, self.image_weight_box, self.clear_image):
             bar.addWidget(widget)
         self._set_image_chip(None)
         filters = QHBoxLayout()  # the filters picked from lists, on their own row: the text keeps its width
@@ -135,12 +144,6 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self.error_banner.hide()
         self.error_banner.mousePressEvent = lambda _: self.error_banner.hide()
 
-        self.loader = ThumbnailLoader(self.library.thumbnails, self)
-        self.model = ResultsModel(self.loader, self)
-        self.view = ResultsView()
-        self.view.setModel(self.model)
-        self.view.selectionModel().currentChanged.connect(lambda *_: self.preview.show_row(self.view.current_row()))
-        self.view.activatedRow.connect(lambda row: self.preview.show_row(row) or self.preview.open_file())
         self.preview = PreviewPane()
         self.preview.findSimilar.connect(self.find_similar)
         self.splitter = QSplitter()
@@ -169,6 +172,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         dock.setObjectName("library-dock")
         dock.setWidget(self.panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.collections = CollectionsController(self)  # albums, in a dock under the library's (window_collections)
 
         self.status_label = QLabel("")
         self.hidden_link = QLabel(textFormat=Qt.TextFormat.RichText)  # "N weak matches hidden - show all"
@@ -225,7 +229,12 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(QAction("Paste image as query", self, shortcut=QKeySequence("Ctrl+Shift+V"), triggered=self.paste_image))
         self.result_actions = ResultActions(self)  # copy, move, trash... the selected results (result_actions)
-        self.menuBar().addMenu(self.result_actions.menu())
+        photos = self.result_actions.menu()
+        for group in (self.feedback.actions(), self.collections.actions()):
+            photos.addSeparator()
+            photos.addActions(group)
+            self.view.addActions([_separator(self), *group])  # the grid's context menu, too
+        self.menuBar().addMenu(photos)
         view_menu = self.menuBar().addMenu("&View")
         self.scores_action = QAction("Show &scores", self, checkable=True, toggled=self._scores_toggled)
         view_menu.addAction(self.scores_action)
@@ -289,6 +298,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         """The folders, and the place list with them: both change when photos are indexed or a folder goes."""
         super().refresh_library()
         self.refresh_places()
+        self.collections.refresh()  # their counts change as photos come and go
 
     # --- engine calls (on the engine thread) ------------------------------------------------
     def _on_engine(self, function, on_done, on_error=None) -> None:
@@ -317,3 +327,8 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
     def toggle_preview(self) -> None:
         self.preview.setVisible(not self.preview.isVisible())
 
+
+def _separator(parent) -> QAction:
+    action = QAction(parent)
+    action.setSeparator(True)
+    return action

@@ -39,7 +39,13 @@ class SearchMixin:
             date_from=_date_or_none(self.date_from),
             date_to=_date_or_none(self.date_to),
             has_text=self.has_text_box.isChecked(),
+            collection=self.collections.current,
+            feedback=self.feedback.feedback(),
         )
+
+    def asks_for_something(self) -> bool:
+        """Text or an image to look for (filters alone only narrow the library)."""
+        return bool(self.search_field.text().strip() or self.image_query)
 
     def _parsed(self, text: str) -> ParsedQuery:
         """The text parsed, less the chips the user removed."""
@@ -149,6 +155,7 @@ class SearchMixin:
 
     def clear_search(self) -> None:
         self.search_field.clear()
+        self.feedback.clear()
         self.image_query = None
         self._set_image_chip(None)
         self.search_now()
@@ -213,7 +220,8 @@ def _with_filters(query: Query, parsed: ParsedQuery, picked: tuple[str, str | No
     places = parsed.place_filters or ((place_filter(*picked),) if picked else ())
     query = replace(query, texts=((parsed.semantic_text, 1.0),) if parsed.semantic_text else (), places=places,
                     dates=parsed.date_filter)
-    asks = query.texts or query.images or query.places or query.dates or query.has_text or query.folder or query.date_from or query.date_to
+    asks = (query.texts or query.images or query.feedback or query.places or query.dates or query.has_text or query.folder
+            or query.date_from or query.date_to or query.collection is not None)
     return query if asks else None
 
 

@@ -5,27 +5,17 @@ from __future__ import annotations
 import os
 
 import pytest
-from engine_fixtures import index_all, write_photos
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox
-from window_fixtures import WAIT_MS, open_window
-
-from desktop.core.catalog import Catalog
-from desktop.core.library import Library
+from window_fixtures import WAIT_MS, indexed_folder, open_window
 
 NAMES = ("chelsea", "coffee", "rocket", "clock")
 
 
 @pytest.fixture
 def folder(runtime, tmp_path):
-    folder = (tmp_path / "photos").resolve()
-    write_photos(folder, names=NAMES)
-    library = Library(Catalog(), runtime)
-    library.catalog.add_folder(folder)
-    index_all(library)
-    library.close()
-    return folder
+    return indexed_folder(runtime, tmp_path, NAMES)
 
 
 @pytest.fixture
