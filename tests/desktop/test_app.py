@@ -305,7 +305,7 @@ def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_err
     """Python errors in slots fail the test (pytest-qt's exception capture), as do Qt warnings. (Move to trash
     runs too: `user_trash` keeps it in tmp_path.)"""
     from PySide6.QtGui import QAction, QDesktopServices, QShortcut
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
     added = tmp_path / "added"
     write_photos(added, names=("clock",))
@@ -313,6 +313,8 @@ def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_err
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(tmp_path / "out" / "model.zip"), ""))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: ("", ""))  # the user cancels
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
+    names = iter(f"Album {i}" for i in range(100))  # a collection's name, each time one is asked for
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: (next(names), True))
     opened = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
     window = _window(qtbot, runtime)
@@ -339,7 +341,7 @@ def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_err
 
     assert {"Add folder...", "Rescan", "Remove", "Find similar", "Add a folder...", "Try a small demo library",
             "&Add folder...", "Model &settings...", "Use selected model", "&Teach picsift your folders...", "Browse...",
-            "Start training", "&Export active model...", "Ctrl+F"} <= set(pressed)
+            "Start training", "&Export active model...", "Ctrl+F", "New...", "More &like this", "Save search as collection..."} <= set(pressed)
     assert opened  # Open and Show in folder reached the desktop
     bugs = [message for message in shown if "went wrong" in message or "internal error" in message]
     assert not bugs

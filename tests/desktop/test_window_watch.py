@@ -95,3 +95,22 @@ def test_another_process_indexing_is_said_in_the_status_line_not_as_an_error(qtb
         shutil.copy(write_photos(tmp_path / "card", names=("rocket",))[0], folder / "rocket.jpg")
         qtbot.waitUntil(lambda: "another picsift is indexing" in window.status_label.text(), timeout=WAIT_MS)
     assert window.error_banner.isHidden()
+
+
+def test_a_photo_with_printed_text_copied_in_is_read_after_its_batch_and_found_by_its_words(qtbot, runtime, folder, tmp_path):
+    from text_photos import sign_photo
+
+    window = _watching_window(qtbot, runtime)
+    qtbot.waitUntil(lambda: not window.text_pass.is_running(), timeout=WAIT_MS)  # the three photos' text pass, at start
+    sign = tmp_path / "sign.jpg"
+    sign_photo("coffee", "HARVEST MARKET", "DejaVuSans.ttf", 40).save(sign, quality=92)
+    shutil.copy(sign, folder / "market.jpg")
+    catalog = window.library.catalog
+    qtbot.waitUntil(lambda: (record := catalog.file_by_path(str(folder / "market.jpg"))) is not None
+                    and catalog.text_read(record.image_id), timeout=WAIT_MS)
+    words = " ".join(line.text for line in catalog.text_of(catalog.file_by_path(str(folder / "market.jpg")).image_id))
+    assert "HARVEST" in words.upper() and "MARKET" in words.upper()
+    with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
+        window.search_field.setText("harvest market")
+        window.search_now()
+    assert window.model.rows()[0].name == "market.jpg"
