@@ -7,8 +7,8 @@ or more, places the 5 landmarks (eye corners, nose) of each, and embeds each fac
 where two faces of one person lie within about 0.6 of each other (euclidean).
 
 Why dlib and not ONNX, why HOG by default (tests/benchmarks/faces.py measures, results/faces.json):
-on this project's two shared cores the HOG detector takes ~0.15 s on a 1024 px photo, its CNN (MMOD)
-detector 2-3 s, for the same faces on the frontal photos of the benchmark; the embedding takes
+on this project's two shared cores the HOG detector takes ~0.15 s a photo, its CNN (MMOD) detector
+~1.5 s (2-3 s at a full 1024 px), and the CNN missed a face HOG found, on the benchmark's real portraits; the embedding takes
 ~0.06 s a face, so an ONNX port of the ResNet (no converter exists for dlib's format) would save
 little. `FaceReader(detector="cnn")` uses the CNN detector (better on turned and small faces).
 
