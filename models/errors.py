@@ -37,6 +37,14 @@ class TextReaderMissingError(TextReadingError):
     """The text reader (rapidocr and its models) is not installed whole: no photo can be read."""
 
 
+class FaceReadingError(PicsiftError):
+    """The face reader (dlib) cannot process a photo; the photo itself may be fine."""
+
+
+class FaceReaderMissingError(FaceReadingError):
+    """dlib or its face models are not installed: no photo can be read for faces (the rest of picsift works)."""
+
+
 class CatalogDamagedError(PicsiftError):
     """The library catalog's database file is damaged; nothing more is written into it."""
 

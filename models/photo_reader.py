@@ -347,3 +347,23 @@ def _libraw_time(raw) -> str | None:
     """LibRaw's own capture time, for RAW formats not built on TIFF (CR3, RAF) without preview EXIF."""
     stamp = raw.other.timestamp
     return stamp.replace(microsecond=0).isoformat() if stamp and stamp.year > 1970 else None
+
+
+def rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
+    """An image as the (H, W, 3) uint8 RGB array the readers of text and faces take (PIL converted;
+    an array of another shape or type is a bug: ValueError)."""
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {image.dtype} {image.shape}")
+    return image
+
+
+def shrunk(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """`rgb` with its long side at most `long_side` pixels, area averaged (thin strokes and small faces survive)."""
+    height, width = rgb.shape[:2]
+    scale = long_side / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))

@@ -29,7 +29,7 @@ def _loaded_after_importing(modules: list[str]) -> set[str]:
     ("package", "forbidden"),
     [
         ("models", {"torch", "transformers", "PySide6", "trainer", "desktop"}),
-        ("desktop.core", {"torch", "transformers", "PySide6", "trainer"}),
+        ("desktop.core", {"torch", "transformers", "PySide6", "trainer", "dlib"}),  # dlib: only once the face pass reads
         ("trainer", {"PySide6", "desktop"}),
         ("desktop", {"torch", "transformers", "trainer"}),  # the app runs the trainer as a process
     ],

@@ -11,13 +11,14 @@ from models.errors import run_reporting_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desktop.cli import collection, demo, library, model, train
+    from desktop.cli import collection, demo, library, model, people, train
 
     parser = argparse.ArgumentParser(prog="picsift", description="Search your photos by meaning, offline.")
     commands = parser.add_subparsers(dest="command")
     model.add_parser(commands)
     library.add_parsers(commands)
     collection.add_parsers(commands)
+    people.add_parsers(commands)
     demo.add_parser(commands)
     train.add_parsers(commands)
     model.add_export_parser(commands)  # `picsift export`: the same command as `picsift model export`

@@ -68,7 +68,7 @@ def check_query_arguments(parser: argparse.ArgumentParser, args: argparse.Namesp
     if args.date_from and args.date_to and args.date_from[: len(args.date_to)] > args.date_to:
         parser.error(f"argument --to: {args.date_to} is before --from {args.date_from}")
     texts = getattr(args, "text", None)
-    filtered = bool(getattr(args, "place", None) or getattr(args, "has_text", False) or getattr(args, "collection", None))
+    filtered = any(getattr(args, name, None) for name in ("place", "has_text", "collection", "person"))
     if texts is not None and (not (texts or args.image or filtered) or not all(t.strip() for t in texts + args.not_text)):
         parser.error("the query is empty; give a text, --image, or both")
     if args.folder:

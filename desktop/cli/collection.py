@@ -67,7 +67,7 @@ def _saved_query(args: argparse.Namespace) -> dict:
     """The search's own words, to run it again later (what was given of them)."""
     words = {"text": args.text, "not": args.not_text, "image": args.image, "not_image": args.not_image,
              "folder": args.folder, "from": args.date_from, "to": args.date_to, "place": args.place,
-             "has_text": args.has_text, "collection": args.collection, "k": args.k}
+             "has_text": args.has_text, "person": args.person, "collection": args.collection, "k": args.k}
     return {key: value for key, value in words.items() if value not in (None, [], False)}
 
 

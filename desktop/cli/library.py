@@ -6,13 +6,14 @@ import argparse
 import json
 import os
 import sys
-import threading
 from dataclasses import asdict
 from datetime import date
 
 from tqdm import tqdm
 
+from desktop.cli import people
 from desktop.cli.args import check_query_arguments, cosine_threshold, finite_float, iso_date, positive_int
+from desktop.cli.passes import run_face_pass, run_index, run_text_pass
 from models.display import fixed, plural, printable, printable_path
 from models.errors import PicsiftError
 
@@ -33,6 +34,8 @@ def _index(args: argparse.Namespace) -> None:
     run_index(library, folder_ids)
     if not args.no_text:
         run_text_pass(library)
+    if args.faces:
+        run_face_pass(library)
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -67,75 +70,19 @@ def _watch(args: argparse.Namespace) -> int:
     return 1  # the watcher stopped on its own: a bug, already reported
 
 
-def run_text_pass(library) -> None:
-    """Read the text printed in the photos not read yet, with a tqdm bar; Ctrl+C stops after the photo in hand."""
-    cancel = threading.Event()
-    bar = tqdm(total=0, unit="photo", desc="reading text", file=sys.stderr, dynamic_ncols=True)
-    progress = None
-    try:
-        for progress in library.text_pass().run(cancel):
-            bar.total, bar.n = progress.total, progress.done
-            bar.set_postfix(with_text=progress.with_text, refresh=False)
-            bar.refresh()
-    except BaseException as exc:
-        bar.leave = False
-        if isinstance(exc, KeyboardInterrupt):
-            cancel.set()
-        raise
-    finally:
-        bar.close()
-    if progress is not None and progress.total:
-        print(f"text {progress.phase}: {progress.done} photos read, text found in {progress.with_text}, "
-              f"{progress.failed} could not be read")
-
-
-def run_index(library, folder_ids: list[int] | None) -> None:
-    """Index with a tqdm bar on stderr; Ctrl+C stops after committing what is decoded."""
-    cancel = threading.Event()
-    bar = tqdm(total=0, unit="photo", desc="indexing", file=sys.stderr, dynamic_ncols=True)
-    progress = None
-    try:
-        for progress in library.indexer().run(folder_ids, cancel):
-            bar.total = progress.total
-            bar.n = progress.done
-            bar.set_postfix(failed=progress.failed, reused=progress.reused, refresh=False)
-            bar.refresh()
-    except BaseException as exc:
-        bar.leave = False  # one error line follows; a half-drawn bar above it says nothing
-        if isinstance(exc, KeyboardInterrupt):
-            cancel.set()
-        raise
-    finally:
-        bar.close()
-    if progress is not None:
-        _print_summary(progress)
-
-
-def _print_summary(progress) -> None:
-    print(
-        f"{progress.phase}: {progress.encoded} encoded, {progress.reused} recognised (moved/renamed/copied), "
-        f"{progress.unchanged} unchanged, {progress.removed} removed, {progress.failed} could not be read"
-    )
-    for folder in progress.offline_folders:
-        print(f"offline (kept, not scanned): {printable_path(folder)}")
-    for path, reason in progress.errors[-10:]:
-        print(f"  skipped: {printable(reason)}", file=sys.stderr)
-    if len(progress.errors) > 10:
-        print(f"  ... and {len(progress.errors) - 10} more; see `picsift status`", file=sys.stderr)
-
-
 def _existing_folder(path: str) -> str:
     if not os.path.isdir(path):
         raise PicsiftError(f"{path}: no such folder")
     return path
 
 
-def _query(args: argparse.Namespace):
-    """The Query of the arguments, and the filters found in the texts (places, dates) as chips."""
+def _query(args: argparse.Namespace, catalog):
+    """The Query of the arguments, and the filters found in the texts (people, places, dates) as chips."""
     from desktop.core.query_filters import parse_query
     from desktop.core.search import Query
 
-    parsed = [parse_query(t, date.today()) for t in args.text]
+    named = catalog.named_people() if args.text else []
+    parsed = [parse_query(t, date.today(), named) for t in args.text]
     texts = [(p.semantic_text, 1.0) for p in parsed if p.semantic_text] + [(t, -args.negative_weight) for t in args.not_text]
     images = [(p, args.image_weight) for p in args.image] + [(p, -args.negative_weight) for p in args.not_image]
     chosen = [_place(name) for name in args.place]
@@ -143,8 +90,11 @@ def _query(args: argparse.Namespace):
     dates = next((p.date_filter for p in parsed if p.date_filter), None)
     filters = [asdict(c) for p in parsed for c in p.chips] + [{"kind": "place", "label": f.place.label, "value": name}
                                                               for f, name in zip(chosen, args.place)]
+    chosen_people = people.chosen(args, catalog)
+    persons = tuple(dict.fromkeys([pid for p in parsed for pid in p.people] + [pid for pid, _ in chosen_people]))
+    filters += [{"kind": "person", "label": name, "value": f"person:{pid}"} for pid, name in chosen_people]
     query = Query(tuple(texts), tuple(images), k=args.k, folder=args.folder, date_from=args.date_from, date_to=args.date_to,
-                  places=places, dates=dates, has_text=args.has_text)
+                  places=places, dates=dates, has_text=args.has_text, people=persons)
     return query, filters
 
 
@@ -163,7 +113,7 @@ def _search(args: argparse.Namespace) -> int:
     from desktop.cli import collection
 
     library = _library()
-    query, filters = _query(args)
+    query, filters = _query(args, library.catalog)
     query = collection.within(query, args, library.catalog)
     if not query.texts and not query.images and not query.filtered:
         raise PicsiftError("the query is only words that describe any photo; say what to look for")
@@ -173,7 +123,8 @@ def _search(args: argparse.Namespace) -> int:
 def _similar(args: argparse.Namespace) -> None:
     library = _library()
     filters = {"folder": args.folder, "date_from": args.date_from, "date_to": args.date_to,
-               "places": tuple(_place(name) for name in args.place), "has_text": args.has_text}
+               "places": tuple(_place(name) for name in args.place), "has_text": args.has_text,
+               "people": tuple(pid for pid, _ in people.chosen(args, library.catalog))}
     _print_results(library.searcher().similar(args.path, args.k, **filters), args)
 
 
@@ -202,7 +153,7 @@ def _print_results(results: list, args: argparse.Namespace, filters: list[dict] 
         return shown
     for chip in filters:
         print(f"filter: {chip['kind']} {printable(chip['label'])}", file=sys.stderr)
-    if not results and (filters or getattr(args, "place", None) or getattr(args, "has_text", False) or getattr(args, "collection", None)):
+    if not results and (filters or any(getattr(args, name, None) for name in ("place", "has_text", "collection", "person"))):
         print("no photo matches these filters")
     elif not results:
         print("no results; is the library indexed? (`picsift index FOLDER`)")
@@ -248,12 +199,14 @@ def _status(args: argparse.Namespace) -> None:
     ]
     errors = [{"path": p, "reason": r} for p, r in catalog.errors()]
     text = {"unread": catalog.count_text_unread(), "with_text": catalog.count_with_text()}
+    faces = people.face_counts(catalog)
     if args.json:
-        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors, "text": text})
+        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors, "text": text, "faces": faces})
         return
     print(f"{plural(catalog.count_files(), 'photo')} indexed in {plural(len(folders), 'folder')}")
     print(f"text in photos: found in {plural(text['with_text'], 'photo')}"
           + (f", {text['unread']} still to read (`picsift index` reads them)" if text["unread"] else ", every photo read"))
+    print(people.status_line(faces))
     for folder in folders:
         state = "online" if folder["online"] else "OFFLINE"
         counts = f"{plural(folder['files'], 'photo')}, {folder['unreadable']} unreadable"
@@ -298,6 +251,9 @@ def _add_query_options(parser: argparse.ArgumentParser) -> None:
                         help="only photos taken in this country, region or city (repeatable: any of them); "
                              "a place in the query's words works too: \"beach in Portugal\"")
     parser.add_argument("--has-text", action="store_true", help="only photos with text printed in them")
+    parser.add_argument("--person", action="append", default=[], metavar="NAME",
+                        help="only photos of this person (a name or number from `picsift people list`; repeatable: "
+                             "photos with all of them); a named person in the query's words works too: \"Anna at the beach\"")
     parser.set_defaults(check=lambda args: _check(parser, args))
 
 
@@ -330,6 +286,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     index.add_argument("--no-text", action="store_true",
                        help="skip reading the text printed in photos (OCR, about a second a photo with text; "
                             "the next `picsift index` reads what is left)")
+    index.add_argument("--faces", action="store_true",
+                       help="then find the faces in the photos not read for faces yet and group them in people (off by "
+                            "default: face data is personal; it stays in the catalog; `picsift people forget-all` deletes it)")
     index.set_defaults(run=_index)
 
     watch = commands.add_parser("watch", help="index, then index what changes in the folders as it happens (until Ctrl+C)")

@@ -9,7 +9,9 @@ The database runs in WAL mode: one writer (the indexer) and any number of reader
 once. Each indexing batch is one transaction, so a crash loses at most the batch in flight.
 
 The schema and its migrations are `catalog_schema.py`; opening, SQLite's errors and repair are
-`catalog_connection.py`; this module holds the queries on folders, files and images.
+`catalog_connection.py`; places and printed text `catalog_details.py`, collections
+`catalog_collections.py`, faces and people `catalog_faces.py`; this module holds the queries on folders,
+files and images.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from desktop.core.catalog_connection import (  # noqa: F401 (catalog_path, set_a
     write_folders_backup,
 )
 from desktop.core.catalog_details import PHOTO_DATE, PhotoDetails, place_columns, place_label
+from desktop.core.catalog_faces import PhotoFaces
 from desktop.core.catalog_schema import FEATURE_DTYPE, FEATURES, INSTANCE_FEATURES
 from models.photo_gps import GpsPosition
 from models.places import Place
@@ -95,7 +98,7 @@ def _record(row: tuple) -> FileRecord:
 
 
 @translates_sqlite_errors
-class Catalog(CatalogConnection, PhotoDetails, PhotoCollections):
+class Catalog(CatalogConnection, PhotoDetails, PhotoCollections, PhotoFaces):
     """The catalog's folders, files, images and their vectors; see the module docstring."""
 
     # --- folders ------------------------------------------------------------------------

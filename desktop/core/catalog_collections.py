@@ -45,7 +45,7 @@ class PhotoCollections:
 
     def create_collection(self, name: str, query: dict | None = None) -> int:
         """A new, empty collection; `query`: the saved query it stands for (JSON-able)."""
-        name = _checked_name(name)
+        name = checked_name(name)
         try:
             with self.transaction():
                 cursor = self._db.execute(
@@ -57,7 +57,7 @@ class PhotoCollections:
         return cursor.lastrowid
 
     def rename_collection(self, collection_id: int, name: str) -> None:
-        name = _checked_name(name)
+        name = checked_name(name)
         try:
             with self.transaction():
                 self._db.execute("UPDATE collections SET name = ? WHERE id = ?", (name, collection_id))
@@ -108,14 +108,15 @@ class PhotoCollections:
         return self.files_where([in_collection(collection_id)], -1)  # LIMIT -1: SQLite's "no limit"
 
 
-def _checked_name(name: str) -> str:
+def checked_name(name: str, what: str = "a collection") -> str:
+    """A name given by the user, stripped; a user error when it is empty, unprintable or not valid text."""
     name = name.strip()
     if not name or not name.isprintable():
-        raise PicsiftError(f"{printable(name)!r} cannot name a collection; give a name of printable characters")
+        raise PicsiftError(f"{printable(name)!r} cannot name {what}; give a name of printable characters")
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        raise PicsiftError(f"{printable(name)!r} cannot name a collection: it is not valid text") from None
+        raise PicsiftError(f"{printable(name)!r} cannot name {what}: it is not valid text") from None
     return name
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 FEATURE_DTYPE = np.float16  # half the disk of float32; retrieval is unaffected at this precision
 FEATURES, INSTANCE_FEATURES = "features", "instance_features"  # the two vector tables
+FACE_DTYPE = np.float32  # face embeddings: distances of ~0.6 decide, float16 would blur the last digits
 
 _SCHEMA_V1 = """
 CREATE TABLE folders (
@@ -115,8 +116,35 @@ CREATE TABLE collection_items (
 CREATE INDEX collection_items_by_image ON collection_items(image_id)
 """
 
+# v6: people in photos (the face pass, desktop/core/face_pass.py): each face found, its box and 5 landmarks
+# (fractions of the image), the detector's score and its 128-d embedding (float32), and the person it
+# belongs to (desktop/core/people.py clusters them as they come). `faces_read_with` NULL: the face pass
+# has not read the image yet. A person is unnamed until named; `hidden` 1: "not a person" (a statue,
+# a poster), left out of the People list and of search. Face data never leaves this file.
+_SCHEMA_V6 = """
+ALTER TABLE images ADD COLUMN faces_read_with TEXT;
+CREATE INDEX images_faces_unread ON images(id) WHERE faces_read_with IS NULL;
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY,
+    name TEXT UNIQUE COLLATE NOCASE,    -- NULL until the user names the person
+    hidden INTEGER NOT NULL DEFAULT 0,  -- 1: "not a person"
+    created_at REAL NOT NULL
+);
+CREATE TABLE faces (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,  -- the box, fractions of the image
+    landmarks TEXT NOT NULL,            -- JSON [[x, y] x 5], fractions of the image
+    score REAL NOT NULL,                -- the detector's score
+    embedding BLOB NOT NULL,            -- 128 float32
+    person_id INTEGER REFERENCES people(id) ON DELETE SET NULL
+);
+CREATE INDEX faces_by_image ON faces(image_id);
+CREATE INDEX faces_by_person ON faces(person_id)
+"""
+
 # MIGRATIONS[n] upgrades a catalog at version n (SQLite's user_version) to n + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6)
 SCHEMA_VERSION = len(MIGRATIONS)  # what this picsift writes; a newer catalog is refused, not downgraded
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from desktop.core.catalog import Catalog
+from desktop.core.face_pass import FacePass
 from desktop.core.indexer import Indexer
 from desktop.core.search import Searcher
 from desktop.core.text_pass import TextPass
@@ -78,6 +79,10 @@ class Library:
     def text_pass(self) -> TextPass:
         """The second pass that reads the text printed in photos (OCR), on this library's catalog."""
         return TextPass(self.catalog)
+
+    def face_pass(self) -> FacePass:
+        """The pass that finds the faces in photos and groups them in people, on this library's catalog."""
+        return FacePass(self.catalog)
 
     def searcher(self) -> Searcher:
         return Searcher(self.catalog, self.runtime, self.vector_index)

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from models.errors import TextReaderMissingError, TextReadingError, first_line
-from models.photo_reader import read_photo_file
+from models.photo_reader import read_photo_file, rgb_array, shrunk
 
 # Tuning constants; tests/benchmarks/ocr_throughput.py measures them (dev half chooses, test half reports).
 GATE_SIDE = 480  # long side (pixels) of the gate's copy: ~60% of 640's cost on dev, text still scored >= 0.71 there
@@ -68,7 +68,7 @@ class TextReader:
         `source` names the image in errors. Raises TextReadingError when the OCR engine cannot
         process it; a wrong argument (not RGB, not uint8) is a bug and raises ValueError.
         """
-        rgb = _rgb_array(image)
+        rgb = rgb_array(image)
         with self._lock:
             engine = self._loaded()
             try:
@@ -84,7 +84,7 @@ class TextReader:
 
     def gate_score(self, image: Image.Image | np.ndarray) -> float:
         """The gate alone: the best text region's score on the small copy (0 when none); `read` goes on at GATE_SCORE."""
-        rgb = _rgb_array(image)
+        rgb = rgb_array(image)
         with self._lock:
             engine = self._loaded()
             try:
@@ -96,14 +96,6 @@ class TextReader:
         if self._engine is None:
             self._engine = _load_engine(self._threads)
         return self._engine
-
-
-def _rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {image.dtype} {image.shape}")
-    return image
 
 
 def _load_engine(threads: int | None):
@@ -130,21 +122,12 @@ def _gate_score(engine, rgb: np.ndarray) -> float:
     from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
     detector = engine._load_det_model()  # rapidocr's own detector: the same session the full pass uses
-    small = _shrunk(rgb, GATE_SIDE)[:, :, ::-1]
+    small = shrunk(rgb, GATE_SIDE)[:, :, ::-1]
     tensor = DetPreProcess(GATE_SIDE, "max", detector.mean, detector.std)(small)
     if tensor is None:  # a sliver that rounds to zero pixels
         return 0.0
     _, scores = detector.postprocess_op(detector.session(tensor), small.shape[:2])
     return float(max(scores, default=0.0))
-
-
-def _shrunk(rgb: np.ndarray, long_side: int) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    scale = long_side / max(height, width)
-    if scale >= 1:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))  # area averaging keeps thin strokes
 
 
 def _lines(result, shape: tuple[int, ...]) -> list[TextLine]:

@@ -10,6 +10,9 @@ When a name is a place: place names that are everyday words ("nice", "reading", 
 ("in Nice") or as the whole query ("Nice"); other names when capitalised ("Porto beach") or after
 a place word ("beach in porto"), towns under 15,000 people only after one; lower case with no
 place word only countries and cities of 100,000+ ("porto beach").
+People: the names of the people named in the library (passed in, from the catalog) in any case
+("grandma at the beach", "Anna and Tom": photos with both), with the "and", "of" or "with" that joins
+them; the chip shows what was read as a person and a click takes it away.
 Seasons are meteorological northern ones (summer is June to August): a photo library rarely
 says which hemisphere its owner means, and most people's summer holidays fall there.
 """
@@ -19,12 +22,15 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from models import place_names
 from models.places import PlaceName
 
+PERSON_JOINERS = frozenset({"and", "&", ","})  # "Anna and Tom": between two people
+PERSON_LEADS = frozenset({"of", "with"})  # "photos of Anna", "beach with Tom": before a person
 PLACE_WORDS = frozenset({"in", "from", "at", "near", "around", "to", "visiting", "of"})
 DATE_WORDS = frozenset({"in", "from", "during", "on", "of", "taken"})
 GENERIC = frozenset({"photo", "photos", "picture", "pictures", "pics", "pic", "images", "image", "shots", "taken", "my", "all"})
@@ -43,9 +49,9 @@ _YEAR_SPAN = re.compile(r"(19\d\d|20\d\d)[-–](19\d\d|20\d\d)$")
 class Chip:
     """One removable filter as the UI and `--json` show it."""
 
-    kind: str  # "place" or "date"
+    kind: str  # "place", "date" or "person"
     label: str  # "Portugal", "Cape Town, South Africa", "Summer 2024", "December"
-    value: str  # stable: "country:PT", "city:-33.92580,18.42322", "dates:2024-06-01..2024-08-31", "months:12"
+    value: str  # stable: "country:PT", "city:-33.92580,18.42322", "dates:2024-06-01..2024-08-31", "months:12", "person:7"
 
 
 @dataclass(frozen=True)
@@ -118,14 +124,18 @@ class ParsedQuery:
     place_filters: tuple[PlaceFilter, ...] = ()  # any of them (OR)
     date_filter: DateFilter | None = None
     chips: tuple[Chip, ...] = field(default=())
+    people: tuple[int, ...] = ()  # person ids: all of them in the photo (AND)
 
     def without(self, chip: Chip) -> ParsedQuery:
         """The query with one chip removed (the user clicked its cross); the text stays as it is."""
         index = self.chips.index(chip)
+        chips = self.chips[:index] + self.chips[index + 1 :]
         if chip.kind == "date":
-            return replace(self, date_filter=None, chips=self.chips[:index] + self.chips[index + 1 :])
+            return replace(self, date_filter=None, chips=chips)
+        if chip.kind == "person":
+            return replace(self, people=tuple(p for p in self.people if f"person:{p}" != chip.value), chips=chips)
         places = tuple(f for f in self.place_filters if _place_value(f.place) != chip.value)
-        return replace(self, place_filters=places, chips=self.chips[:index] + self.chips[index + 1 :])
+        return replace(self, place_filters=places, chips=chips)
 
     def matches(self, country_code, region, latitude, longitude, taken_at) -> bool:
         """Pure filter over one photo's facts (AND of date and any-of the places)."""
@@ -145,20 +155,24 @@ def place_filter(country_code: str, city: str | None = None) -> PlaceFilter:
     return PlaceFilter(PlaceName("country", country_code, country_code, None, None, None, None, 0))
 
 
-def parse_query(text: str, today: date) -> ParsedQuery:
-    """Split `text` into place and date filters and the semantic rest (see the module docstring)."""
+def parse_query(text: str, today: date, people: Sequence[tuple[int, str]] = ()) -> ParsedQuery:
+    """Split `text` into person, place and date filters and the semantic rest (see the module docstring);
+    `people`: (id, name) of the library's named people (Catalog.named_people)."""
     tokens = _TOKEN.findall(text)
     used = [False] * len(tokens)
+    persons = _find_people(tokens, used, people)
     dates = _find_dates(tokens, used, today)
     places = _find_places(tokens, used)
     rest = [t for t, u in zip(tokens, used) if not u]
     semantic = _join(rest)
     if all(t.lower() in GENERIC or t == "," for t in rest):
         semantic = ""
-    chips = [Chip("place", p.label, _place_value(p)) for p in places]
+    chips = [Chip("person", name, f"person:{pid}") for pid, name in persons]
+    chips += [Chip("place", p.label, _place_value(p)) for p in places]
     if dates:
         chips.append(Chip("date", dates[1], _date_value(dates[0])))
-    return ParsedQuery(semantic, tuple(PlaceFilter(p) for p in places), dates[0] if dates else None, tuple(chips))
+    return ParsedQuery(semantic, tuple(PlaceFilter(p) for p in places), dates[0] if dates else None, tuple(chips),
+                       tuple(pid for pid, _ in persons))
 
 
 def _join(tokens: list[str]) -> str:
@@ -178,6 +192,28 @@ def _date_value(dates: DateFilter) -> str:
     if dates.months:
         return "months:" + ",".join(str(m) for m in dates.months)
     return f"dates:{dates.start or ''}..{dates.end or ''}"
+
+
+# --- people ---
+
+
+def _find_people(tokens: list[str], used: list[bool], people: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The named people in the query, longest name first at each token, with the words joining them."""
+    names = sorted(((tuple(t.casefold() for t in _TOKEN.findall(name)), pid, name) for pid, name in people), key=lambda n: -len(n[0]))
+    found: list[tuple[int, str]] = []
+    for i in range(len(tokens)):
+        for key, pid, name in names:
+            span = tokens[i : i + len(key)]
+            if key and not any(used[i : i + len(key)]) and tuple(t.casefold() for t in span) == key and (pid, name) not in found:
+                _mark(used, i, i + len(key))
+                found.append((pid, name))
+                break
+    person = list(used)  # the tokens read as people
+    for j, token in enumerate(tokens):
+        before, after = j > 0 and person[j - 1], j + 1 < len(tokens) and person[j + 1]
+        if token.lower() in PERSON_JOINERS and before and after or token.lower() in PERSON_LEADS and after:
+            used[j] = True
+    return found
 
 
 # --- places ---

@@ -21,6 +21,7 @@ from desktop.core.calibration import IMAGE, TEXT, Calibration, calibration_for, 
 from desktop.core.catalog import INSTANCE_FEATURES, Catalog, FileRecord, filter_conditions
 from desktop.core.catalog_collections import in_collection
 from desktop.core.catalog_details import PHOTO_DATE
+from desktop.core.catalog_faces import shows_person
 from desktop.core.query_filters import DateFilter, PlaceFilter
 from desktop.core.text_match import fts_query, quoted_parts
 from desktop.core.vector_index import VectorIndex
@@ -61,11 +62,13 @@ class Query:
     dates: DateFilter | None = None  # taken within these dates ("July 2019", "last summer", "in December")
     has_text: bool = False  # only photos with printed text found in them
     collection: int | None = None  # only photos in this collection (its id in the catalog)
+    people: tuple[int, ...] = ()  # only photos showing every one of these people (person ids; "Anna and Tom")
     feedback: tuple[tuple[int, float], ...] = ()  # (catalogued image id, +1 "more like this" / -1 "not this")
 
     @property
     def filtered(self) -> bool:
-        return bool(self.folder or self.date_from or self.date_to or self.places or self.dates or self.has_text or self.collection is not None)
+        return bool(self.folder or self.date_from or self.date_to or self.places or self.dates or self.has_text
+                    or self.collection is not None or self.people)
 
     def conditions(self) -> list[tuple[str, list]]:
         """The filters as SQL conditions on the catalog's files `f` and images `i`."""
@@ -79,6 +82,7 @@ class Query:
             conditions.append((HAS_TEXT, []))
         if self.collection is not None:
             conditions.append(in_collection(self.collection))
+        conditions += [shows_person(person) for person in self.people]
         return conditions
 
 
