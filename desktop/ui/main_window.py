@@ -64,6 +64,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self.settings = settings or Settings()
         self.setWindowTitle("picsift")
         self.setAcceptDrops(True)
+        self.closing = False  # set as the window closes: work that ends after that starts nothing new
         # One engine thread for the window's catalog connection: searches and folder edits queue there.
         self.engine_pool = QThreadPool(self)
         self.engine_pool.setMaxThreadCount(1)
@@ -282,6 +283,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         s.save()
 
     def closeEvent(self, event) -> None:
+        self.closing = True  # an indexing run cancelled below reports its end later: it must not start the watcher again
         self.watch.stop()  # first: its batch in hand would write on while the rest shuts down
         self.save_settings()
         if self.index_worker is not None and self.index_worker.is_running():

@@ -76,7 +76,7 @@ class TextPassController(QObject):
 
     def _start_if_free(self) -> None:
         indexing = self._window.index_worker is not None and self._window.index_worker.is_running()
-        if not self._wanted or indexing or self.is_running():
+        if not self._wanted or indexing or self.is_running() or self._window.closing:
             return  # a run that is ending calls back here from _finished
         if self.worker is not None:
             self.worker.wait()  # the last run's thread is quitting: a QThread must not be dropped while it runs

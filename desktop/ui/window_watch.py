@@ -50,10 +50,10 @@ class WatchController(QObject):
         return self.watcher is not None
 
     def start(self) -> None:
-        """Watch the library folders, unless unwanted, already watching, or the user's indexing runs
-        (its end starts the watcher again)."""
+        """Watch the library folders, unless unwanted, already watching, the window closing, or the user's
+        indexing runs (its end starts the watcher again)."""
         indexing = self._window.index_worker is not None and self._window.index_worker.is_running()
-        if not self.enabled or self.watcher is not None or indexing:
+        if not self.enabled or self.watcher is not None or indexing or self._window.closing:
             return
         self._generation += 1
         generation = self._generation

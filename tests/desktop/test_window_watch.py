@@ -114,3 +114,16 @@ def test_a_photo_with_printed_text_copied_in_is_read_after_its_batch_and_found_b
         window.search_field.setText("harvest market")
         window.search_now()
     assert window.model.rows()[0].name == "market.jpg"
+
+
+def test_indexing_that_ends_after_the_window_closed_starts_no_watcher_or_text_pass(qtbot, runtime, folder, tmp_path):
+    import threading
+
+    window = _watching_window(qtbot, runtime)
+    write_photos(folder / "more", names=("rocket", "astronaut", "coins", "moon"))
+    window.start_indexing(None)
+    qtbot.waitUntil(lambda: window.index_worker is not None and window.index_worker.is_running(), timeout=WAIT_MS)
+    window.close()  # cancels the run; its end is reported to the GUI thread after the window is gone
+    qtbot.wait(1500)  # the queued end of the run, and anything it would start
+    assert window.watch.watcher is None and not window.text_pass.is_running()
+    assert not [t for t in threading.enumerate() if t.name == "picsift-watcher" and t.is_alive()]
