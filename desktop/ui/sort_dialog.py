@@ -234,6 +234,7 @@ class SortDialog(QDialog):
     def undo(self) -> None:
         catalog_path = self._window.library.catalog.path
         self._run(UNDO, lambda cancel: sort_jobs.undoing(catalog_path, cancel), "Undoing the last batch...", 0)
+        self.cancel_button.hide()  # a batch is undone whole (each file checked first), in a moment
 
     def _undone(self, result) -> None:
         action, undone = result

@@ -133,11 +133,12 @@ def test_accepting_rejecting_and_relabelling_then_filing_copies_only_the_accepte
     panel.slider.setValue(0)
     panel.select_label("cats")
     accepted = _pick(dialog, [0, 1])
-    panel.accept_action.trigger()
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
     assert [review.state(path) for path in accepted] == [ACCEPTED, ACCEPTED]
     assert _labels_listed(dialog)[0] == f"cats  ({review.count('cats')}, 2 accepted)"
     rejected = _pick(dialog, [2])
-    qtbot.mouseClick(panel.reject_button, Qt.MouseButton.LeftButton)
+    panel.view.setFocus()
+    qtbot.keyClick(panel.view, Qt.Key.Key_R)  # the grid's key for Reject
     assert review.state(rejected[0]) == REJECTED and review.count("cats") == len(panel.model.rows()) - 1
 
     panel.select_label("coffee")
@@ -191,10 +192,10 @@ def test_moving_accepted_photos_takes_them_out_of_the_inbox_and_undo_moves_them_
     assert set(shown) <= {s.path for s in dialog.review.suggestions}  # unsorted again, suggested again
 
 
-def test_a_root_with_fewer_than_two_indexed_label_folders_says_why_in_the_dialog(qtbot, window, photos, tmp_path):
-    lonely = photos[0] / "cats"  # its only subfolders hold no photos: none are labels with indexed photos
-    (lonely / "empty").mkdir()
-    dialog = _open(qtbot, window, lonely)
+def test_a_root_with_fewer_than_two_indexed_label_folders_says_why_in_the_dialog(qtbot, runtime, photos):
+    lonely = photos[0] / "cats"  # its only subfolder holds no photos: no label has indexed photos
+    (lonely / "empty").mkdir()  # before the window (and its folder watcher) opens
+    dialog = _open(qtbot, open_window(qtbot, runtime), lonely)
     assert "at least two are needed" in dialog.message.text() and dialog.message.isVisible()
     assert "Traceback" not in dialog.message.text() and dialog.panel.label_list.count() == 0
     assert not dialog.panel.isEnabled() and not dialog.file_button.isEnabled()
