@@ -23,13 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from desktop.core.catalog import Catalog, filter_conditions
-from desktop.core.file_actions import COPY, MOVE, copy_to, move_to
+from desktop.core.file_actions import COPY, MOVE, FileOutcome, copy_to, move_to
 from models.atomic import write_text_atomic
 from models.errors import PicsiftError
 from models.paths import data_dir
@@ -215,10 +217,12 @@ class UndoResult:
 
 
 def file_photos(accepted: list[tuple[str, str]], root: str | Path, action: str = COPY,
-                catalog: Catalog | None = None) -> Batch:
+                catalog: Catalog | None = None, cancel: threading.Event | None = None,
+                on_filed: Callable[[FileOutcome], None] | None = None) -> Batch:
     """Copy or move each accepted (photo path, label) into root/label/ (desktop/core/file_actions.py: names
     never overwrite, the catalog kept right when given) and journal the batch. A full disk stops it
-    (DiskFullError), what was filed before still journalled."""
+    (DiskFullError), and so does `cancel` after the photo in hand, what was filed before still journalled.
+    `on_filed(outcome)` hears of each photo as it is done (or could not be), for a progress bar."""
     if action not in (COPY, MOVE):
         raise ValueError(f"action must be {COPY} or {MOVE}, not {action!r}")
     by_label: dict[str, list[str]] = {}
@@ -227,7 +231,9 @@ def file_photos(accepted: list[tuple[str, str]], root: str | Path, action: str =
     filed, errors = [], []
     try:
         for label, paths in by_label.items():
-            for outcome in (copy_to if action == COPY else move_to)(paths, Path(root) / label, catalog):
+            for outcome in (copy_to if action == COPY else move_to)(paths, Path(root) / label, catalog, cancel):
+                if on_filed is not None:
+                    on_filed(outcome)
                 if not outcome.done:
                     errors.append(outcome.error)
                 elif outcome.target != outcome.source:  # a move into the folder it is already in does nothing
@@ -236,6 +242,12 @@ def file_photos(accepted: list[tuple[str, str]], root: str | Path, action: str =
         if filed:
             _save_journal([*_journal(), Batch(action, tuple(filed))])
     return Batch(action, tuple(filed), tuple(errors))
+
+
+def last_batch() -> Batch | None:
+    """The batch `undo_last` would reverse, None when there is none."""
+    batches = _journal()
+    return batches[-1] if batches else None
 
 
 def undo_last(catalog: Catalog | None = None) -> UndoResult | None:

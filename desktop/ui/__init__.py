@@ -6,5 +6,6 @@
     result_actions.py               the Photos menu: copy, move, trash, open, show, copy paths of the picked results
     workers.py, thumbnail_loader.py   the one way from another thread to the GUI thread; thumbnails
     trainer_run.py, dialogs.py, fine_tune.py, get_model.py   trainer processes and the dialogs that run them
+    sort_dialog.py, sort_panel.py, sort_review.py, sort_jobs.py   sorting unsorted photos: the dialog, its review, its jobs
     error_log.py                    bugs logged with their tracebacks, one line shown
 """

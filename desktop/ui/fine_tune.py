@@ -92,10 +92,12 @@ class FineTuneDialog(QDialog):
     """Signals:
         useModel(str): the user wants the new bundle active.
         finishedRun(dict): the trainer's "done" event (or {"event": "error", ...}).
+        sortRequested(str, str): sort the rest of the library by the labelled root (str) with the new bundle (str).
     """
 
     useModel = Signal(str)
     finishedRun = Signal(dict)
+    sortRequested = Signal(str, str)
 
     def __init__(self, parent=None, root: str = ""):
         super().__init__(parent)
@@ -123,6 +125,8 @@ class FineTuneDialog(QDialog):
         self.status = QLabel("", wordWrap=True)
         self.chart = MetricsChart()
         self.metrics = QLabel("", wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.sort_offer = QLabel("<a href='sort'>Sort the rest of your library by these folders...</a>", visible=False)
+        self.sort_offer.linkActivated.connect(lambda _: self._sort())
         self.start_button = QPushButton("Start training", clicked=self.start)
         self.cancel_button = QPushButton("Cancel", clicked=self.cancel, enabled=False)
         self.use_button = QPushButton("Use this model", clicked=self._use, enabled=False)
@@ -149,6 +153,7 @@ class FineTuneDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.chart)
         layout.addWidget(self.metrics)
+        layout.addWidget(self.sort_offer)
         layout.addLayout(buttons)
         if root:
             self.preview_classes()
@@ -217,6 +222,7 @@ class FineTuneDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.use_button.setEnabled(False)
+        self.sort_offer.hide()
         self.progress.setRange(0, 0)
         self.status.setText("Starting the trainer...")
 
@@ -250,6 +256,7 @@ class FineTuneDialog(QDialog):
             self.result_event = event
             self._show_comparison(event.get("baseline", {}), event.get("metrics", {}))
             self.use_button.setEnabled(True)
+            self.sort_offer.show()
             self.status.setText(f"Done in {float(event.get('seconds', 0)):.0f} s: model {event.get('bundle')} is installed. "
                                 "\"Use this model\" searches your library with it.")
         elif kind == ERROR:
@@ -287,6 +294,12 @@ class FineTuneDialog(QDialog):
     def _use(self) -> None:
         if self.result_event and self.result_event.get("bundle"):
             self.useModel.emit(self.result_event["bundle"])
+            self.accept()
+
+    def _sort(self) -> None:
+        """The offer: switch to the new model and sort the rest of the library by the folders it learned."""
+        if self.result_event and self.result_event.get("bundle"):
+            self.sortRequested.emit(self.root.text().strip(), self.result_event["bundle"])
             self.accept()
 
 

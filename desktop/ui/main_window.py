@@ -29,6 +29,7 @@ from desktop.ui.library_panel import LibraryPanel
 from desktop.ui.preview import PreviewPane
 from desktop.ui.result_actions import ResultActions
 from desktop.ui.results import ResultRow, ResultsModel, ResultsView
+from desktop.ui.sort_dialog import open_sort_dialog
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.window_collections import CollectionsController
 from desktop.ui.window_feedback import FeedbackController
@@ -52,11 +53,13 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         resultsShown(int): a result list (search or browse) is on screen, with this many rows.
         indexingFinished(object): the last IndexProgress of a run (done or cancelled).
         errorShown(str): a message was shown to the user in the window.
+        modelSwitched(str): search now uses this model (window_models).
     """
 
     resultsShown = Signal(int)
     indexingFinished = Signal(object)
     errorShown = Signal(str)
+    modelSwitched = Signal(str)
 
     def __init__(self, library: Library, settings: Settings | None = None):
         super().__init__()
@@ -247,6 +250,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         model_menu.addAction(QAction("Model &settings...", self, triggered=self.open_model_settings))
         model_menu.addAction(QAction("&Get a better model...", self, triggered=self.open_get_model))
         model_menu.addAction(QAction("&Teach picsift your folders...", self, triggered=self.open_fine_tune))
+        model_menu.addAction(QAction("Sort &unsorted photos...", self, triggered=lambda: open_sort_dialog(self)))
         model_menu.addAction(QAction("&Export active model...", self, triggered=self.export_model))
         model_menu.addAction(QAction("&Import model...", self, triggered=self.import_model))
         self.update_builtin_action = QAction("&Update the built-in model...", self, triggered=self.update_builtin)

@@ -98,6 +98,7 @@ class ModelMixin:
         self._on_engine(activate, lambda _: self.settings.save())
         self.status_label.setText(f"Now searching with {name}.")
         self.search_now()
+        self.modelSwitched.emit(name)
 
     def offer_builtin_update(self) -> None:
         """Say so when the installed built-in model is older than the one this picsift builds."""
@@ -120,6 +121,7 @@ class ModelMixin:
 
     def open_fine_tune(self) -> None:
         from desktop.ui.fine_tune import FineTuneDialog
+        from desktop.ui.sort_dialog import open_sort_dialog
 
         running = getattr(self, "fine_tune_dialog", None)
         if running is not None and running.is_running():  # closed while training: show that run again
@@ -127,6 +129,7 @@ class ModelMixin:
             return
         self.fine_tune_dialog = FineTuneDialog(self)
         self.fine_tune_dialog.useModel.connect(self.use_model)
+        self.fine_tune_dialog.sortRequested.connect(lambda root, model: open_sort_dialog(self, root, model))
         self.fine_tune_dialog.open()
 
     def export_model(self) -> None:

@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from engine_fixtures import index_all
-from PIL import Image, ImageEnhance
+from engine_fixtures import index_all, write_labelled_shots
 
 from desktop.core.demo_library import demo_image
 from desktop.core.sorting import file_photos, learn_labels, suggest, trained_root, undo_last
@@ -20,28 +19,10 @@ LABELS = {"cats": "chelsea", "coffee": "coffee", "rockets": "rocket"}  # label f
 PHOTOS_ONLY = 0.0  # the toy model's text tower is random: its label names mean nothing, so prototypes are the photos'
 
 
-def _variant(name: str, i: int) -> Image.Image:
-    """A different shot of the same scene: a crop at its own place and zoom, brighter or darker."""
-    image = demo_image(name)
-    zoom = 0.6 + 0.08 * (i % 4)
-    w, h = int(image.width * zoom), int(image.height * zoom)
-    left, top = (image.width - w) * (i % 3) // 2, (image.height - h) * ((i + 1) % 3) // 2
-    picture = image.crop((left, top, left + w, top + h)).resize((160, 120))
-    return ImageEnhance.Brightness(picture).enhance(0.85 + 0.1 * (i % 3))
-
-
 @pytest.fixture
 def sorted_library(library, tmp_path):
     """root/<label>/ with four shots of its sample each, and inbox/ with two more of each, indexed."""
-    root, inbox = tmp_path / "photos" / "sorted", tmp_path / "photos" / "inbox"
-    for label, name in LABELS.items():
-        (root / label).mkdir(parents=True)
-        for i in range(4):
-            _variant(name, i).save(root / label / f"{name}-{i}.jpg", quality=90)
-    inbox.mkdir()
-    for name in LABELS.values():
-        for i in (4, 5):
-            _variant(name, i).save(inbox / f"{name}-{i}.jpg", quality=90)
+    root, inbox = write_labelled_shots(tmp_path / "photos", LABELS)
     library.catalog.add_folder(tmp_path / "photos")
     index_all(library)
     return library, root, inbox
