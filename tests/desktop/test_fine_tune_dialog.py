@@ -24,7 +24,6 @@ from desktop.core.settings import Settings
 from desktop.ui.fine_tune import CHART_METRICS, FineTuneDialog, scan_classes
 from desktop.ui.main_window import MainWindow
 from models import paths, registry
-from models.runtime import ModelRuntime
 from trainer.data.sources import FASHION_MNIST_DIR, load_labelled_folders, write_fashion_mnist_folders
 
 pytestmark = [
@@ -52,11 +51,6 @@ def clothes(tmp_path_factory) -> Path:
     for photo in sorted((everything / "Sandal").iterdir())[:SMALL]:
         photo.rename(root / "Sandal" / photo.name)
     return root
-
-
-@pytest.fixture
-def runtime(builtin_bundle):
-    return ModelRuntime(builtin_bundle, device="cpu")
 
 
 def _window(qtbot, runtime, folders=()) -> MainWindow:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from engine_fixtures import index_all, write_photos
 from PIL import ExifTags, Image
 from PySide6.QtGui import QGuiApplication
@@ -15,18 +14,12 @@ from desktop.core.ocr import TextLine
 from desktop.core.settings import Settings
 from desktop.ui.main_window import MainWindow
 from desktop.ui.preview import reading_text
-from models.runtime import ModelRuntime
 
 WAIT_MS = 60_000  # generous for a loaded machine; tests return as soon as the signal arrives
 GPS = ExifTags.GPS
 PORTO = {GPS.GPSLatitudeRef: "N", GPS.GPSLatitude: (41.0, 8.0, 26.4), GPS.GPSLongitudeRef: "W", GPS.GPSLongitude: (8.0, 36.0, 48.0)}
 SIGNS = {"harbour": ("grass", "HARBOUR VIEW"), "open": ("gravel", "OPEN DAILY"), "exit": ("brick", "PARKING EXIT"),
          "market": ("moon", "FISH MARKET")}
-
-
-@pytest.fixture
-def runtime(builtin_bundle):
-    return ModelRuntime(builtin_bundle, device="cpu")
 
 
 def _write_signs(folder, names, gps: dict | None = None) -> None:
