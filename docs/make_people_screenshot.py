@@ -41,7 +41,7 @@ def write_photos(folder: Path) -> None:
 def take(photos: Path, query: str, out: Path) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication, QInputDialog
+    from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog
 
     from desktop.core.library import Library
     from desktop.core.settings import Settings
@@ -51,6 +51,8 @@ def take(photos: Path, query: str, out: Path) -> None:
     window = MainWindow(Library(device="cpu"), Settings(find_faces="yes"))
     window.resize(*make_screenshot.WINDOW_SIZE)
     window.show()
+    docks = [window.findChild(QDockWidget, name) for name in ("library-dock", "collections-dock", "people-dock")]
+    window.resizeDocks(docks, [230, 150, 420], Qt.Orientation.Vertical)  # room for the People tiles
     panel = window.people.panel
     wait_until(lambda: len(window.model.rows()) > 0, "the library to show")
     wait_until(lambda: window.library.catalog.count_faces_unread() == 0 and not window.faces.is_running()

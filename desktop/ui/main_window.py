@@ -308,6 +308,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         super().refresh_library()
         self.refresh_places()
         self.collections.refresh()  # their counts change as photos come and go
+        self.people.refresh()  # so do the people's
 
     # --- engine calls (on the engine thread) ------------------------------------------------
     def _on_engine(self, function, on_done, on_error=None) -> None:

@@ -3,6 +3,7 @@ from, and the face crops both show, cut from the photos off the GUI thread. No c
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from PIL import Image
@@ -149,6 +150,7 @@ class PeoplePanel(QWidget):
         self.empty = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
         self.empty.setObjectName("people-empty")
         self.list = _icon_list("people", TILE_ICON, QSize(TILE_ICON + 40, TILE_ICON + 48))
+        self.list.setMinimumHeight(self.list.gridSize().height() + 12)  # a whole row of tiles, however the docks share the height
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._context_menu)
         self.list.itemSelectionChanged.connect(self._selection_changed)
@@ -291,10 +293,10 @@ class FacesDialog(QDialog):
         self._crops = crops
         text = QLabel(f"{plural(len(faces), 'face')} of {printable(label)}. Pick the ones that are someone else "
                       "(Ctrl+click for several), then Split off: they become a new person.", wordWrap=True)
-        self.list = _icon_list("faces", CROP_SIDE, QSize(CROP_SIDE + 16, CROP_SIDE + 16))
+        self.list = _icon_list("faces", CROP_SIDE, QSize(CROP_SIDE + 32, CROP_SIDE + 40))
         self._keys: dict[tuple, QListWidgetItem] = {}
         for face, path in faces:
-            item = QListWidgetItem(_icon(crops.crop(face, path)), "")
+            item = QListWidgetItem(_icon(crops.crop(face, path)), printable_path(os.path.basename(path)) if path else "")
             item.setData(Qt.ItemDataRole.UserRole, face.id)
             item.setToolTip(printable_path(path) if path else "its photo is not in the library any more")
             self.list.addItem(item)

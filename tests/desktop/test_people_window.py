@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import pytest
 from face_photos import portrait, together, write
+from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QLabel, QMessageBox, QPushButton
 from window_fixtures import WAIT_MS, indexed_folder, open_window
 
 from desktop.core.settings import Settings
+from desktop.ui.people_view import CROP_SIDE, face_crop
 
 pytestmark = pytest.mark.slow  # dlib reads each photo in 0.1-0.3 s on two shared cores
 
@@ -87,6 +90,9 @@ def test_finding_people_is_asked_once_and_yes_runs_the_face_pass_in_the_app_larg
     assert window.faces.label.text() == "People in photos: 6 read, 6 faces in 5 photos"
     qtbot.waitUntil(lambda: _tiles(window) == ["Unnamed person\n4 photos", "Unnamed person\n2 photos"], timeout=WAIT_MS)
     assert not window.people.panel.empty.isVisibleTo(window)
+    tiles = [window.people.panel.tile(_person(window, row)) for row in range(2)]
+    qtbot.waitUntil(lambda: all(window.people.crops.crop(t.face, t.path) is not None for t in tiles), timeout=WAIT_MS)
+    assert all(window.people.crops.crop(t.face, t.path).size().toTuple() == (CROP_SIDE, CROP_SIDE) for t in tiles)
     window.close()
 
     again = open_window(qtbot, runtime, Settings.load())
@@ -216,3 +222,28 @@ def test_dlib_missing_says_so_in_one_line_once_with_no_traceback_and_searching_w
     with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
         qtbot.keyClicks(window.search_field, "a cat")
     assert "chelsea" in _shown(window)
+
+
+def test_a_photo_copied_into_a_watched_folder_is_read_for_faces_after_its_text_and_joins_its_person(
+        qtbot, runtime, folder, tmp_path):
+    window = _with_people(qtbot, runtime)
+    qtbot.waitUntil(lambda: window.watch.watching, timeout=WAIT_MS)
+    eileen = _person(window, 0)
+    beside_text: list[bool] = []  # at each report of the face pass: was the text pass running too?
+    window.faces.progressed.connect(lambda _: beside_text.append(window.text_pass.is_running()))
+    card = write(portrait("eileen", "smaller"), tmp_path / "card" / "eileen_later.jpg")
+    shutil.copy(card, folder / "eileen_later.jpg")
+    qtbot.waitUntil(lambda: _tiles(window)[:1] == ["Unnamed person\n5 photos"], timeout=WAIT_MS)
+    assert _person_of(window, folder, "eileen_later") == {eileen}
+    record = window.library.catalog.file_by_path(str(folder / "eileen_later.jpg"))
+    assert window.library.catalog.text_read(record.image_id)  # its text was read first
+    assert beside_text and not any(beside_text)  # the two passes took turns
+
+
+def test_a_face_crop_is_a_square_around_the_face_kept_inside_the_photo():
+    photo = Image.new("RGB", (400, 200), "white")
+    photo.paste((255, 0, 0), (360, 20, 400, 80))  # a "face" at the right edge
+    crop = face_crop(photo, (0.9, 0.1, 1.0, 0.4))
+    colours = {colour for _, colour in crop.getcolors(CROP_SIDE * CROP_SIDE)}
+    assert crop.size == (CROP_SIDE, CROP_SIDE) and (0, 0, 0) not in colours  # no padding beyond the photo
+    assert crop.getpixel((CROP_SIDE - 5, CROP_SIDE // 2)) == (255, 0, 0)  # shifted in: the face at its right side
