@@ -51,8 +51,8 @@ def take(photos: Path, query: str, out: Path) -> None:
     window = MainWindow(Library(device="cpu"), Settings(find_faces="yes"))
     window.resize(*make_screenshot.WINDOW_SIZE)
     window.show()
-    docks = [window.findChild(QDockWidget, name) for name in ("library-dock", "collections-dock", "people-dock")]
-    window.resizeDocks(docks, [230, 150, 420], Qt.Orientation.Vertical)  # room for the People tiles
+    window.people.dock.raise_()  # its tab, beside the collections'
+    window.resizeDocks([window.findChild(QDockWidget, "library-dock"), window.people.dock], [200, 560], Qt.Orientation.Vertical)
     panel = window.people.panel
     wait_until(lambda: len(window.model.rows()) > 0, "the library to show")
     wait_until(lambda: window.library.catalog.count_faces_unread() == 0 and not window.faces.is_running()

@@ -150,7 +150,6 @@ class PeoplePanel(QWidget):
         self.empty = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
         self.empty.setObjectName("people-empty")
         self.list = _icon_list("people", TILE_ICON, QSize(TILE_ICON + 40, TILE_ICON + 48))
-        self.list.setMinimumHeight(self.list.gridSize().height() + 12)  # a whole row of tiles, however the docks share the height
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._context_menu)
         self.list.itemSelectionChanged.connect(self._selection_changed)
@@ -160,10 +159,8 @@ class PeoplePanel(QWidget):
                                         toolTip="The people picked (Ctrl+click) are one person: merge them into the first")
         self.faces_button = QPushButton("Faces...", clicked=lambda: self._for_current(self.facesRequested.emit),
                                         toolTip="The person's faces: pick the wrongly grouped ones and split them off")
-        self.hide_button = QPushButton("Not a person", clicked=lambda: self._for_current(lambda pid: self.hideRequested.emit(pid, not self._hidden(pid))),
-                                       toolTip="A statue, a poster, a painting: hide it from People and searches")
-        buttons = QHBoxLayout()
-        for button in (self.name_button, self.merge_button, self.faces_button, self.hide_button):
+        buttons = QHBoxLayout()  # "Not a person" is in the People menu and the tiles' context menu: four buttons make the dock too wide
+        for button in (self.name_button, self.merge_button, self.faces_button):
             buttons.addWidget(button)
         self.note = QLabel(wordWrap=True)  # what the last change did ("Named Eileen: ..."); the status line is the search's
         self.note.setObjectName("people-note")
@@ -222,18 +219,20 @@ class PeoplePanel(QWidget):
     def _items(self) -> list[QListWidgetItem]:
         return [self.list.item(i) for i in range(self.list.count())]
 
-    def _hidden(self, person_id: int) -> bool:
+    def hidden(self, person_id: int) -> bool:
+        """Whether this person is marked not a person."""
         return person_id in self._tiles and self._tiles[person_id].person.hidden
 
-    def _current(self) -> int | None:
+    def current(self) -> int | None:
+        """The person the Name and Faces buttons act on: the current tile when picked, else the first picked."""
         picked = self.picked()
         item = self.list.currentItem()
         current = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         return current if current in picked else (picked[0] if picked else None)
 
     def _for_current(self, emit) -> None:
-        if self._current() is not None:
-            emit(self._current())
+        if self.current() is not None:
+            emit(self.current())
 
     def _selection_changed(self) -> None:
         self._update_buttons()
@@ -241,11 +240,9 @@ class PeoplePanel(QWidget):
             self.pickedChanged.emit()
 
     def _update_buttons(self) -> None:
-        current = self._current()
-        for button in (self.name_button, self.faces_button, self.hide_button):
-            button.setEnabled(current is not None)
+        for button in (self.name_button, self.faces_button):
+            button.setEnabled(self.current() is not None)
         self.merge_button.setEnabled(len(self.picked()) >= 2)
-        self.hide_button.setText("Is a person" if current is not None and self._hidden(current) else "Not a person")
 
     def _context_menu(self, position) -> None:
         item = self.list.itemAt(position)
@@ -256,11 +253,11 @@ class PeoplePanel(QWidget):
         menu.addAction("Name...", lambda: self.nameRequested.emit(pid))
         into = menu.addMenu("Merge into")
         for other in (t.person for t in self._tiles.values() if t.person.id != pid):
-            into.addAction(f"{printable(other.name or UNNAMED)} ({plural(other.photos, 'photo')})",
+            into.addAction(f"{printable(other.label)} ({plural(other.photos, 'photo')})",
                            lambda keep=other.id: self.mergeRequested.emit(keep, pid))
         into.setEnabled(len(self._tiles) > 1)
         menu.addAction("Faces (split off wrong ones)...", lambda: self.facesRequested.emit(pid))
-        hidden = self._hidden(pid)
+        hidden = self.hidden(pid)
         menu.addAction("Is a person after all" if hidden else "Not a person", lambda: self.hideRequested.emit(pid, not hidden))
         menu.exec(self.list.mapToGlobal(position))
 

@@ -1,7 +1,7 @@
 """The main window's people in photos: the background face pass, asked for once, its progress and Cancel, and forgetting.
 
 Face data is personal, so the pass is off until the user agrees: the first time the library has photos
-to read, a banner above the results asks, once ("Find people in your photos?"), and the answer is kept
+to read, a banner over the top of the results asks, once ("Find people in your photos?"), and the answer is kept
 in the settings (`Settings.find_faces`); People > Find people in photos changes it later. Then the pass
 runs as the text pass does (window_passes.BackgroundPass: after indexing, on a low-priority thread with
 its own catalog connection, paused while the user's indexing runs, Cancel, resumed where it stopped).
@@ -16,7 +16,7 @@ person and name from the catalog (asked first) and turns the pass off.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton
 
@@ -54,9 +54,9 @@ class FacePassController(BackgroundPass):
         super().__init__(window, "Stop finding people in photos until the next indexing run")
         self.reader = FaceReader()  # one for every run: dlib's models load once
         self._unavailable = False  # dlib or its models are missing: said once, not tried again this session
-        self.banner = self._question_banner()
-        layout = window.centralWidget().layout()
-        layout.insertWidget(layout.indexOf(window.error_banner) + 1, self.banner)
+        self.banner = self._question_banner(window.stack)  # over the results, outside the layout: the window keeps its size
+        window.stack.installEventFilter(self)
+        window.stack.currentChanged.connect(lambda _: self._place_banner())
         self.find_action = QAction("&Find people in photos", window, checkable=True, checked=self.answer == YES,
                                    toggled=self.set_enabled)
         self.find_action.setToolTip("Look for faces in your photos and group them by person (face data stays in the catalog)")
@@ -91,6 +91,7 @@ class FacePassController(BackgroundPass):
             super().start()
         elif self.answer == "":
             self.banner.show()
+            self._place_banner()
 
     def set_enabled(self, on: bool) -> None:
         """The question's answer or the menu toggle: find people from now on, or stop (kept in the settings)."""
@@ -102,6 +103,7 @@ class FacePassController(BackgroundPass):
         self.find_action.blockSignals(False)
         if on:
             self._unavailable = False  # installed meanwhile, perhaps: try again
+            self._window.people.dock.raise_()  # its tab, beside the collections': the people appear there
             self.start()
         else:
             self.cancel()
@@ -147,8 +149,19 @@ class FacePassController(BackgroundPass):
     def _read_more(self) -> None:
         self._window.people.faces_found()  # the People dock shows the people found so far
 
-    def _question_banner(self) -> QFrame:
-        banner = QFrame(objectName="ask-faces")
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self._window.stack:
+            self._place_banner()
+        return False
+
+    def _place_banner(self) -> None:
+        """Across the top of the results (or the welcome page), above them."""
+        width = self._window.stack.width()
+        self.banner.setGeometry(0, 0, width, max(self.banner.heightForWidth(width), self.banner.minimumSizeHint().height()))
+        self.banner.raise_()
+
+    def _question_banner(self, parent) -> QFrame:
+        banner = QFrame(parent, objectName="ask-faces")
         banner.setStyleSheet("#ask-faces{background:#e8f1fb;border:1px solid #b5c9ea;border-radius:4px}")
         text = QLabel(QUESTION, wordWrap=True)
         yes = QPushButton("Find people", clicked=lambda: self.set_enabled(True))

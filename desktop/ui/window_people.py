@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox
 
 from desktop.core.query_filters import Chip
 from desktop.ui.filter_chips import FilterChips
-from desktop.ui.people_view import UNNAMED, FaceCrops, FacesDialog, PeoplePanel, PersonTile
+from desktop.ui.people_view import FaceCrops, FacesDialog, PeoplePanel, PersonTile
 from models.display import plural, printable
 
 REFRESH_WHILE_READING_S = 3.0  # while the face pass runs the dock is refilled at most this often (a catalog query)
@@ -52,11 +52,16 @@ class PeopleController(QObject):
         self.dock.setObjectName("people-dock")
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+        # a tab beside the collections (both narrow what is browsed): three docks stacked would not fit a small screen
+        window.tabifyDockWidget(window.collections.dock, self.dock)
+        window.collections.dock.raise_()
         self.chips = FilterChips()  # the people picked in the dock
         self.chips.setObjectName("person-chips")
         self.chips.chipRemoved.connect(lambda chip: self.panel.unpick(int(chip.value.removeprefix("person:"))))
         self.show_hidden_action = QAction("Show those marked &not a person", window, checkable=True, toggled=lambda _: self.refresh())
         self.show_hidden_action.setToolTip("List the statues and posters marked not a person too, to undo a mark")
+        self.hide_action = QAction("Not a &person", window, triggered=self._hide_current)
+        self.hide_action.setToolTip("A statue, a poster, a painting: hide the person picked from People and searches")
         self.faces_dialog: FacesDialog | None = None
         self._last_refresh = 0.0
         self.refresh()
@@ -65,7 +70,7 @@ class PeopleController(QObject):
         """For the People menu."""
         toggle = self.dock.toggleViewAction()
         toggle.setText("People &panel")
-        return [self.show_hidden_action, toggle]
+        return [self.hide_action, self.show_hidden_action, toggle]
 
     def picked(self) -> tuple[int, ...]:
         """For Query.people: the people picked in the dock (photos showing all of them)."""
@@ -85,6 +90,7 @@ class PeopleController(QObject):
         self.named = tuple((t.person.id, t.person.name) for t in tiles if t.person.name and not t.person.hidden)
         self.panel.show_people(tiles, self._empty_text(), self.crops)
         self._show_chips()
+        self._update_hide_action()
         self.changed.emit()
 
     def _empty_text(self) -> str:
@@ -96,6 +102,7 @@ class PeopleController(QObject):
 
     def _picked_changed(self) -> None:
         self._show_chips()
+        self._update_hide_action()
         self._window.search_now()
 
     def _show_chips(self) -> None:
@@ -108,8 +115,9 @@ class PeopleController(QObject):
         self.panel.note.setVisible(bool(text))
 
     def _label(self, person_id: int) -> str:
+        """Their name, or "person 7" (the number `picsift people` shows): several may be unnamed."""
         tile = self.panel.tile(person_id)
-        return printable(tile.person.name or UNNAMED) if tile else f"person {person_id}"
+        return printable(tile.person.label) if tile else f"person {person_id}"
 
     # --- edits ------------------------------------------------------------------------------
     def name(self, person_id: int) -> None:
@@ -157,9 +165,15 @@ class PeopleController(QObject):
     def _open_faces(self, person_id: int, faces: list) -> None:
         if self.faces_dialog is not None:
             self.faces_dialog.reject()
-        self.faces_dialog = FacesDialog(self._window, self._label(person_id), faces, self.crops)
-        self.faces_dialog.splitRequested.connect(lambda ids: self.split(person_id, ids))
-        self.faces_dialog.open()  # window-modal, and the event loop goes on
+        dialog = self.faces_dialog = FacesDialog(self._window, self._label(person_id), faces, self.crops)
+        dialog.splitRequested.connect(lambda ids: self.split(person_id, ids))
+        dialog.finished.connect(lambda _: self._faces_closed(dialog))
+        dialog.open()  # window-modal, and the event loop goes on
+
+    def _faces_closed(self, dialog: FacesDialog) -> None:
+        if self.faces_dialog is dialog:
+            self.faces_dialog = None
+        dialog.deleteLater()
 
     def split(self, person_id: int, face_ids: list[int]) -> None:
         """Move the faces picked out of a person, into a new one."""
@@ -170,6 +184,17 @@ class PeopleController(QObject):
                 self.faces_dialog.accept()
         self._change(lambda catalog: catalog.split_faces(face_ids),
                      f"Split {plural(len(face_ids), 'face')} off {label}: they are a new person now", then=done)
+
+    def _update_hide_action(self) -> None:
+        current = self.panel.current()
+        self.hide_action.setEnabled(current is not None)
+        self.hide_action.setText("Is a &person after all" if current is not None and self.panel.hidden(current) else "Not a &person")
+
+    def _hide_current(self) -> None:
+        """People > Not a person: marks the person picked (or, for one marked already, undoes it)."""
+        current = self.panel.current()
+        if current is not None:
+            self.set_not_a_person(current, not self.panel.hidden(current))
 
     def set_not_a_person(self, person_id: int, hidden: bool) -> None:
         label = self._label(person_id)
