@@ -126,6 +126,15 @@ class PhotoFaces:
         """A person's faces in the library's photos, best score first (what a split picks from)."""
         return self._stored(f"fc WHERE fc.person_id = ? AND {_LIVE} ORDER BY fc.score DESC", (person_id,))
 
+    def faces_by_id(self, face_ids: Iterable[int]) -> dict[int, StoredFace]:
+        """face id -> the face, for the ids still stored (a People tile's cover, by Person.cover)."""
+        ids = list(dict.fromkeys(int(i) for i in face_ids))
+        found: dict[int, StoredFace] = {}
+        for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
+            chunk = ids[start : start + 500]
+            found.update((face.id, face) for face in self._stored(f"WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+        return found
+
     def _stored(self, where: str, params: tuple) -> list[StoredFace]:
         rows = self._db.execute(f"SELECT id, image_id, x0, y0, x1, y1, landmarks, score, person_id FROM faces {where}", params)
         return [StoredFace(r[0], r[1], tuple(r[2:6]), tuple(tuple(p) for p in json.loads(r[6])), r[7], r[8]) for r in rows]

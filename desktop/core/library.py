@@ -6,6 +6,7 @@ import threading
 
 from desktop.core.catalog import Catalog
 from desktop.core.face_pass import FacePass
+from desktop.core.faces import FaceReader
 from desktop.core.indexer import Indexer
 from desktop.core.search import Searcher
 from desktop.core.text_pass import TextPass
@@ -80,9 +81,10 @@ class Library:
         """The second pass that reads the text printed in photos (OCR), on this library's catalog."""
         return TextPass(self.catalog)
 
-    def face_pass(self) -> FacePass:
-        """The pass that finds the faces in photos and groups them in people, on this library's catalog."""
-        return FacePass(self.catalog)
+    def face_pass(self, reader: FaceReader | None = None) -> FacePass:
+        """The pass that finds the faces in photos and groups them in people, on this library's catalog;
+        `reader`: one already loaded, to share (the app keeps one, so dlib's models load once)."""
+        return FacePass(self.catalog, reader)
 
     def searcher(self) -> Searcher:
         return Searcher(self.catalog, self.runtime, self.vector_index)

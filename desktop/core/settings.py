@@ -25,6 +25,7 @@ class Settings:
     last_folder: str = ""  # where "Add folder" opens
     last_query: str = ""
     watch_folders: bool = True  # the window indexes what changes in the library folders while it is open
+    find_faces: str = ""  # find the people in photos (face data is personal, so asked once): "" not asked yet, "yes", "no"
     switching_to: str = ""  # a model whose background re-encoding has not finished: resumed on the next start
     version: int = SETTINGS_VERSION
     extra: dict = field(default_factory=dict)

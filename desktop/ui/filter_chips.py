@@ -1,4 +1,4 @@
-"""The search bar's filters: chips for the places and dates a typed query holds, and the list of the library's places."""
+"""The search bar's filters: chips for the people, places and dates a typed query holds, and the list of the library's places."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def _tooltip(chip: Chip) -> str:
     if chip.kind in ("more", "less"):  # relevance feedback marks (window_feedback)
         how = "more like this photo" if chip.kind == "more" else "away from this photo and photos like it"
         return f"Results are ranked {how}; click to drop the mark"
+    if chip.kind == "person":  # a name in the query, or a person picked in the People dock (window_people)
+        return f"Only photos in which {chip.label} was found; click to search without this person"
     what = f"taken in {chip.label}" if chip.kind == "place" else f"taken {_when(chip.label)}"
     return f"Only photos {what}, as the query says; click to search without this filter"
 

@@ -32,9 +32,11 @@ from desktop.ui.results import ResultRow, ResultsModel, ResultsView
 from desktop.ui.sort_dialog import open_sort_dialog
 from desktop.ui.thumbnail_loader import ThumbnailLoader
 from desktop.ui.window_collections import CollectionsController
+from desktop.ui.window_faces import FacePassController
 from desktop.ui.window_feedback import FeedbackController
 from desktop.ui.window_library import LibraryMixin
 from desktop.ui.window_models import ModelMixin
+from desktop.ui.window_people import PeopleController
 from desktop.ui.window_search import ANY_DATE, SearchMixin
 from desktop.ui.window_text import TextPassController
 from desktop.ui.window_watch import WatchController
@@ -88,6 +90,8 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         self._build_widgets()
         self._build_actions()
         self.text_pass = TextPassController(self)  # reading text in photos, after indexing (window_text)
+        self.faces = FacePassController(self)  # finding people in photos, once agreed, after the text (window_faces)
+        self.people_menu.addActions([*self.faces.actions(), _separator(self), *self.people.actions()])
         self.watch = WatchController(self)  # indexing what changes in the folders while the window is open (window_watch)
         self._restore()
         self.refresh_library()
@@ -177,6 +181,8 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         dock.setWidget(self.panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.collections = CollectionsController(self)  # albums, in a dock under the library's (window_collections)
+        self.people = PeopleController(self)  # people in photos, in a dock under the collections' (window_people)
+        bar.insertWidget(bar.indexOf(self.filter_chips) + 1, self.people.chips)  # the people picked in it
 
         self.status_label = QLabel("")
         self.hidden_link = QLabel(textFormat=Qt.TextFormat.RichText)  # "N weak matches hidden - show all"
@@ -239,6 +245,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
             photos.addActions(group)
             self.view.addActions([_separator(self), *group])  # the grid's context menu, too
         self.menuBar().addMenu(photos)
+        self.people_menu = self.menuBar().addMenu("Peop&le")  # its actions come with the people and face-pass controllers
         view_menu = self.menuBar().addMenu("&View")
         self.scores_action = QAction("Show &scores", self, checkable=True, toggled=self._scores_toggled)
         view_menu.addAction(self.scores_action)
@@ -295,6 +302,8 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
             self.index_worker.wait()
         self.result_actions.stop()
         self.text_pass.stop()  # after indexing's cancel: its photo in flight may take a second or two
+        self.faces.stop()
+        self.people.crops.wait()
         self.loader.forget()
         self.engine_pool.waitForDone()
         self.loader.wait()
@@ -305,6 +314,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         super().refresh_library()
         self.refresh_places()
         self.collections.refresh()  # their counts change as photos come and go
+        self.people.refresh()  # so do the people's
 
     # --- engine calls (on the engine thread) ------------------------------------------------
     def _on_engine(self, function, on_done, on_error=None) -> None:

@@ -198,6 +198,12 @@ def _load_preview(path: str) -> QImage:
     """The photo at preview size (on a pool thread); raises ImageError when it cannot be read."""
     image = read_photo_file(path, PREVIEW_SIDE).image
     image.thumbnail((PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))
+    return rgb_qimage(image)
+
+
+def rgb_qimage(image) -> QImage:
+    """A PIL image as a QImage that owns its pixels (made on any thread; a QPixmap only on the GUI thread)."""
+    image = image.convert("RGB")
     return QImage(image.tobytes(), image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
 
 

@@ -89,6 +89,7 @@ class LibraryMixin:
         if answer != QMessageBox.StandardButton.Yes:
             return
         self.text_pass.stop()  # it writes to the catalog being set aside; indexing the new one starts it again
+        self.faces.stop()  # so does the face pass
         self.watch.stop()  # so does the watcher; indexing's end starts it again
         self._on_engine(self._set_catalog_aside, self._catalog_set_aside)
 
@@ -115,6 +116,7 @@ class LibraryMixin:
         library = library or self.library
         self._after_indexing = then
         self.text_pass.pause_for_indexing()  # indexing has priority; the text pass goes on when it ends
+        self.faces.pause_for_indexing()  # and so does the face pass
         self.watch.stop()  # one indexer per library: the watcher starts again when this run ends
         self.index_worker = GeneratorWorker(lambda cancel: library.for_thread().indexer().run(folder_ids, cancel))
         self.index_worker.progress.connect(self._index_progress)
@@ -159,6 +161,7 @@ class LibraryMixin:
             self.status_label.setText(f"{verb} {progress.encoded + progress.reused} new photos{extra}{offline}")
         self.indexingFinished.emit(progress)
         self.text_pass.start()  # the new photos' text, after their embeddings
+        self.faces.start()  # then their faces (asked first, once), after the text
 
     def _index_failed(self, message: str) -> None:
         self._after_indexing = None

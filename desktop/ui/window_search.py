@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -40,6 +41,7 @@ class SearchMixin:
             date_to=_date_or_none(self.date_to),
             has_text=self.has_text_box.isChecked(),
             collection=self.collections.current,
+            people=self.people.picked(),
             feedback=self.feedback.feedback(),
         )
 
@@ -49,7 +51,7 @@ class SearchMixin:
 
     def _parsed(self, text: str) -> ParsedQuery:
         """The text parsed, less the chips the user removed."""
-        return self._known_parse(text) or parsed_query(text, self._removed_chips)
+        return self._known_parse(text) or parsed_query(text, self._removed_chips, self.people.named)
 
     def _known_parse(self, text: str) -> ParsedQuery | None:
         """The last search's parse, when it was of this text with the same chips removed."""
@@ -67,7 +69,7 @@ class SearchMixin:
         known = self._known_parse(text)
 
         def search():
-            parsed = known or parsed_query(text, removed)
+            parsed = known or parsed_query(text, removed, self.library.catalog.named_people())
             query = _with_filters(unfiltered, parsed, picked)
             if query is None:
                 return parsed, query, [ResultRow(r) for r in self.library.catalog.recent_files(limit)]
@@ -78,6 +80,12 @@ class SearchMixin:
         self._last_parse = (text, removed, parsed)
         self._shown = (parsed, query)
         self._show_results(rows)
+
+    def people_changed(self) -> None:
+        """People were named, merged, split or forgotten: search again, the text parsed afresh (a name in it may
+        mean someone now, or no one)."""
+        self._last_parse = (None, None, None)
+        self.search_now()
 
     def _chip_removed(self, chip: Chip) -> None:
         """A chip's × : search without that filter until the text changes."""
@@ -205,9 +213,10 @@ class SearchMixin:
         return os.fsdecode(data) if data else None
 
 
-def parsed_query(text: str, removed: tuple[Chip, ...] = ()) -> ParsedQuery:
-    """`text` split into its places, dates and the semantic rest, without the `removed` chips."""
-    parsed = parse_query(text, date.today())
+def parsed_query(text: str, removed: tuple[Chip, ...] = (), people: Sequence[tuple[int, str]] = ()) -> ParsedQuery:
+    """`text` split into its people (`people`: (id, name) of the named ones), places, dates and the semantic rest,
+    without the `removed` chips."""
+    parsed = parse_query(text, date.today(), people)
     for chip in removed:
         if chip in parsed.chips:
             parsed = parsed.without(chip)
@@ -215,13 +224,14 @@ def parsed_query(text: str, removed: tuple[Chip, ...] = ()) -> ParsedQuery:
 
 
 def _with_filters(query: Query, parsed: ParsedQuery, picked: tuple[str, str | None] | None) -> Query | None:
-    """`query` with the parsed text's words, places and date; the place picked from the list counts only when
-    the text names none. None when nothing is asked for at all: the library is browsed."""
+    """`query` with the parsed text's words, people, places and date; the place picked from the list counts only when
+    the text names none; the people named join those picked in the People dock. None when nothing is asked for at
+    all: the library is browsed."""
     places = parsed.place_filters or ((place_filter(*picked),) if picked else ())
     query = replace(query, texts=((parsed.semantic_text, 1.0),) if parsed.semantic_text else (), places=places,
-                    dates=parsed.date_filter)
+                    dates=parsed.date_filter, people=tuple(dict.fromkeys(query.people + parsed.people)))
     asks = (query.texts or query.images or query.feedback or query.places or query.dates or query.has_text or query.folder
-            or query.date_from or query.date_to or query.collection is not None)
+            or query.date_from or query.date_to or query.collection is not None or query.people)
     return query if asks else None
 
 

@@ -83,6 +83,7 @@ class WatchController(QObject):
             window.search_now()
             if report.progress.encoded:
                 window.text_pass.start()  # the new photos' text, after their embeddings
+                window.faces.start()  # then their faces, when finding people is on
         elif report.kind == "error":
             window.show_error(report.message)
         elif report.kind in STATUS_KINDS:

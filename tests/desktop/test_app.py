@@ -341,7 +341,9 @@ def test_every_action_button_and_shortcut_of_the_main_window_runs_without_an_err
 
     assert {"Add folder...", "Rescan", "Remove", "Find similar", "Add a folder...", "Try a small demo library",
             "&Add folder...", "Model &settings...", "Use selected model", "&Teach picsift your folders...", "Browse...",
-            "Start training", "&Export active model...", "Ctrl+F", "New...", "More &like this", "Save search as collection..."} <= set(pressed)
+            "Start training", "&Export active model...", "Ctrl+F", "New...", "More &like this", "Save search as collection...",
+            "Find people", "No, thanks", "Name...", "Merge", "Faces...", "&Find people in photos", "Forget all &face data...",
+            "Not a &person"} <= set(pressed)
     assert opened  # Open and Show in folder reached the desktop
     bugs = [message for message in shown if "went wrong" in message or "internal error" in message]
     assert not bugs
