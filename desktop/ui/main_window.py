@@ -326,12 +326,14 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
 
     def _relay_done(self, relay, on_done, result) -> None:
         self._relays.remove(relay)
-        on_done(result)
+        if not self.closing:  # a closed window's widgets may be deleted by the time a late answer arrives
+            on_done(result)
 
     def _relay_error(self, relay_of, on_error):
         def report(message: str) -> None:
             self._relays.remove(relay_of())
-            on_error(message)
+            if not self.closing:
+                on_error(message)
         return report
 
     def show_error(self, message: str) -> None:
