@@ -131,7 +131,8 @@ class Indexer:
                 break
         if self.vector_index is not None:
             self.vector_index.sync_from_catalog(self.catalog, self.runtime)
-            self.vector_index.save()
+            if not cancel.is_set():  # a cancelled run (the app quitting) never waits for a save: the catalog
+                self.vector_index.save()  # holds every vector, and the next open's sync adds what the file lacks
         progress.phase = "cancelled" if cancel.is_set() else "done"
         yield progress
 

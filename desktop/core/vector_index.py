@@ -114,8 +114,10 @@ class VectorIndex(SearchableVectors):
 
     # --- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, catalog, runtime, folder: str | Path | None = None) -> VectorIndex:
-        """Load the runtime's index (or rebuild it from the catalog, saying why), then sync it."""
+    def open(cls, catalog, runtime, folder: str | Path | None = None, closing: threading.Event | None = None) -> VectorIndex:
+        """Load the runtime's index (or rebuild it from the catalog, saying why), then sync it; saved after
+        a rebuild or a change unless `closing` is set by then (the app quits without waiting for a
+        save; the next open syncs the same again)."""
         manifest = runtime.manifest
         stem = Path(folder or index_dir()) / index_key(manifest)
         try:
@@ -126,7 +128,7 @@ class VectorIndex(SearchableVectors):
                         catalog_id=catalog.catalog_id)
             index.rebuild_reason = str(exc)
         result = index.sync_from_catalog(catalog, runtime)
-        if index.rebuild_reason is not None or result.changed:
+        if (index.rebuild_reason is not None or result.changed) and not (closing and closing.is_set()):
             try:
                 index.save()  # a rebuild can take minutes at scale: never redo it after a crash
             except PicsiftError as exc:  # a full disk: search from memory now, save on a later run

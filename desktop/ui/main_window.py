@@ -282,6 +282,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
         s.save()
 
     def closeEvent(self, event) -> None:
+        self.library.closing.set()  # an index opening on the engine thread skips its save: quitting never waits for one
         self.watch.stop()  # first: its batch in hand would write on while the rest shuts down
         self.save_settings()
         if self.index_worker is not None and self.index_worker.is_running():
