@@ -1,8 +1,9 @@
 """Unit vectors labelled by catalog image ids, in memory: an HNSW graph and an int8 copy, added to, hidden and searched.
 
 The graph holds the float32 vectors; exact and filtered search score the int8 copy (a quarter of
-their size) and re-score the best few with the graph's float32 vectors, so the scores they return
-are float32 inner products, as before the copy was int8.
+their size) and re-score the best few with the graph's float32 vectors, so the first RESCORE_TOP
+results come back in float32 order with float32 scores, as before the copy was int8; deeper ranks
+keep the int8 copy's scores (a few thousandths from float32 at most: results/index_memory.json).
 
 Searches run concurrently with each other and with a save; adds, removals and growth take the
 vectors exclusively (hnswlib: "knn_query: thread-safe with other knn_query calls, but not with
@@ -34,9 +35,12 @@ FILTER_EXACT_MAX = 20_000
 # A filter passing a fraction f asks the graph for OVER_FETCH * k / f results; at 100k with 2-50%
 # allowed, 2 gave recall@10 0.966-0.999, 4 gave 0.991-1.0, 8 gave 1.0.
 OVER_FETCH = 8
-# Exact search re-scores the int8 copy's best k + RESCORE_EXTRA in float32 (hnswlib's get_items, ~20 us a
-# vector); at 100k and 1M x 896-d a margin of 32 kept recall@10 against float32 exact at 1.0 (results/index_memory.json).
-RESCORE_EXTRA = 32
+# Exact search re-scores the int8 copy's best min(k, RESCORE_TOP) + RESCORE_EXTRA in float32 (hnswlib's
+# get_items: 20-36 us a vector, so all 500 of the app's results would cost 10-18 ms). At 100k and 1M x 1024-d a
+# margin of 8 already gave recall@10 1.0 against float32 exact at every filter size, 0 gave 0.95-0.998
+# (results/index_memory.json); 16 costs ~0.3 ms more than 8.
+RESCORE_TOP = 50  # about the first screen of results
+RESCORE_EXTRA = 16
 ADD_CHUNK = 512  # vectors inserted per exclusive hold: 0.2-0.3 s at 1M on 2 cores, the longest a search waits
 _MIN_CAPACITY = 1024
 _MAX_LABEL = 2**31 - 1  # labels index a dense row table; catalog image ids stay far below this
@@ -52,7 +56,7 @@ class SearchableVectors:
         self.dim = dim
         self.exact_search_max = EXACT_SEARCH_MAX
         self.filter_exact_max = FILTER_EXACT_MAX
-        self.rescore_extra = RESCORE_EXTRA
+        self.rescore_top, self.rescore_extra = RESCORE_TOP, RESCORE_EXTRA
         self._ef = ef
         self._hnsw = hnswlib.Index(space="ip", dim=dim)
         self._hnsw.init_index(max_elements=_MIN_CAPACITY, M=m, ef_construction=ef_construction)
@@ -222,14 +226,14 @@ class SearchableVectors:
         return allowed & self._alive[: self._n]
 
     def _exact(self, queries: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The best k of `rows` by float32 inner product: the int8 copy's best k + rescore_extra, re-scored
-        with the graph's float32 vectors."""
+        """The best k of `rows`: scored on the int8 copy, its best min(k, rescore_top) + rescore_extra
+        re-scored with the graph's float32 vectors, then ranked on the scores so mended."""
         k = min(k, len(rows))
-        pool = _best_first(self._approximate(queries, rows), min(len(rows), k + self.rescore_extra))  # (Q, P)
-        labels = self._labels[rows[pool]]  # (Q, P)
-        scores = self._rescored(queries, labels)  # (Q, P)
+        scores = self._approximate(queries, rows)  # (Q, R)
+        pool = _best_first(scores, min(len(rows), min(k, self.rescore_top) + self.rescore_extra))  # (Q, P)
+        np.put_along_axis(scores, pool, self._rescored(queries, self._labels[rows[pool]]), axis=1)
         best = _best_first(scores, k)
-        return np.take_along_axis(labels, best, axis=1), np.take_along_axis(scores, best, axis=1)
+        return self._labels[rows[best]], np.take_along_axis(scores, best, axis=1)
 
     def _approximate(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """(Q, R) inner products with the int8 copy of `rows`, in blocks: each block's BLAS call is small

@@ -46,12 +46,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from query import clustered_unit_vectors, p50_p95, recall, text_query, timed  # noqa: E402
 
 from desktop.core.vector_index import VectorIndex  # noqa: E402
-from desktop.core.vector_search import HNSW_EF_CONSTRUCTION, HNSW_M, quantized  # noqa: E402
+from desktop.core.vector_search import HNSW_EF_CONSTRUCTION, HNSW_M, RESCORE_EXTRA, RESCORE_TOP, quantized  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "index_memory.json"
 K = 10
 FILTERS = (1_000, 5_000, 20_000)
 MARGINS = (0, 8, 16, 32)
+DEEP_K = 500  # the app's results per query (desktop/core/settings.py)
 SLOW_QUERIES = 3  # the `none` copy reads every allowed vector from the graph: a few queries say enough
 
 
@@ -161,9 +162,28 @@ def measure_copy(work: Path, n: int, kind: str, queries_count: int, bundle: str 
             out["filtered"].append({"allowed": allowed_count, "margin": margin, "queries": count, **p50_p95(times),
                                     "recall_at_10": round(recall(ids, exact_ids[:count]), 4),
                                     "max_score_error": float(np.abs(scores - exact_scores[:count])[same].max(initial=0))})
+    index.rescore_extra = RESCORE_EXTRA
+    if kind != "none":
+        out["filtered_k500"] = [deep_ranks(index, data, queries, truth[f"allowed_{a}"]) for a in FILTERS[1:]]
     if kind == "int8":  # the unfiltered path does not read the copy: measured once, with the real index
         out |= unfiltered(index, queries, truth["ids_all"], bundle)
     return out
+
+
+def deep_ranks(index: VectorIndex, data: np.ndarray, queries: np.ndarray, allowed: np.ndarray) -> dict:
+    """k = 500 (the app's results per query): latency, recall@500, and the score error of the first
+    RESCORE_TOP ranks (re-scored in float32) and of all 500."""
+    scores = queries @ np.asarray(data[allowed]).T  # (Q, A) exact
+    order = np.argsort(-scores, axis=1)[:, :DEEP_K]
+    exact_ids, exact_scores = allowed[order], np.take_along_axis(scores, order, axis=1)
+    times, found = timed(lambda i: index.search(queries[i], DEEP_K, allowed_ids=allowed), len(queries))
+    ids, got = np.stack([f[0] for f in found]), np.stack([f[1] for f in found])
+    true_score = np.take_along_axis(scores, np.searchsorted(allowed, ids), axis=1)  # each found id's exact score
+    error = np.abs(got - true_score)
+    return {"allowed": len(allowed), "k": DEEP_K, **p50_p95(times), "recall_at_500": round(recall(ids, exact_ids), 4),
+            f"top_{RESCORE_TOP}_same_ids": float(np.mean(ids[:, :RESCORE_TOP] == exact_ids[:, :RESCORE_TOP])),
+            f"max_score_error_top_{RESCORE_TOP}": float(error[:, :RESCORE_TOP].max()),
+            "max_score_error_all": float(error.max()), "exact_500th_score": round(float(exact_scores[:, -1].mean()), 3)}
 
 
 def unfiltered(index: VectorIndex, queries: np.ndarray, truth: np.ndarray, bundle: str | None) -> dict:

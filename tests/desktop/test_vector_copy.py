@@ -12,7 +12,7 @@ from toy_bundle import export_toy_bundle
 from desktop.core import vector_index
 from desktop.core.catalog import Catalog
 from desktop.core.vector_index import FORMAT_VERSION, VectorIndex, index_dir
-from desktop.core.vector_search import SearchableVectors, quantized
+from desktop.core.vector_search import RESCORE_TOP, SearchableVectors, quantized
 from models.runtime import ModelRuntime
 
 DIM = 896  # the built-in model's shared space
@@ -76,13 +76,19 @@ def test_filtered_search_on_the_int8_copy_returns_float32_exact_results(built, a
     np.testing.assert_allclose(found_scores, want_scores, atol=SCORE_ATOL)
 
 
-def test_scoring_every_candidate_gives_each_its_float32_score(built):
-    """Searcher._scores_on asks for all of a candidate set: every one comes back with its exact score."""
+def test_scoring_every_candidate_gives_the_first_ranks_float32_scores_and_the_rest_int8_ones(built):
+    """Searcher._scores_on asks for all of a candidate set: every one comes back, the best RESCORE_TOP
+    with float32 scores, the rest with the int8 copy's, each within a thousandth."""
     index, ids, vectors, queries = built
-    candidates = ids[::50]
+    candidates = ids[::25]  # 240
     found_ids, found_scores = index.search(queries[0], len(candidates), allowed_ids=candidates)
     assert sorted(found_ids.tolist()) == candidates.tolist()
-    np.testing.assert_allclose(found_scores, vectors[found_ids - 1000] @ queries[0], atol=SCORE_ATOL)
+    exact = vectors[found_ids - 1000] @ queries[0]
+    np.testing.assert_allclose(found_scores[:RESCORE_TOP], exact[:RESCORE_TOP], atol=SCORE_ATOL)
+    np.testing.assert_allclose(found_scores, exact, atol=1e-3)
+    assert (np.diff(found_scores) <= 0).all()  # still best first
+    want_ids, _ = exact_top_k(ids[::25], vectors[::25], queries[:1], RESCORE_TOP)
+    np.testing.assert_array_equal(found_ids[:RESCORE_TOP], want_ids[0])
 
 
 def test_the_int8_copy_is_what_is_saved_and_it_reloads(catalog, runtime):
