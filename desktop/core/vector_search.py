@@ -65,8 +65,8 @@ class SearchableVectors:
         self._live = 0  # rows not marked removed
         self._labels = np.zeros(_MIN_CAPACITY, np.int64)  # (capacity,)
         # (capacity, D) int8 codes and (capacity,) scales of what the graph holds (vector ~= codes * scale):
-        # hnswlib's get_items takes ~20-38 us a vector (0.4-0.76 s for a 20k filter), so exact search reads
-        # this instead, at +23% of the graph's memory (a float32 copy was +90%: 3.6 GB at 1M x 896-d).
+        # hnswlib's get_items takes 20-36 us a vector (a 20k filter read through it: 1.3-1.8 s), so exact search
+        # reads this instead: +24% of the graph's memory (1.0 GB at 1M x 1024-d; the float32 copy was 3.9 GB).
         self._codes = np.zeros((_MIN_CAPACITY, dim), np.int8)
         self._scales = np.zeros(_MIN_CAPACITY, np.float32)
         self._alive = np.zeros(_MIN_CAPACITY, bool)  # (capacity,) False once marked removed
