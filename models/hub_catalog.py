@@ -5,7 +5,7 @@ raised as ValueError and caught by tests/models/test_hub_catalog.py), and estima
 of N photos:
     indexing time  N x (gflops_image / machine GFLOP/s + decode seconds per photo)
     disk           the download, the bundle (float32 weights: parameters x 4) and the new vectors
-                   (the catalog's float16 features and the search index's graph and vector copy)
+                   (the catalog's float16 features and the search index's graph and int8 vector copy)
 """
 
 from __future__ import annotations
@@ -254,9 +254,9 @@ def disk_needed(model: HubModel, photos: int) -> DiskNeed:
 
 
 def index_bytes_per_photo(dim: int, m: int = HNSW_M) -> int:
-    """What desktop/core/vector_index.py saves per vector of `dim` floats: graph row + vector copy."""
+    """What desktop/core/vector_index.py saves per vector of `dim` floats: graph row + int8 vector copy."""
     graph_row = 4 * dim + 4 * (2 * m + 1) + 8 + 8  # vector, level-0 links and their count, label, link pointer
-    return graph_row + 4 * dim + 8  # the .npz float32 copy and int64 label
+    return graph_row + dim + 4 + 8  # the .npz int8 codes, float32 scale and int64 label
 
 
 def indexing_seconds(model: HubModel, photos: int, machine: Machine) -> float:

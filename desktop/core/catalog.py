@@ -339,15 +339,29 @@ class Catalog(CatalogConnection, PhotoDetails, PhotoCollections, PhotoFaces):
 def filter_conditions(folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> list[tuple[str, list]]:
     """The SQL conditions (on files `f`, images `i`) of a folder subtree and a date span (ISO dates, inclusive)."""
     conditions: list[tuple[str, list]] = []
-    if folder:  # compared as bytes: names stored as TEXT and as BLOB alike
-        root = os.fsencode(str(Path(folder).resolve()))
-        prefix = root.rstrip(b"/\\") + b"/"
-        conditions.append(("CAST(f.path AS BLOB) = ? OR substr(CAST(f.path AS BLOB), 1, ?) = ?", [root, len(prefix), prefix]))
+    if folder:
+        conditions.append(_under_folder(folder))
     if date_from:
         conditions.append((f"{PHOTO_DATE} >= ?", [date_from]))
     if date_to:
         conditions.append((f"substr({PHOTO_DATE}, 1, ?) <= ?", [len(date_to), date_to]))
     return conditions
+
+
+def _under_folder(folder: str) -> tuple[str, list]:
+    """The files at or under `folder`, as ranges of the path index (a 50,000-photo folder of a million
+    listed in 0.2 s by comparing every path's prefix). Paths are stored as TEXT, or as BLOB when not
+    UTF-8, and SQLite sorts every TEXT before every BLOB, so each kind gets its own range; every path
+    under root/ sorts in [root/, root0), as "0" follows "/"."""
+    exact = os.fsencode(str(Path(folder).resolve()))
+    root = exact.rstrip(b"/\\")
+    bounds = [exact, root + b"/", root + b"0"]
+    try:
+        texts = [bound.decode("utf-8") for bound in bounds]
+    except UnicodeDecodeError:  # no TEXT path can lie under a folder whose name is not UTF-8
+        texts = bounds
+    sql = "f.path IN (?, ?) OR (f.path >= ? AND f.path < ?) OR (f.path >= ? AND f.path < ?)"
+    return sql, [texts[0], exact, texts[1], texts[2], bounds[1], bounds[2]]
 
 
 def _vector_table(table: str) -> str:

@@ -35,13 +35,21 @@ from models.runtime import ModelRuntime
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32  # images per inference call: amortises session overhead, bounded memory (~20 MB)
-INDEX_SAVE_INTERVAL_S = 30.0  # how often the HNSW index is saved while indexing
+INDEX_SAVE_INTERVAL_S = 30.0  # how often the HNSW index is saved while indexing, at least
+# ...and at most this share of the time goes to saves: hnswlib's save holds the GIL (at 1M x 1024-d a 13.5 s
+# save stalled other threads for 5.6 s, results/index_memory.json), so a big index is saved less often.
+INDEX_SAVE_TIME_SHARE = 0.05
 PROGRESS_INTERVAL_S = 0.2  # at most five progress reports a second: smooth bars, no signal flood
 
 
 def default_decode_workers() -> int:
     """One decoding thread per core (at most 4): decoding is the slower stage on small machines."""
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def save_interval(last_save_s: float) -> float:
+    """Seconds between saves while indexing, after a save that took `last_save_s`."""
+    return max(INDEX_SAVE_INTERVAL_S, last_save_s / INDEX_SAVE_TIME_SHARE)
 
 
 @dataclass
@@ -100,6 +108,7 @@ class Indexer:
         self.encoder_id = runtime.manifest.image_encoder_id
         self._spec = runtime.manifest.image_preprocess
         self._encoded: dict[str, int] = {}
+        self._last_save_s = 0.0  # how long the last save while indexing took
 
     def run(self, folder_ids: list[int] | None = None, cancel: threading.Event | None = None,
             scope: list[str] | None = None, writing: Collection[str] = ()) -> Iterator[IndexProgress]:
@@ -131,7 +140,8 @@ class Indexer:
                 break
         if self.vector_index is not None:
             self.vector_index.sync_from_catalog(self.catalog, self.runtime)
-            self.vector_index.save()
+            if not cancel.is_set():  # a cancelled run (the app quitting) never waits for a save: the catalog
+                self.vector_index.save()  # holds every vector, and the next open's sync adds what the file lacks
         progress.phase = "cancelled" if cancel.is_set() else "done"
         yield progress
 
@@ -277,9 +287,11 @@ class Indexer:
         progress.errors.append((found.path, reason))
 
     def _maybe_save(self, last_save: float) -> float:
-        if self.vector_index is None or time.monotonic() - last_save < INDEX_SAVE_INTERVAL_S:
+        if self.vector_index is None or time.monotonic() - last_save < save_interval(self._last_save_s):
             return last_save
+        started = time.monotonic()
         self.vector_index.save()
+        self._last_save_s = time.monotonic() - started
         return time.monotonic()
 
     @staticmethod

@@ -30,6 +30,7 @@ class Library:
         self._vector_index = vector_index
         self._thumbnails = thumbnails
         self.device = device
+        self.closing = threading.Event()  # set when the app quits: the vector index's open then skips its save
         self._lock = threading.RLock()
 
     @property
@@ -60,7 +61,7 @@ class Library:
     def vector_index(self) -> VectorIndex:
         with self._lock:
             if self._vector_index is None:
-                self._vector_index = VectorIndex.open(self.catalog, self.runtime)
+                self._vector_index = VectorIndex.open(self.catalog, self.runtime, closing=self.closing)
             return self._vector_index
 
     @property

@@ -4,7 +4,9 @@ One index per (bundle, image encoder, image mapper), so switching models never m
 switching back loads instead of rebuilding. On disk, in `paths.data_dir() / "index"`:
 
     <key>.<generation>.hnsw   the hnswlib graph with its float32 vectors
-    <key>.<generation>.npz    labels (N,) int64 and a float32 copy of the vectors (N, D) for exact search
+    <key>.<generation>.npz    labels (N,) int64 and the int8 copy of the vectors for exact search:
+                              codes (N, D) int8 and scales (N,) float32 (format 2 held float32
+                              `vectors` (N, D) instead; it still loads, quantized on load)
     <key>.json                written last: format version, parameters, counts, deleted labels, the
                               catalog it was built from (its id), and the generation, size and
                               CRC-32 of the two files it stands for
@@ -43,6 +45,7 @@ from desktop.core.vector_search import (  # noqa: F401 (re-exported: the benchma
     HNSW_EF_CONSTRUCTION,
     HNSW_M,
     SearchableVectors,
+    quantized,
 )
 from models import paths
 from models.atomic import write_file_atomic, write_text_atomic
@@ -51,7 +54,8 @@ from models.manifest import IMAGE_ENCODER, IMAGE_MAPPER, Manifest
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: bound to its catalog (catalog_id)
+FORMAT_VERSION = 3  # 2: bound to its catalog (catalog_id); 3: an int8 copy of the vectors instead of float32
+_READABLE_VERSIONS = (2, 3)
 
 
 class IndexUnusable(Exception):
@@ -110,8 +114,10 @@ class VectorIndex(SearchableVectors):
 
     # --- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, catalog, runtime, folder: str | Path | None = None) -> VectorIndex:
-        """Load the runtime's index (or rebuild it from the catalog, saying why), then sync it."""
+    def open(cls, catalog, runtime, folder: str | Path | None = None, closing: threading.Event | None = None) -> VectorIndex:
+        """Load the runtime's index (or rebuild it from the catalog, saying why), then sync it; saved after
+        a rebuild or a change unless `closing` is set by then (the app quits without waiting for a
+        save; the next open syncs the same again)."""
         manifest = runtime.manifest
         stem = Path(folder or index_dir()) / index_key(manifest)
         try:
@@ -122,7 +128,7 @@ class VectorIndex(SearchableVectors):
                         catalog_id=catalog.catalog_id)
             index.rebuild_reason = str(exc)
         result = index.sync_from_catalog(catalog, runtime)
-        if index.rebuild_reason is not None or result.changed:
+        if (index.rebuild_reason is not None or result.changed) and not (closing and closing.is_set()):
             try:
                 index.save()  # a rebuild can take minutes at scale: never redo it after a crash
             except PicsiftError as exc:  # a full disk: search from memory now, save on a later run
@@ -147,13 +153,18 @@ class VectorIndex(SearchableVectors):
         try:
             graph.load_index(str(files["hnsw"]))
             with np.load(files["vectors"]) as arrays:
-                labels, vectors = arrays["labels"], arrays["vectors"]  # (N,) int64, (N, D) float32
+                labels = arrays["labels"]  # (N,) int64
+                if meta["format_version"] == 2:  # a float32 copy: quantized here, written as int8 by the next save
+                    codes, scales = quantized(arrays["vectors"])
+                else:
+                    codes, scales = arrays["codes"], arrays["scales"]  # (N, D) int8, (N,) float32
         except (RuntimeError, OSError, ValueError, KeyError) as exc:
             raise IndexUnusable(f"the index files cannot be read ({exc})") from exc
         count = meta["count"]
-        if graph.element_count != count or labels.shape != (count,) or vectors.shape != (count, self.dim):
+        if graph.element_count != count or labels.shape != (count,) or codes.shape != (count, self.dim) \
+                or scales.shape != (count,):
             raise IndexUnusable(f"the index files disagree with their metadata (expected {count} vectors)")
-        self._replace_rows(graph, labels, vectors, np.asarray(meta["deleted"], np.int64))
+        self._replace_rows(graph, labels, codes, scales, np.asarray(meta["deleted"], np.int64))
         self.max_image_id = meta["max_image_id"]
         self._generation = meta["generation"]
 
@@ -219,9 +230,9 @@ class VectorIndex(SearchableVectors):
             self._delete_other_generations()
 
     def _bytes_needed(self) -> int:
-        """What a save writes: the graph (vector, links and label per row) and the vector copy."""
+        """What a save writes: the graph (vector, links and label per row) and the int8 copy with its labels."""
         graph_row = 4 * self.dim + 4 * (2 * self._hnsw.M + 1) + 8 + 8  # level 0 + its link-list size field
-        return self._n * (graph_row + 4 * self.dim + 8) + (1 << 20)
+        return self._n * (graph_row + self.dim + 4 + 8) + (1 << 20)
 
     def _check_room(self) -> None:
         """Refuse a save the disk cannot hold before writing a byte: hnswlib's writer does not
@@ -243,7 +254,7 @@ class VectorIndex(SearchableVectors):
 
     def _write_vectors(self, path: Path) -> None:
         with open(path, "wb") as handle:
-            np.savez(handle, labels=self._labels[: self._n], vectors=self._vectors[: self._n])
+            np.savez(handle, labels=self._labels[: self._n], codes=self._codes[: self._n], scales=self._scales[: self._n])
 
     def _meta(self, generation: int, files: dict) -> dict:
         return {
@@ -276,7 +287,7 @@ def _read_meta(path: Path) -> dict:
         raise IndexUnusable("no saved index for this model yet")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") not in _READABLE_VERSIONS:
             raise IndexUnusable(f"the index format is version {meta.get('format_version')}, this picsift writes {FORMAT_VERSION}")
         for field, kind in (("format_version", int), ("dim", int), ("encoder_id", str), ("catalog_id", str), ("count", int),
                             ("max_image_id", int), ("deleted", list), ("generation", int), ("files", dict)):

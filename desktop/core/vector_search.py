@@ -1,4 +1,9 @@
-"""Unit vectors labelled by catalog image ids, in memory: an HNSW graph and an exact copy, added to, hidden and searched.
+"""Unit vectors labelled by catalog image ids, in memory: an HNSW graph and an int8 copy, added to, hidden and searched.
+
+The graph holds the float32 vectors; exact and filtered search score the int8 copy (a quarter of
+their size) and re-score the best few with the graph's float32 vectors, so the first RESCORE_TOP
+results come back in float32 order with float32 scores, as before the copy was int8; deeper ranks
+keep the int8 copy's scores (a few thousandths from float32 at most: results/index_memory.json).
 
 Searches run concurrently with each other and with a save; adds, removals and growth take the
 vectors exclusively (hnswlib: "knn_query: thread-safe with other knn_query calls, but not with
@@ -30,9 +35,16 @@ FILTER_EXACT_MAX = 20_000
 # A filter passing a fraction f asks the graph for OVER_FETCH * k / f results; at 100k with 2-50%
 # allowed, 2 gave recall@10 0.966-0.999, 4 gave 0.991-1.0, 8 gave 1.0.
 OVER_FETCH = 8
+# Exact search re-scores the int8 copy's best min(k, RESCORE_TOP) + RESCORE_EXTRA in float32 (hnswlib's
+# get_items: 20-36 us a vector, so all 500 of the app's results would cost 10-18 ms). At 100k and 1M x 1024-d a
+# margin of 8 already gave recall@10 1.0 against float32 exact at every filter size, 0 gave 0.95-0.998
+# (results/index_memory.json); 16 costs ~0.3 ms more than 8.
+RESCORE_TOP = 50  # about the first screen of results
+RESCORE_EXTRA = 16
 ADD_CHUNK = 512  # vectors inserted per exclusive hold: 0.2-0.3 s at 1M on 2 cores, the longest a search waits
 _MIN_CAPACITY = 1024
 _MAX_LABEL = 2**31 - 1  # labels index a dense row table; catalog image ids stay far below this
+_QUANTIZE_ROWS = 1 << 16
 _SCORE_BLOCK_FLOATS = 1 << 18  # one BLAS call per block: small calls stay single-threaded (see _exact)
 
 
@@ -44,6 +56,7 @@ class SearchableVectors:
         self.dim = dim
         self.exact_search_max = EXACT_SEARCH_MAX
         self.filter_exact_max = FILTER_EXACT_MAX
+        self.rescore_top, self.rescore_extra = RESCORE_TOP, RESCORE_EXTRA
         self._ef = ef
         self._hnsw = hnswlib.Index(space="ip", dim=dim)
         self._hnsw.init_index(max_elements=_MIN_CAPACITY, M=m, ef_construction=ef_construction)
@@ -51,20 +64,25 @@ class SearchableVectors:
         self._n = 0  # rows in use; row r holds label _labels[r], inserted r-th
         self._live = 0  # rows not marked removed
         self._labels = np.zeros(_MIN_CAPACITY, np.int64)  # (capacity,)
-        # (capacity, D) a copy of what the graph holds: hnswlib's get_items took ~38 us a vector here
-        # (0.76 s for a 20k filter), so exact search reads this instead, at +90% of the graph's memory.
-        self._vectors = np.zeros((_MIN_CAPACITY, dim), np.float32)
+        # (capacity, D) int8 codes and (capacity,) scales of what the graph holds (vector ~= codes * scale):
+        # hnswlib's get_items takes 20-36 us a vector (a 20k filter read through it: 1.3-1.8 s), so exact search
+        # reads this instead: +24% of the graph's memory (1.0 GB at 1M x 1024-d; the float32 copy was 3.9 GB).
+        self._codes = np.zeros((_MIN_CAPACITY, dim), np.int8)
+        self._scales = np.zeros(_MIN_CAPACITY, np.float32)
         self._alive = np.zeros(_MIN_CAPACITY, bool)  # (capacity,) False once marked removed
         self._row_of = np.full(_MIN_CAPACITY, -1, np.int32)  # label -> row, -1 when absent
         self._lock = _SharedLock()  # searches share it; changes to the graph or the rows take it alone
         self._write_lock = threading.Lock()  # one writer or save at a time; a save only reads, so searches go on
 
-    def _replace_rows(self, graph: hnswlib.Index, labels: np.ndarray, vectors: np.ndarray, deleted: np.ndarray) -> None:
-        """Take over a loaded graph with its (N,) labels and (N, D) vectors, `deleted` labels hidden."""
+    def _replace_rows(self, graph: hnswlib.Index, labels: np.ndarray, codes: np.ndarray, scales: np.ndarray,
+                      deleted: np.ndarray) -> None:
+        """Take over a loaded graph with its (N,) labels and their int8 copy ((N, D) codes, (N,) scales;
+        see `quantized`), `deleted` labels hidden."""
         count = len(labels)
         graph.set_ef(self._ef)  # hnswlib does not save ef
         self._hnsw, self._n = graph, count
-        self._labels, self._vectors = labels.astype(np.int64, copy=False), vectors.astype(np.float32, copy=False)
+        self._labels = labels.astype(np.int64, copy=False)
+        self._codes, self._scales = codes.astype(np.int8, copy=False), scales.astype(np.float32, copy=False)
         self._alive = np.ones(count, bool)
         self._row_of = np.full(int(labels.max(initial=0)) + 1, -1, np.int32)
         self._row_of[labels] = np.arange(count, dtype=np.int32)
@@ -123,7 +141,8 @@ class SearchableVectors:
         rows[new] = np.arange(self._n, self._n + fresh)
         self._n, self._live = self._n + fresh, self._live + fresh + revived
         self._row_of[ids] = rows
-        self._labels[rows], self._vectors[rows], self._alive[rows] = ids, vectors, True
+        self._labels[rows], self._alive[rows] = ids, True
+        self._codes[rows], self._scales[rows] = quantized(vectors)
 
     def mark_removed(self, ids: Iterable[int]) -> int:
         """Hide labels from search (their vectors stay, so they come back for free); returns how many."""
@@ -157,7 +176,8 @@ class SearchableVectors:
         if needed > len(self._labels):
             size = max(needed, 2 * len(self._labels))
             self._labels = _grown(self._labels, size)
-            self._vectors = _grown(self._vectors, size)
+            self._codes = _grown(self._codes, size)
+            self._scales = _grown(self._scales, size)
             self._alive = _grown(self._alive, size)
 
     def _rows_of(self, ids: np.ndarray) -> np.ndarray:
@@ -206,21 +226,33 @@ class SearchableVectors:
         return allowed & self._alive[: self._n]
 
     def _exact(self, queries: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Brute force over `rows`, in blocks: each block's BLAS call is small enough to stay on one
-        thread, since waking OpenBLAS's second thread cost ~8 ms a call here while the indexer was busy.
-        """
+        """The best k of `rows`: scored on the int8 copy, its best min(k, rescore_top) + rescore_extra
+        re-scored with the graph's float32 vectors, then ranked on the scores so mended."""
         k = min(k, len(rows))
+        scores = self._approximate(queries, rows)  # (Q, R)
+        pool = _best_first(scores, min(len(rows), min(k, self.rescore_top) + self.rescore_extra))  # (Q, P)
+        np.put_along_axis(scores, pool, self._rescored(queries, self._labels[rows[pool]]), axis=1)
+        best = _best_first(scores, k)
+        return self._labels[rows[best]], np.take_along_axis(scores, best, axis=1)
+
+    def _approximate(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """(Q, R) inner products with the int8 copy of `rows`, in blocks: each block's BLAS call is small
+        enough to stay on one thread, since waking OpenBLAS's second thread cost ~8 ms a call here while
+        the indexer was busy."""
         scores = np.empty((len(queries), len(rows)), np.float32)  # (Q, R)
         block = max(1, _SCORE_BLOCK_FLOATS // self.dim)
         for start in range(0, len(rows), block):
-            scores[:, start : start + block] = queries @ self._vectors[rows[start : start + block]].T  # (Q, B)
-        if k < len(rows):
-            best = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (Q, k) unordered
-        else:
-            best = np.tile(np.arange(len(rows)), (len(queries), 1))
-        best_scores = np.take_along_axis(scores, best, axis=1)
-        order = np.argsort(-best_scores, axis=1, kind="stable")
-        return self._labels[rows[np.take_along_axis(best, order, axis=1)]], np.take_along_axis(best_scores, order, axis=1)
+            part = rows[start : start + block]
+            scores[:, start : start + block] = (queries @ self._codes[part].T.astype(np.float32)) * self._scales[part]
+        return scores
+
+    def _rescored(self, queries: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """(Q, P) float32 inner products of each query with its (Q, P) labels' vectors, read from the graph."""
+        if not labels.size:
+            return np.zeros(labels.shape, np.float32)
+        unique, inverse = np.unique(labels, return_inverse=True)
+        vectors = np.asarray(self._hnsw.get_items(unique, return_type="numpy"), np.float32)  # (U, D)
+        return np.einsum("qd,qpd->qp", queries, vectors[inverse.reshape(labels.shape)])
 
     def _graph(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         try:
@@ -253,6 +285,29 @@ class SearchableVectors:
 
 
 # --- small helpers ----------------------------------------------------------------------------
+def quantized(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) int8 codes and (N,) float32 scales with vectors ~= codes * scale: each row's largest
+    |value| maps to 127 (per-vector scale: the rows of unit vectors differ in their largest value)."""
+    codes, scales = np.empty(np.shape(vectors), np.int8), np.empty(len(vectors), np.float32)
+    for start in range(0, len(vectors), _QUANTIZE_ROWS):  # in blocks: a whole float32 temporary at 1M is 3.6 GB
+        block = np.asarray(vectors[start : start + _QUANTIZE_ROWS], np.float32)
+        scale = np.abs(block).max(axis=1, initial=0.0) / 127.0
+        scale[scale == 0] = 1.0
+        codes[start : start + len(block)] = np.rint(block / scale[:, None])
+        scales[start : start + len(block)] = scale
+    return codes, scales
+
+
+def _best_first(scores: np.ndarray, k: int) -> np.ndarray:
+    """(Q, k) column indices of each row's k highest scores, best first (ties keep column order)."""
+    if k < scores.shape[1]:
+        best = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (Q, k) unordered
+    else:
+        best = np.tile(np.arange(scores.shape[1]), (len(scores), 1))
+    order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(best, order, axis=1)
+
+
 def _grown(array: np.ndarray, size: int) -> np.ndarray:
     grown = np.zeros((size, *array.shape[1:]), array.dtype)
     grown[: len(array)] = array

@@ -295,6 +295,7 @@ class MainWindow(SearchMixin, LibraryMixin, ModelMixin, QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.closing = True  # an indexing run cancelled below reports its end later: it must not start the watcher again
+        self.library.closing.set()  # an index opening on the engine thread skips its save: quitting never waits for one
         self.watch.stop()  # first: its batch in hand would write on while the rest shuts down
         self.save_settings()
         if self.index_worker is not None and self.index_worker.is_running():

@@ -59,6 +59,8 @@ class SearchMixin:
 
     def search_now(self) -> None:
         self.debounce.stop()
+        if self.asks_for_something() and not self.library.index_loaded:  # it waits for warm_up's load of the index
+            self.status_label.setText("loading the search index...")
         if self._search_running:
             self._search_pending = True  # only the newest query matters
             return

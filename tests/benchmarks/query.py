@@ -50,16 +50,18 @@ EF_SWEEP = (32, 64, 96, 128, 192, 256)
 
 
 def clustered_unit_vectors(
-    n: int, dim: int = DIM, seed: int = 0, clusters: int = 1000, spread: float = 0.7, cone: float = 0.7
+    n: int, dim: int = DIM, seed: int = 0, clusters: int = 1000, spread: float = 0.7, cone: float = 0.7,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n, dim) float32 unit vectors from a mixture of Gaussians (see the module docstring)."""
+    """(n, dim) float32 unit vectors from a mixture of Gaussians (see the module docstring), written
+    into `out` when given (a memory map, for sizes that do not fit in memory twice)."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, dim), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     centres[:, 0] += cone  # a shared direction: random pairs are positively correlated, as in CLIP-like spaces
     scale = (1.0 + np.arange(dim, dtype=np.float32)) ** -0.75  # per-axis spread decays: low intrinsic dimension
     scale = (scale * spread / np.sqrt((scale**2).sum()))[rng.permutation(dim)]
-    out = np.empty((n, dim), np.float32)
+    out = np.empty((n, dim), np.float32) if out is None else out
     for start in range(0, n, 100_000):
         m = min(100_000, n - start)
         x = centres[rng.integers(0, clusters, m)] + rng.standard_normal((m, dim), dtype=np.float32) * scale

@@ -1,9 +1,13 @@
-"""Rescan of an unchanged library: 100k catalogued files, nothing to do. Writes results/rescan.json.
+"""Rescan of an unchanged library, the catalog's size and a 50,000-photo folder listed. Writes results/rescan.json.
 
-Run: python tests/benchmarks/rescan.py [--files 100000]
-The files are real (a small JPEG copied N times into nested folders) and catalogued directly
-with their true size and mtime, as a finished index would have them; the timed part is the
-real Indexer run (scan by stat, compare with the catalog, find nothing to read).
+Run: python tests/benchmarks/rescan.py [--files 100000] [--feature-dim 1280] [--out FILE]
+The files are real (a small JPEG copied N times into nested folders: 500 a folder, 50,000 under
+each top folder) and catalogued directly with their true size and mtime, as a finished index
+would have them, with float16 features and instance descriptors of --feature-dim (the built-in
+v2 image tower's 1280 by default) so the catalog's size on disk is the real one. Timed: the real
+Indexer run (scan by stat, compare with the catalog, find nothing to read), and the catalog
+queries a folder browse makes (Searcher.search with only a folder: the image ids under it, then
+its newest 500 files), p50/p95 of 20.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from query import p50_p95, timed  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for toy_bundle
 
 RESULTS = Path(__file__).parent / "results" / "rescan.json"
@@ -29,19 +36,22 @@ RESULTS = Path(__file__).parent / "results" / "rescan.json"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--feature-dim", type=int, default=1280, help="width of the stored features (0: none)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--catalog-only", action="store_true", help="no files and no rescan: the catalog and its queries only")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="picsift-rescan-"))
     os.environ["PICSIFT_DATA_DIR"] = str(tmp / "data")
     try:
-        result = run(tmp, args.files)
+        result = run(tmp, args.files, args.feature_dim, not args.catalog_only)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
-def run(tmp: Path, count: int) -> dict:
+def run(tmp: Path, count: int, feature_dim: int, rescan: bool = True) -> dict:
     from toy_bundle import export_toy_bundle
 
     from desktop.core.catalog import Catalog, NewImage
@@ -50,37 +60,62 @@ def run(tmp: Path, count: int) -> dict:
 
     runtime = ModelRuntime(export_toy_bundle(tmp / "toy"), device="cpu")
     library = tmp / "library"
-    paths = _write_files(library, count)
+    paths = _write_files(library, count, rescan)
     catalog = Catalog()
     folder_id = catalog.add_folder(library)
     started = time.perf_counter()
+    vectors = np.random.default_rng(0).standard_normal((5000, max(feature_dim, 1))).astype(np.float32)  # incompressible
     for start in range(0, count, 5000):
         chunk = paths[start : start + 5000]
-        items = [NewImage(str(p), folder_id, (s := p.stat()).st_size, s.st_mtime_ns, f"h{start + i}", 64, 48, None, None) for i, p in enumerate(chunk)]
-        catalog.add_images(items, np.zeros((len(items), 16), np.float32), runtime.manifest.image_encoder_id)
+        states = [(s.st_size, s.st_mtime_ns) for s in map(Path.stat, chunk)] if rescan else [(631, (start + i) * 10**9) for i in range(len(chunk))]
+        items = [NewImage(str(p), folder_id, size, mtime, f"h{start + i}", 64, 48, None, None)
+                 for i, (p, (size, mtime)) in enumerate(zip(chunk, states))]
+        catalog.add_images(items, vectors[: len(items)], runtime.manifest.image_encoder_id,
+                           vectors[: len(items)] if feature_dim else None)
     catalog_s = time.perf_counter() - started
+    catalog.close()  # the last connection's close checkpoints the WAL into the file: its size is the catalog's
+    catalog_bytes = sum(f.stat().st_size for f in catalog.path.parent.glob(catalog.path.name + "*"))
+    catalog = Catalog(catalog.path)
+    browse = folder_browse(catalog, library / "00")
     timings = []
-    for _ in range(3):
+    for _ in range(3 if rescan else 0):
         started = time.perf_counter()
         for progress in Indexer(catalog, runtime).run():
             pass
         timings.append(time.perf_counter() - started)
         assert progress.total == 0 and progress.unchanged == count, progress
     return {"files": count, "catalogue_setup_s": round(catalog_s, 1), "rescan_s": [round(t, 2) for t in timings],
-            "rescan_median_s": round(sorted(timings)[1], 2), "cpu_count": os.cpu_count()}
+            "rescan_median_s": round(sorted(timings)[1], 2) if timings else None, "feature_dim": feature_dim,
+            "catalog_mb": round(catalog_bytes / 2**20), "catalog_bytes_per_file": round(catalog_bytes / count),
+            "folder_browse": browse, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
 
 
-def _write_files(root: Path, count: int) -> list[Path]:
+def folder_browse(catalog, folder: Path) -> dict:
+    """The catalog part of browsing one folder (Searcher.search with a folder and no text): its image ids, its newest 500."""
+    from desktop.core.catalog import filter_conditions
+
+    conditions = filter_conditions(str(folder))
+    ids_times, ids = timed(lambda _: catalog.image_ids_where(conditions), 20)
+    list_times, rows = timed(lambda _: catalog.files_where(conditions, 500), 20)
+    recent_times, _ = timed(lambda _: catalog.recent_files(500), 5)  # the window's first listing at start-up
+    return {"folder_photos": len(ids[0]), "listed": len(rows[0]), "image_ids": p50_p95(ids_times),
+            "newest_500": p50_p95(list_times),
+            "both_p50_ms": round(float(np.median(np.add(ids_times, list_times))), 1),
+            "recent_500_of_the_whole_library": p50_p95(recent_times)}
+
+
+def _write_files(root: Path, count: int, write: bool = True) -> list[Path]:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 100, 50)).save(buffer, "JPEG")
     data = buffer.getvalue()
     paths = []
     for i in range(count):
-        folder = root / f"{i // 10000:02d}" / f"{i // 500:04d}"  # 500 photos per folder, like camera dumps
-        if i % 500 == 0:
+        folder = root / f"{i // 50000:02d}" / f"{i // 500:04d}"  # 500 photos a folder, like camera dumps; 50k a top one
+        if i % 500 == 0 and write:
             folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"IMG_{i:06d}.jpg"
-        path.write_bytes(data)
+        if write:
+            path.write_bytes(data)
         paths.append(path)
     return paths
 

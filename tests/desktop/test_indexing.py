@@ -169,3 +169,10 @@ def test_searching_while_indexing_runs_sees_photos_as_they_are_committed(library
     assert not errors
     assert seen == sorted(seen) and seen[-1] <= 40  # results only grow while indexing
     assert len(searcher.vector_index.search(query, k=100)[0]) == 40
+
+
+def test_a_slow_index_save_spaces_out_the_saves_while_indexing():
+    from desktop.core.indexer import INDEX_SAVE_INTERVAL_S, save_interval
+
+    assert save_interval(0.0) == save_interval(0.5) == INDEX_SAVE_INTERVAL_S  # a small index: every 30 s
+    assert save_interval(13.5) == 270.0  # a million photos' save (13.5 s) at most 5% of the time

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 
+import numpy as np
 import pytest
 from engine_fixtures import index_all
 from image_zoo import write_photo
@@ -12,7 +13,7 @@ from PIL import ExifTags
 from window_fixtures import WAIT_MS
 from window_fixtures import open_window as _window
 
-from desktop.core.catalog import Catalog
+from desktop.core.catalog import Catalog, NewImage
 from desktop.core.library import Library
 from desktop.core.query_filters import place_filter
 from desktop.ui.main_window import MainWindow
@@ -130,3 +131,18 @@ def test_has_text_limits_the_search_to_photos_with_printed_text(qtbot, runtime, 
     with qtbot.waitSignal(window.resultsShown, timeout=WAIT_MS):
         window.has_text_box.setChecked(False)
     assert window.current_query() is None and len(window.model.rows()) == 4
+
+
+def test_a_folder_filter_takes_its_subfolders_and_not_its_namesakes(tmp_path):
+    """The filter is a range of the path index: `photos/...` in, `photos2`, `photos-old`, `photos0` out,
+    names stored as TEXT and as BLOB (not UTF-8) alike."""
+    root = tmp_path.resolve()
+    inside = [root / "photos" / "a.jpg", root / "photos" / "sub" / "b.jpg", os.fsdecode(os.fsencode(root / "photos") + b"/caf\xe9.jpg")]
+    outside = [root / "photos2" / "c.jpg", root / "photos-old" / "d.jpg", root / "photos0" / "e.jpg", root / "other.jpg"]
+    with Catalog() as catalog:
+        folder_id = catalog.add_folder(root)
+        items = [NewImage(str(p), folder_id, 1, 1, f"h{i}", 8, 8, None, None) for i, p in enumerate(inside + outside)]
+        ids = catalog.add_images(items, np.zeros((len(items), 4), np.float32), "enc")
+        assert catalog.image_ids_matching(folder=str(root / "photos")) == set(ids[: len(inside)])
+        assert catalog.image_ids_matching(folder=str(root / "photos" / "a.jpg")) == {ids[0]}  # a file names itself
+        assert catalog.image_ids_matching(folder=str(root)) == set(ids)

@@ -110,8 +110,8 @@ def test_bundle_name_is_what_the_converter_installs_under():
 
 def test_disk_needed_is_download_plus_float32_weights_plus_vectors_worked_by_hand():
     model = _model(download_bytes=1000, parameters=100, image_feature_dim=8, embedding_dim=4)
-    # per photo: catalog 8 x 2 (float16); graph 4 x 4 + 4 x (2 x 24 + 1) + 8 + 8 = 228; npz 4 x 4 + 8 = 24
-    assert hub_catalog.disk_needed(model, 10) == DiskNeed(1000, 400, 10 * (16 + 228 + 24))
+    # per photo: catalog 8 x 2 (float16); graph 4 x 4 + 4 x (2 x 24 + 1) + 8 + 8 = 228; npz int8 4 + scale 4 + label 8 = 16
+    assert hub_catalog.disk_needed(model, 10) == DiskNeed(1000, 400, 10 * (16 + 228 + 16))
 
 
 def test_index_bytes_match_what_a_saved_vector_index_takes(tmp_path):
