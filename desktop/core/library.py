@@ -31,18 +31,21 @@ class Library:
         self._thumbnails = thumbnails
         self.device = device
         self.closing = threading.Event()  # set when the app quits: the vector index's open then skips its save
-        self._lock = threading.RLock()
+        # One lock per lazy part: the GUI thread asking for the catalog or the thumbnails must not wait while
+        # another thread loads the model or opens a big vector index (16.8 s at a million photos).
+        self._catalog_lock, self._runtime_lock = threading.RLock(), threading.RLock()
+        self._index_lock, self._thumbnails_lock = threading.RLock(), threading.RLock()
 
     @property
     def catalog(self) -> Catalog:
-        with self._lock:
+        with self._catalog_lock:
             if self._catalog is None:
                 self._catalog = Catalog()
             return self._catalog
 
     @property
     def runtime(self) -> ModelRuntime:
-        with self._lock:
+        with self._runtime_lock:
             if self._runtime is None:
                 self._runtime = ModelRuntime(registry.open_installed(), device=self.device)
             return self._runtime
@@ -59,14 +62,14 @@ class Library:
 
     @property
     def vector_index(self) -> VectorIndex:
-        with self._lock:
+        with self._index_lock:
             if self._vector_index is None:
                 self._vector_index = VectorIndex.open(self.catalog, self.runtime, closing=self.closing)
             return self._vector_index
 
     @property
     def thumbnails(self) -> ThumbnailCache:
-        with self._lock:
+        with self._thumbnails_lock:
             if self._thumbnails is None:
                 self._thumbnails = ThumbnailCache()
             return self._thumbnails

@@ -175,6 +175,6 @@ def test_model_available_estimates_for_the_librarys_photos_and_marks_an_installe
     assert [hub for hub, row in rows.items() if row["installed"]] == ["openai/clip-vit-base-patch32"]
     large, small = rows["openai/clip-vit-large-patch14"], rows["nvidia/groupvit-gcc-yfcc"]
     assert large["indexing_seconds"] > small["indexing_seconds"] > 0
-    assert large["vectors_bytes"] == 3 * (2 * 1024 + 4 * 768 + 4 * 49 + 16 + 4 * 768 + 8)  # worked from the formats
+    assert large["vectors_bytes"] == 3 * (2 * 1024 + 4 * 768 + 4 * 49 + 16 + 768 + 4 + 8)  # worked from the formats (int8 copy: codes, scale, label)
     assert main(["model", "available"]) == 0
     assert "this library: 3 photos" in capsys.readouterr().out

@@ -65,3 +65,33 @@ def test_a_search_before_the_index_is_loaded_says_so_then_shows_results(qtbot, r
         release.set()
     qtbot.waitUntil(lambda: window.search_field.text() == "a cat" and window.model.rowCount() > 0, timeout=WAIT_MS)
     assert window.status_label.text() != "loading the search index..."
+
+
+def test_the_catalog_and_thumbnails_answer_at_once_while_another_thread_opens_the_index(library, monkeypatch):
+    """The GUI thread reads library.catalog and library.thumbnails; a big index opening on the engine thread took
+    the one lock of every lazy part and froze the window for the whole load."""
+    from desktop.core.library import Library
+
+    fresh = Library(library.catalog, library.runtime)  # nothing opened yet but what is given
+    opening, release, real_open = threading.Event(), threading.Event(), VectorIndex.open.__func__
+
+    def slow_open(cls, *args, **kwargs):
+        opening.set()
+        release.wait(WAIT_MS / 1000)
+        return real_open(cls, *args, **kwargs)
+
+    monkeypatch.setattr(vector_index.VectorIndex, "open", classmethod(slow_open))
+    loader = threading.Thread(target=lambda: fresh.vector_index)
+    loader.start()
+    try:
+        assert opening.wait(WAIT_MS / 1000)
+        answered = []
+        reader = threading.Thread(target=lambda: answered.append((fresh.catalog, fresh.thumbnails)))
+        reader.start()
+        reader.join(5)  # generous: both are instant unless they wait for the index
+        assert answered, "library.catalog / library.thumbnails waited for the vector index to open"
+        assert not fresh.index_loaded
+    finally:
+        release.set()
+        loader.join()
+    assert fresh.index_loaded
