@@ -35,7 +35,7 @@ from desktop.core.catalog_connection import (  # noqa: F401 (catalog_path, set_a
     translates_sqlite_errors,
     write_folders_backup,
 )
-from desktop.core.catalog_details import PHOTO_DATE, PhotoDetails, place_columns, place_label
+from desktop.core.catalog_details import NEWEST_FIRST, PHOTO_DATE, PhotoDetails, place_columns, place_label
 from desktop.core.catalog_faces import PhotoFaces
 from desktop.core.catalog_schema import FEATURE_DTYPE, FEATURES, INSTANCE_FEATURES
 from models.photo_gps import GpsPosition
@@ -295,7 +295,7 @@ class Catalog(CatalogConnection, PhotoDetails, PhotoCollections, PhotoFaces):
         """The newest photos by date taken (or modified): what the app shows before any query."""
         rows = self._db.execute(
             _RECORD_COLUMNS + "FROM files f JOIN images i ON i.id = f.image_id "
-            f"ORDER BY {PHOTO_DATE} DESC LIMIT ?",
+            f"ORDER BY {NEWEST_FIRST} LIMIT ?",
             (limit,),
         )
         return [_record(row) for row in rows]
@@ -304,7 +304,7 @@ class Catalog(CatalogConnection, PhotoDetails, PhotoCollections, PhotoFaces):
         """The newest files whose image meets every (SQL condition on `f` and `i`, its parameters)."""
         where = " AND ".join(f"({sql})" for sql, _ in conditions) or "1"
         rows = self._db.execute(
-            _RECORD_COLUMNS + f"FROM files f JOIN images i ON i.id = f.image_id WHERE {where} ORDER BY {PHOTO_DATE} DESC LIMIT ?",
+            _RECORD_COLUMNS + f"FROM files f JOIN images i ON i.id = f.image_id WHERE {where} ORDER BY {NEWEST_FIRST} LIMIT ?",
             [*(p for _, params in conditions for p in params), limit],
         )
         return [_record(row) for row in rows]
