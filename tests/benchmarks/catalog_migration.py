@@ -4,7 +4,7 @@ Run: python tests/benchmarks/catalog_migration.py [--files 1000000] [--out FILE]
 A v6 catalog is written directly by SQLite (v6's own migration scripts, then --files files in
 500-photo folders, 50,000 under each top one, two thirds of their images with an EXIF date, the
 rest dated by mtime), and timed: the newest 500 of the library and of one 50,000-photo folder as
-v6 listed them (its date computed per row), opening it with this picsift (the migration), the
+v6 listed them (its query, the date computed per row), opening it with this picsift (the migration), the
 same two listings on v7, and a check that every stored date equals v6's expression.
 """
 
@@ -67,7 +67,7 @@ def write_v6(path: Path, count: int, root: str = "/photos") -> None:
 
 
 def run(path: Path, count: int) -> dict:
-    from desktop.core.catalog import Catalog, filter_conditions
+    from desktop.core.catalog import _RECORD_COLUMNS, Catalog, filter_conditions
 
     started = time.perf_counter()
     write_v6(path, count)
@@ -75,7 +75,7 @@ def run(path: Path, count: int) -> dict:
     folder = filter_conditions("/photos/00")[0]
     with closing(sqlite3.connect(path)) as db:
         def v6_listing(where: str, params: list) -> list:
-            sql = f"SELECT f.path FROM files f JOIN images i ON i.id = f.image_id WHERE {where} ORDER BY {V6_DATE} DESC LIMIT 500"
+            sql = f"{_RECORD_COLUMNS}FROM files f JOIN images i ON i.id = f.image_id WHERE {where} ORDER BY {V6_DATE} DESC LIMIT 500"
             return db.execute(sql, params).fetchall()
         v6_recent, _ = timed(lambda _: v6_listing("1", []), 3)
         v6_folder, _ = timed(lambda _: v6_listing(*folder), 10)
