@@ -50,8 +50,13 @@ def test_a_v6_catalog_file_migrates_to_v7_with_every_date_as_v6_computed_it_and_
         stored = catalog._db.execute("SELECT path, photo_date FROM files").fetchall()
         assert sorted(stored) == sorted(before)
         assert [r.path for r in catalog.recent_files()] == [p for p, _ in before]
+        statements: list[str] = []
+        catalog._db.set_trace_callback(statements.append)  # the SQL as run, its parameters in place
         folder = catalog.files_where(filter_conditions("/photos/03"), 10)
+        catalog._db.set_trace_callback(None)
         assert [r.path for r in folder] == ["/photos/03/p3.jpg"]
+        folder_plan = " ".join(str(row) for row in catalog._db.execute("EXPLAIN QUERY PLAN " + statements[-1]))
+        assert "(path>? AND path<?)" in folder_plan and "SCAN f" not in folder_plan  # a folder is a range of the path index
         plan = " ".join(str(row) for row in catalog._db.execute(
             "EXPLAIN QUERY PLAN SELECT f.id FROM files f ORDER BY f.photo_date DESC, f.id DESC LIMIT 5"))
         assert "files_by_date" in plan and "TEMP B-TREE" not in plan  # newest first walks the index, no sort
