@@ -18,8 +18,10 @@ from desktop.core.text_match import spaced
 from models.photo_gps import GpsPosition
 from models.places import Place
 
-# The SQL of a photo's date: EXIF's when known, else the file's modification time (local time).
-PHOTO_DATE = "COALESCE(i.taken_at, strftime('%Y-%m-%dT%H:%M:%S', f.mtime_ns / 1e9, 'unixepoch', 'localtime'))"
+# The SQL of a photo's date: EXIF's when known, else the file's modification time (local time), ISO 8601;
+# stored on the file and indexed (catalog_schema v7 keeps it right). NEWEST_FIRST orders by it on that index.
+PHOTO_DATE = "f.photo_date"
+NEWEST_FIRST = "f.photo_date DESC, f.id DESC"
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,30 @@ CREATE INDEX faces_by_image ON faces(image_id);
 CREATE INDEX faces_by_person ON faces(person_id)
 """
 
+# v7: a photo's date stored on its file (it was computed per row, so listing the newest 500 of a million read
+# every row: 1.8 s): EXIF's date when known, else the file's modification time in local time (as SQLite's
+# 'localtime' gives it when the row is written), ISO 8601. Triggers keep it right whenever a file's mtime or
+# image changes (a rescan, a move, an edit) or an image's taken_at does, whoever writes the row; indexed for
+# "newest first" (the rowid, last in every index, breaks ties).
+_V7_DATE = "COALESCE((SELECT taken_at FROM images WHERE id = {image}), strftime('%Y-%m-%dT%H:%M:%S', {mtime} / 1e9, 'unixepoch', 'localtime'))"
+_SCHEMA_V7 = f"""
+ALTER TABLE files ADD COLUMN photo_date TEXT;
+UPDATE files SET photo_date = {_V7_DATE.format(image="files.image_id", mtime="files.mtime_ns")};
+CREATE INDEX files_by_date ON files(photo_date);
+CREATE TRIGGER files_dated AFTER INSERT ON files BEGIN
+    UPDATE files SET photo_date = {_V7_DATE.format(image="new.image_id", mtime="new.mtime_ns")} WHERE id = new.id;
+END;
+CREATE TRIGGER files_redated AFTER UPDATE OF mtime_ns, image_id ON files
+WHEN new.mtime_ns IS NOT old.mtime_ns OR new.image_id IS NOT old.image_id BEGIN
+    UPDATE files SET photo_date = {_V7_DATE.format(image="new.image_id", mtime="new.mtime_ns")} WHERE id = new.id;
+END;
+CREATE TRIGGER images_redated AFTER UPDATE OF taken_at ON images WHEN new.taken_at IS NOT old.taken_at BEGIN
+    UPDATE files SET photo_date = {_V7_DATE.format(image="new.id", mtime="files.mtime_ns")} WHERE image_id = new.id;
+END
+"""
+
 # MIGRATIONS[n] upgrades a catalog at version n (SQLite's user_version) to n + 1.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6, _SCHEMA_V7)
 SCHEMA_VERSION = len(MIGRATIONS)  # what this picsift writes; a newer catalog is refused, not downgraded
 
 
