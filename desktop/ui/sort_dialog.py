@@ -73,7 +73,9 @@ class SortDialog(QDialog):
         self.model_name = ""  # the model the review's suggestions came from
         self.worker: GeneratorWorker | None = None
         self._job: str | None = None
-        self._retired: list[GeneratorWorker] = []  # earlier workers, kept until their threads end
+        # Earlier workers, kept while the dialog lives: a worker dropped once its thread ended could be freed and a
+        # new one made at its address, and a signal of the old one still queued then reads as the new one's (sender()).
+        self._retired: list[GeneratorWorker] = []
         self._waiting_for: str | None = None  # a model the window is switching to before the suggestions
         self._outcomes: list[file_actions.FileOutcome] = []  # the filing run's, so far
         self._asked, self._action_filed = 0, file_actions.COPY  # its photos and action
@@ -252,7 +254,6 @@ class SortDialog(QDialog):
     def _run(self, job: str, make_generator, text: str, steps: int) -> None:
         if self.worker is not None:  # its thread may still be quitting: a QThread must not be dropped while it runs
             self._retired.append(self.worker)
-        self._retired = [w for w in self._retired if w.is_running() or not w.wait()]
         self._job = job
         self._show_message(None)
         self.worker = GeneratorWorker(make_generator)
