@@ -117,6 +117,7 @@ class LibraryWatcher:
         self._said_waiting: set[str] = set()  # the photos last reported as still being written
         self._writing_since: dict[str, float] = {}  # photo -> when it was first seen still being written
         self._worker = threading.Thread(target=self._work, name="picsift-watcher", daemon=True)
+        self._ended = threading.Event()  # set as the worker ends: what `wait` waits on (see there)
 
     def start(self) -> None:
         self._observer.start()
@@ -132,9 +133,10 @@ class LibraryWatcher:
         self._observer.join()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait up to `timeout` seconds for the watcher to end (after stop(), or on a bug); whether it has."""
-        self._worker.join(timeout)
-        return not self._worker.is_alive()
+        """Wait up to `timeout` seconds for the watcher to end (after stop(), or on a bug); whether it has.
+        An Event, not Thread.join: `picsift watch` waits here for Ctrl+C, and on Python 3.11 a join interrupted by
+        KeyboardInterrupt can leave the thread's lock so that stop()'s own join never returns."""
+        return self._ended.wait(timeout) or not self._worker.is_alive()  # alive check: a worker that died before its `try`
 
     def __enter__(self) -> LibraryWatcher:
         self.start()
@@ -185,6 +187,7 @@ class LibraryWatcher:
             self._report("error", f"the folder watcher stopped ({type(exc).__name__}: {exc}); please report this")
         finally:
             library.catalog.close()
+            self._ended.set()
 
     def _roots(self, catalog) -> dict[str, int]:
         """root -> folder id of the folders this watcher looks after."""
