@@ -40,8 +40,13 @@ def _index(args: argparse.Namespace) -> None:
 
 def _watch(args: argparse.Namespace) -> int:
     """Index, then keep indexing what changes in the folders until Ctrl+C (exit 0); one line per batch."""
+    import signal
+
     from desktop.core.watcher import LibraryWatcher, batch_changed
 
+    # Ctrl+C is the way out: a process started with SIGINT ignored (a background job of a script; Python then keeps
+    # SIG_IGN) would otherwise never stop on it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     library = _library()
     folder_ids = [library.catalog.add_folder(_existing_folder(p)) for p in args.paths] or None
     try:

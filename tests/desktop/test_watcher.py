@@ -231,7 +231,8 @@ def test_index_lock_held_elsewhere_is_said_once_and_the_change_indexed_after(lib
     assert len(reports.of("busy")) == 1
 
 
-def test_picsift_watch_indexes_a_new_photo_and_exits_0_on_ctrl_c(toy, tmp_path):
+@pytest.mark.parametrize("started_with_sigint_ignored", [False, True])  # True: as a script's background job is
+def test_picsift_watch_indexes_a_new_photo_and_exits_0_on_ctrl_c(toy, tmp_path, started_with_sigint_ignored):
     from models import registry
 
     registry.install(toy, name="toy")
@@ -240,7 +241,8 @@ def test_picsift_watch_indexes_a_new_photo_and_exits_0_on_ctrl_c(toy, tmp_path):
     write_photos(folder, names=("coffee", "rocket"))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     process = subprocess.Popen([sys.executable, "-m", "desktop.cli", "watch", str(folder)], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+                               stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+                               preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if started_with_sigint_ignored else None)
     lines, reader = _lines_of(process)
     try:
         assert _line_with("watching 1 folder", lines)
