@@ -68,10 +68,10 @@ class CollectionsPanel(QWidget):
         chosen = self.current()
         self._filling = True
         self.list.clear()
-        self.list.addItem(_item(ALL_PHOTOS, None, "Search and browse the whole library"))
+        self.list.addItem(_item(ALL_PHOTOS, ALL_PHOTOS, None, "Search and browse the whole library"))
         for c in collections:
             kind = "a saved search" if c.query else "a collection"
-            self.list.addItem(_item(f"{printable(c.name)}  ({c.count})", c.id, f"{printable(c.name)}: {kind} of {plural(c.count, 'photo')}"))
+            self.list.addItem(_item(f"{printable(c.name)}  ({c.count})", printable(c.name), c.id, f"{printable(c.name)}: {kind} of {plural(c.count, 'photo')}"))
         rows = [i for i in range(self.list.count()) if self.list.item(i).data(Qt.ItemDataRole.UserRole) == chosen]
         self.list.setCurrentRow(rows[0] if rows else 0)
         self._filling = False
@@ -249,9 +249,9 @@ class CollectionsController(QObject):
         window._on_engine(lambda: change(window.library.catalog), done)
 
 
-def _item(text: str, collection_id: int | None, tooltip: str) -> QListWidgetItem:
+def _item(text: str, name: str, collection_id: int | None, tooltip: str) -> QListWidgetItem:
     item = QListWidgetItem(text)
     item.setToolTip(tooltip)
     item.setData(Qt.ItemDataRole.UserRole, collection_id)
-    item.setData(Qt.ItemDataRole.UserRole + 1, text.rsplit("  (", 1)[0])
+    item.setData(Qt.ItemDataRole.UserRole + 1, name)  # given, not cut from the text: a name may hold "  ("
     return item
