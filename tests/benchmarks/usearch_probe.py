@@ -51,17 +51,22 @@ def probe(kind: str, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, f
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def vectors_from_arguments(description: str) -> tuple[argparse.Namespace, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse --n/--dim/--queries; (arguments, data (N, D), queries (Q, D), float32 exact top-10 (Q, 10))."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    import usearch
-
     everything = clustered_unit_vectors(args.n + args.queries, args.dim)
     data, queries = everything[: args.n], everything[args.n :]
-    truth = exact_top_k(data, queries)
+    return args, data, queries, exact_top_k(data, queries)
+
+
+def main() -> None:
+    import usearch
+
+    args, data, queries, truth = vectors_from_arguments(__doc__.splitlines()[0])
     result = {"n": args.n, "dim": args.dim, "usearch": usearch.__version__, "load_average": os.getloadavg(), "storage": {}}
     with tempfile.TemporaryDirectory() as folder:
         for kind in ("f32", "f16", "i8"):
