@@ -11,21 +11,20 @@ import pytest
 from benchmarks.platform_deps import PLATFORMS, project_requirements, selected
 
 ONNX_RUNTIMES = {"onnxruntime", "onnxruntime-gpu"}
-HNSW = {"hnswlib", "chroma-hnswlib"}
 
 
 @pytest.mark.parametrize(
-    ("platform", "onnx_runtime", "hnsw"),
-    [("linux-x86_64", "onnxruntime-gpu", "hnswlib"), ("windows-x64", "onnxruntime-gpu", "chroma-hnswlib"),
-     ("macos-arm64", "onnxruntime", "chroma-hnswlib"), ("linux-aarch64", "onnxruntime", "hnswlib")],
+    ("platform", "onnx_runtime"),
+    [("linux-x86_64", "onnxruntime-gpu"), ("windows-x64", "onnxruntime-gpu"), ("macos-arm64", "onnxruntime"),
+     ("linux-aarch64", "onnxruntime")],
 )
-def test_each_platform_gets_one_onnx_runtime_and_one_hnswlib_it_has_wheels_or_a_compiler_for(platform, onnx_runtime, hnsw):
+def test_each_platform_gets_one_onnx_runtime_and_the_usearch_index(platform, onnx_runtime):
     names = {requirement.name for requirement in selected(project_requirements(), PLATFORMS[platform])}
     assert names & ONNX_RUNTIMES == {onnx_runtime}
-    assert names & HNSW == {hnsw}
+    assert {"usearch", "numkong"} <= names and not names & {"hnswlib", "chroma-hnswlib"}  # hnswlib: benchmarks only
 
 
-def test_every_platform_gets_the_same_packages_apart_from_onnx_runtime_and_hnswlib():
+def test_every_platform_gets_the_same_packages_apart_from_onnx_runtime():
     requirements = project_requirements()
-    named = [{r.name for r in selected(requirements, env)} - ONNX_RUNTIMES - HNSW for env in PLATFORMS.values()]
+    named = [{r.name for r in selected(requirements, env)} - ONNX_RUNTIMES for env in PLATFORMS.values()]
     assert all(names == named[0] for names in named) and "numpy" in named[0]

@@ -184,7 +184,7 @@ class Indexer:
                 if len(batch) >= self.batch_size:
                     self._commit(batch, progress)
                     batch = []
-                    last_save = self._maybe_save(last_save)
+                    last_save = self._maybe_save(last_save, cancel)
                 if time.monotonic() - last_report >= PROGRESS_INTERVAL_S:
                     last_report = time.monotonic()
                     yield self._timed(progress, started)
@@ -286,11 +286,11 @@ class Indexer:
         progress.failed += 1
         progress.errors.append((found.path, reason))
 
-    def _maybe_save(self, last_save: float) -> float:
+    def _maybe_save(self, last_save: float, cancel: threading.Event) -> float:
         if self.vector_index is None or time.monotonic() - last_save < save_interval(self._last_save_s):
             return last_save
         started = time.monotonic()
-        self.vector_index.save()
+        self.vector_index.save(cancel)  # Cancel stops a merge of segments (minutes at a million photos)
         self._last_save_s = time.monotonic() - started
         return time.monotonic()
 

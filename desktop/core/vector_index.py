@@ -3,19 +3,21 @@
 One index per (bundle, image encoder, image mapper), so switching models never mixes vectors and
 switching back loads instead of rebuilding. On disk, in `paths.data_dir() / "index"`:
 
-    <key>.<generation>.hnsw   the hnswlib graph with its float32 vectors
-    <key>.<generation>.npz    labels (N,) int64 and the int8 copy of the vectors for exact search:
-                              codes (N, D) int8 and scales (N,) float32 (format 2 held float32
-                              `vectors` (N, D) instead; it still loads, quantized on load)
-    <key>.json                written last: format version, parameters, counts, deleted labels, the
-                              catalog it was built from (its id), and the generation, size and
-                              CRC-32 of the two files it stands for
+    <key>.<first>-<stop>.usearch  a segment: the float16 usearch graph of rows [first, stop), keyed by
+                                  row; written once, opened as a read-only memory map
+    <key>.<generation>.npz        labels (N,) int64 of the saved rows and each row's slot (N,) int32
+                                  in its segment's vector block
+    <key>.json                    written last: format version, parameters, counts, hidden labels, the
+                                  catalog it was built from (its id), and the generation, size and
+                                  CRC-32 of every file it stands for
 
-A save writes a new generation and then swaps the JSON in, so a crash at any point leaves the old
-generation whole and referenced; unreferenced files are deleted on the next save. A missing, stale
-or corrupt index, or one built from another catalog (a rebuilt or restored catalog, an index copied
-in from elsewhere), is rebuilt from the catalog's features with the reason in `rebuild_reason`.
-A save that finds too little disk space writes nothing and says so; the old generation stays.
+A save writes the rows added since the last one as a new segment, merges the newest segments
+when together they outgrow an older one (`merge_start`), then swaps the JSON in, so a crash at any
+point leaves the old files whole and referenced; unreferenced files are deleted on the next save.
+A missing, stale or corrupt index, one built from another catalog (a rebuilt or restored catalog,
+an index copied in from elsewhere), or an hnswlib index of format 2 or 3 is rebuilt from the
+catalog's features with the reason in `rebuild_reason`. A save that finds too little disk space
+writes nothing and says so; the old files stay.
 
 The vectors themselves, their searches and their changes are `desktop/core/vector_search.py`;
 this module adds the files, the binding to a catalog and the sync with it.
@@ -35,7 +37,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import hnswlib
 import numpy as np
 
 from desktop.core.vector_search import (  # noqa: F401 (re-exported: the benchmarks read the tuning here)
@@ -45,8 +46,8 @@ from desktop.core.vector_search import (  # noqa: F401 (re-exported: the benchma
     HNSW_EF_CONSTRUCTION,
     HNSW_M,
     SearchableVectors,
-    quantized,
 )
+from desktop.core.vector_segments import SavedSegment, Segment, Tail, merge_start, merged
 from models import paths
 from models.atomic import write_file_atomic, write_text_atomic
 from models.errors import DiskFullError, PicsiftError, is_disk_full
@@ -54,8 +55,9 @@ from models.manifest import IMAGE_ENCODER, IMAGE_MAPPER, Manifest
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: bound to its catalog (catalog_id); 3: an int8 copy of the vectors instead of float32
-_READABLE_VERSIONS = (2, 3)
+FORMAT_VERSION = 4  # 2: bound to its catalog (catalog_id); 3: an int8 copy beside hnswlib's graph; 4: usearch segments
+_READABLE_VERSIONS = (4,)
+_OLD_VERSIONS = (2, 3)  # hnswlib indexes: rebuilt from the catalog once
 
 
 class IndexUnusable(Exception):
@@ -148,23 +150,24 @@ class VectorIndex(SearchableVectors):
         return index
 
     def _restore(self, meta: dict) -> None:
-        files = {part: _checked_file(self.stem, meta, part) for part in ("hnsw", "vectors")}
-        graph = hnswlib.Index(space="ip", dim=self.dim)
+        rows_file = _checked_file(self.stem, meta["files"]["rows"])
         try:
-            graph.load_index(str(files["hnsw"]))
-            with np.load(files["vectors"]) as arrays:
-                labels = arrays["labels"]  # (N,) int64
-                if meta["format_version"] == 2:  # a float32 copy: quantized here, written as int8 by the next save
-                    codes, scales = quantized(arrays["vectors"])
-                else:
-                    codes, scales = arrays["codes"], arrays["scales"]  # (N, D) int8, (N,) float32
-        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            with np.load(rows_file) as arrays:
+                labels, slots = arrays["labels"], arrays["slots"]  # (N,) int64, (N,) int32
+            segments = []
+            for info in meta["files"]["segments"]:
+                start, count = info["start"], info["count"]
+                if start != sum(len(s) for s in segments) or count < 1 or start + count > len(labels):
+                    raise ValueError(f"segment {info['name']} does not continue the rows")
+                segments.append(SavedSegment(_checked_file(self.stem, info), start, slots[start : start + count], self.dim))
+        except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexUnusable(f"the index files cannot be read ({exc})") from exc
-        count = meta["count"]
-        if graph.element_count != count or labels.shape != (count,) or codes.shape != (count, self.dim) \
-                or scales.shape != (count,):
-            raise IndexUnusable(f"the index files disagree with their metadata (expected {count} vectors)")
-        self._replace_rows(graph, labels, codes, scales, np.asarray(meta["deleted"], np.int64))
+        if labels.shape != (meta["rows"],) or sum(len(s) for s in segments) != len(labels):
+            raise IndexUnusable(f"the index files disagree with their metadata (expected {meta['rows']} rows)")
+        self._replace_rows(segments, labels, np.ones(len(labels), bool))
+        alive = self._current()  # retired rows (a label added again) are never searched
+        alive[self._rows_of(np.asarray(meta["deleted"], np.int64))] = False
+        self._alive, self._live = alive, int(alive.sum())
         self.max_image_id = meta["max_image_id"]
         self._generation = meta["generation"]
 
@@ -208,77 +211,118 @@ class VectorIndex(SearchableVectors):
         return count, top
 
     # --- saving -----------------------------------------------------------------------------
-    def save(self) -> None:
-        """Write a new generation of the files, fsynced, then swap the JSON that names them in."""
+    def save(self, cancel: threading.Event | None = None) -> None:
+        """Write the rows added since the last save as a segment, merge segments when due (skipped
+        once `cancel` is set), then swap in the JSON that names the files."""
         if self.stem is None:
             raise ValueError("this index has no file to save to")
         self.stem.parent.mkdir(parents=True, exist_ok=True)
-        with self._write_lock:  # no change while writing; hnswlib's save only reads, like a search
-            self._check_room()
-            generation = self._generation + 1
+        with self._write_lock:  # no change while writing; a save only reads, like a search
             try:
-                files = {
-                    "hnsw": self._write(generation, "hnsw", self._write_graph),
-                    "vectors": self._write(generation, "npz", self._write_vectors),
-                }
+                self._check_room(len(self._tail))
+                if len(self._tail):
+                    self._flush_tail()
+                first = merge_start([len(s) for s in self._segments])
+                if first < len(self._segments) - 1 and not (cancel and cancel.is_set()) \
+                        and self._has_room(sum(len(s) for s in self._segments[first:])):
+                    self._merge(first, cancel)
+                generation = self._generation + 1
+                files = {"rows": self._write_rows(generation), "segments": [self._file_info(s) for s in self._segments]}
                 write_text_atomic(self.stem.with_suffix(".json"), json.dumps(self._meta(generation, files), indent=1) + "\n")
             except OSError as exc:
                 if is_disk_full(exc):
-                    raise DiskFullError.at(self.stem.parent, self._bytes_needed()) from exc
+                    raise DiskFullError.at(self.stem.parent, self._bytes_needed(len(self._tail))) from exc
                 raise
             self._generation = generation
-            self._delete_other_generations()
+            self._delete_unreferenced()
 
-    def _bytes_needed(self) -> int:
-        """What a save writes: the graph (vector, links and label per row) and the int8 copy with its labels."""
-        graph_row = 4 * self.dim + 4 * (2 * self._hnsw.M + 1) + 8 + 8  # level 0 + its link-list size field
-        return self._n * (graph_row + self.dim + 4 + 8) + (1 << 20)
+    def _segment_path(self, segment: Segment) -> Path:
+        return self.stem.parent / f"{self.stem.name}.{segment.start}-{segment.stop}.usearch"
 
-    def _check_room(self) -> None:
-        """Refuse a save the disk cannot hold before writing a byte: hnswlib's writer does not
-        report a full disk, it leaves a short file."""
-        if shutil.disk_usage(self.stem.parent).free < self._bytes_needed():
-            raise DiskFullError.at(self.stem.parent, self._bytes_needed())
+    def _flush_tail(self) -> None:
+        """Write the tail as a segment file and search that file from now on (its memory is freed)."""
+        tail, path = self._tail, self._segment_path(self._tail)
+        slots = []
+        write_file_atomic(path, lambda temp: slots.append(_checked_save(tail, temp)))
+        saved = SavedSegment(path, tail.start, slots[0], self.dim)
+        with self._lock.exclusive():
+            self._segments.append(saved)
+            self._tail = Tail(self.dim, tail.stop, m=self.m, ef_construction=self.ef_construction)
 
-    def _write_graph(self, path: Path) -> None:
-        self._hnsw.save_index(str(path))
-        level0 = self._n * (4 * self.dim + 4 * (2 * self._hnsw.M + 1) + 8)  # what any whole file holds at least
-        if path.stat().st_size < level0:
-            raise OSError(errno.ENOSPC, f"the graph was written short ({path.stat().st_size} of >= {level0} bytes)")
+    def _merge(self, first: int, cancel: threading.Event | None) -> None:
+        """Rebuild segments[first:] as one (minutes at a million rows: searches go on meanwhile)."""
+        run = self._segments[first:]
+        started = time.monotonic()
+        tail = merged(run, self.dim, m=self.m, ef_construction=self.ef_construction, cancel=cancel)
+        if tail is None:
+            return
+        path, slots = self._segment_path(tail), []
+        write_file_atomic(path, lambda temp: slots.append(_checked_save(tail, temp)))
+        saved = SavedSegment(path, tail.start, slots[0], self.dim)
+        with self._lock.exclusive():
+            self._segments = [*self._segments[:first], saved]
+        for old in run:
+            old.close()
+        log.info("%s: %d segments merged into %d rows in %.1f s", self.stem, len(run), len(saved), time.monotonic() - started)
 
-    def _write(self, generation: int, suffix: str, write) -> dict:
-        """Write one file through a temp name, fsync it, rename it in; returns its name, size and CRC."""
-        final = self.stem.parent / f"{self.stem.name}.{generation}.{suffix}"
+    def _file_info(self, segment: SavedSegment) -> dict:
+        return {"start": segment.start, "count": len(segment), **_file_record(segment.path)}
+
+    def _write_rows(self, generation: int) -> dict:
+        final = self.stem.parent / f"{self.stem.name}.{generation}.npz"
+        slots = np.concatenate([s.slots for s in self._segments]) if self._segments else np.zeros(0, np.int32)
+
+        def write(path: Path) -> None:
+            with open(path, "wb") as handle:
+                np.savez(handle, labels=self._labels[: self._n], slots=slots.astype(np.int32))
+
         write_file_atomic(final, write)
-        return {"name": final.name, "bytes": final.stat().st_size, "crc32": _crc32(final)}
+        return _file_record(final)
 
-    def _write_vectors(self, path: Path) -> None:
-        with open(path, "wb") as handle:
-            np.savez(handle, labels=self._labels[: self._n], codes=self._codes[: self._n], scales=self._scales[: self._n])
+    @staticmethod
+    def _row_bytes(dim: int) -> int:
+        """What a segment file holds per row: the float16 vector, its key and level-0 links."""
+        return 2 * dim + 8 + 4 * (2 * HNSW_M + 2) + 16
+
+    def _bytes_needed(self, rows: int) -> int:
+        return rows * self._row_bytes(self.dim) + self._n * 12 + (1 << 20)
+
+    def _has_room(self, rows: int) -> bool:
+        return shutil.disk_usage(self.stem.parent).free >= self._bytes_needed(rows)
+
+    def _check_room(self, rows: int) -> None:
+        """Refuse a save the disk cannot hold before writing a byte."""
+        if not self._has_room(rows):
+            raise DiskFullError.at(self.stem.parent, self._bytes_needed(rows))
 
     def _meta(self, generation: int, files: dict) -> dict:
+        current, alive = self._current(), self._alive[: self._n]
         return {
             "format_version": FORMAT_VERSION,
             "bundle": self.bundle,
             "encoder_id": self.encoder_id,
             "catalog_id": self.catalog_id,
             "dim": self.dim,
-            "M": self._hnsw.M,
-            "ef_construction": self._hnsw.ef_construction,
-            "count": self._n,
+            "M": self.m,
+            "ef_construction": self.ef_construction,
+            "count": int(current.sum()),
+            "rows": self._n,
             "max_image_id": self.max_image_id,
-            "deleted": self._labels[: self._n][~self._alive[: self._n]].tolist(),
+            "deleted": self._labels[: self._n][current & ~alive].tolist(),
             "generation": generation,
             "files": files,
             "saved_at": time.time(),
         }
 
-    def _delete_other_generations(self) -> None:
-        """Remove older generations and temp files a crashed save left (under the write lock)."""
-        keep = {f"{self.stem.name}.{self._generation}.hnsw", f"{self.stem.name}.{self._generation}.npz"}
+    def _delete_unreferenced(self) -> None:
+        """Remove older files and temp files a crashed save left (under the write lock)."""
+        keep = {f"{self.stem.name}.{self._generation}.npz", *(self._segment_path(s).name for s in self._segments)}
         for path in [*self.stem.parent.glob(f"{self.stem.name}.*"), *self.stem.parent.glob(f".{self.stem.name}.*.tmp")]:
-            if path.suffix in {".hnsw", ".npz", ".tmp"} and path.name not in keep:
-                path.unlink(missing_ok=True)
+            if path.suffix in {".hnsw", ".npz", ".usearch", ".tmp"} and path.name not in keep:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:  # still mapped (Windows): the next save deletes it
+                    pass
 
 
 # --- loading helpers --------------------------------------------------------------------------
@@ -287,10 +331,13 @@ def _read_meta(path: Path) -> dict:
         raise IndexUnusable("no saved index for this model yet")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
+        if meta.get("format_version") in _OLD_VERSIONS:
+            raise IndexUnusable("the index was saved by an older picsift (an hnswlib graph); it is rebuilt once, in a "
+                                "form that takes half the memory and opens at once")
         if meta.get("format_version") not in _READABLE_VERSIONS:
             raise IndexUnusable(f"the index format is version {meta.get('format_version')}, this picsift writes {FORMAT_VERSION}")
         for field, kind in (("format_version", int), ("dim", int), ("encoder_id", str), ("catalog_id", str), ("count", int),
-                            ("max_image_id", int), ("deleted", list), ("generation", int), ("files", dict)):
+                            ("rows", int), ("max_image_id", int), ("deleted", list), ("generation", int), ("files", dict)):
             if not isinstance(meta[field], kind):
                 raise TypeError(f"{field} is not {kind.__name__}")
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -313,16 +360,15 @@ def _check_bound(meta: dict, catalog) -> None:
         raise IndexUnusable("the index holds photos this catalog does not have (the catalog is older than the index)")
 
 
-def _checked_file(stem: Path, meta: dict, part: str) -> Path:
-    """The file the metadata names, after checking its size and CRC-32 (hnswlib may crash on a bad one)."""
+def _checked_file(stem: Path, info: dict) -> Path:
+    """The file the metadata names, after checking its size and CRC-32 (a damaged graph may crash its reader)."""
     try:
-        info = meta["files"][part]
         path = stem.parent / info["name"]
         size, crc = path.stat().st_size, None
         if size == info["bytes"]:
             crc = _crc32(path)
     except (KeyError, TypeError, OSError) as exc:
-        raise IndexUnusable(f"the index file for {part!r} is missing ({exc})") from exc
+        raise IndexUnusable(f"the index file {info.get('name') if isinstance(info, dict) else info!r} is missing ({exc})") from exc
     if size != info["bytes"]:
         raise IndexUnusable(f"{path.name} is truncated or was changed ({size} bytes, expected {info['bytes']})")
     if crc != info["crc32"]:
@@ -330,8 +376,26 @@ def _checked_file(stem: Path, meta: dict, part: str) -> Path:
     return path
 
 
+def _file_record(path: Path) -> dict:
+    return {"name": path.name, "bytes": path.stat().st_size, "crc32": _crc32(path)}
+
+
+def _checked_save(tail, path: Path) -> np.ndarray:
+    """Save a tail to `path` and return its row -> slot map; a full disk raises ENOSPC (usearch's
+    writer says only "Failed to serialize into stream")."""
+    least = 8 + len(tail) * 2 * tail.dim
+    try:
+        tail.save_graph(path)
+    except RuntimeError as exc:
+        full = shutil.disk_usage(path.parent).free < least
+        raise OSError(errno.ENOSPC if full else errno.EIO, f"the segment could not be written ({exc})") from exc
+    if path.stat().st_size < least:
+        raise OSError(errno.ENOSPC, f"the segment was written short ({path.stat().st_size} of >= {least} bytes)")
+    return tail.slots_in(path)
+
+
 def _crc32(path: Path) -> int:
-    """CRC-32 of a file: ~0.25 s per 1.5 GB, against hnswlib's unchecked reads of a damaged graph."""
+    """CRC-32 of a file: ~0.25 s per 1.5 GB (zlib releases the GIL), against unchecked reads of a damaged graph."""
     crc = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 24):

@@ -1,13 +1,14 @@
-"""Unit vectors labelled by catalog image ids, in memory: an HNSW graph and an int8 copy, added to, hidden and searched.
+"""Unit vectors labelled by catalog image ids: float16 HNSW segments (usearch), added to, hidden and searched.
 
-The graph holds the float32 vectors; exact and filtered search score the int8 copy (a quarter of
-their size) and re-score the best few with the graph's float32 vectors, so the first RESCORE_TOP
-results come back in float32 order with float32 scores, as before the copy was int8; deeper ranks
-keep the int8 copy's scores (a few thousandths from float32 at most: results/index_memory.json).
+Every vector added takes the next *row* (a replaced label's old row is retired), and rows are the
+graph keys. The rows live in segments (desktop/core/vector_segments.py): saved ones, read-only
+memory maps of their files, and one mutable tail that takes new rows. A search asks every segment's
+graph and merges by score; exact and filtered search score the segments' float16 vectors directly.
+Hidden (removed) and retired rows stay in the graphs and are masked out, with over-fetch.
 
-Searches run concurrently with each other and with a save; adds, removals and growth take the
-vectors exclusively (hnswlib: "knn_query: thread-safe with other knn_query calls, but not with
-add_items"; resize_index is safe with neither), a chunk of ADD_CHUNK vectors at a time so a
+Scores are inner products of the float16 vectors (accumulated in float32): within ~5e-5 of float32
+at 1024-d (results/usearch_design.json). Searches run concurrently with each other and with a save;
+adds and changes of the row tables take the rows exclusively, ADD_CHUNK vectors at a time, so a
 search waits at most one chunk while the indexer adds.
 """
 
@@ -17,76 +18,62 @@ import threading
 from collections.abc import Collection, Iterable
 from contextlib import contextmanager
 
-import hnswlib
 import numpy as np
 
-# Tuned on 384-d clustered unit vectors at 100k and 1M on 2 cores (tests/benchmarks/query.py):
-HNSW_M = 24  # graph degree; at 1M M=32 matched its recall with ef=128 but built 20% slower, and on
-# uniform 32-d vectors (high intrinsic dimension) M=16 lost 1.5% recall@10 at equal ef
-HNSW_EF_CONSTRUCTION = 200  # at 1M, 100 left recall@10 stuck near 0.993 at any ef; 200 builds ~2.7x slower
-HNSW_EF = 256  # query beam (hnswlib searches with max(ef, k)): recall@10 0.999+ at 1M in 0.3 ms; 128: 0.998-0.9998
-# Up to this many vectors search is brute force: exact, and still under 0.3 ms. The graph catches up
-# at ~1k vectors (0.08 ms each) and is 0.17 ms at 5k: both far below anything a person notices.
+from desktop.core.vector_segments import Segment, Tail, dot_scores
+
+# Tuned on 384-d clustered unit vectors at 100k and 1M on 2 cores (tests/benchmarks/query.py), kept for usearch
+# (results/usearch_design.json: recall@10 0.9975 at 100k x 1024-d):
+HNSW_M = 24  # graph degree; at 1M M=32 matched its recall with ef=128 but built 20% slower
+HNSW_EF_CONSTRUCTION = 200  # at 1M, 100 left recall@10 stuck near 0.993 at any ef
+HNSW_EF = 256  # query beam: recall@10 0.999+ at 1M; 128: 0.998-0.9998
+# Up to this many vectors search is brute force: exact, and a few ms at most.
 EXACT_SEARCH_MAX = 5_000
-# A filter allowing at most this many vectors is scored exactly; above it the graph is over-fetched.
-# At 1M: 20k allowed 4-8 ms exact vs 6-11 ms over-fetched, 50k 10-13 vs 2.3-2.8 ms; at 100k they cross
-# near 12k (10k: 1.6 vs 2.0 ms), so 20k costs a 100k library at most ~2 ms.
+# Segments this small are scanned rather than searched by graph: a few ms at most, and exact. A graph
+# this small can leave a row unreachable (in-degree 0 after pruning): usearch missed 1 of the best 10
+# of 300 vectors in a narrow cone at any beam width.
+SEGMENT_EXACT_MAX = 5_000
+# A filter allowing at most this many vectors is scored exactly (20k x 1024-d: ~7-11 ms); above it the
+# graphs are over-fetched.
 FILTER_EXACT_MAX = 20_000
-# A filter passing a fraction f asks the graph for OVER_FETCH * k / f results; at 100k with 2-50%
+# A filter passing a fraction f asks the graphs for OVER_FETCH * k / f results; at 100k with 2-50%
 # allowed, 2 gave recall@10 0.966-0.999, 4 gave 0.991-1.0, 8 gave 1.0.
 OVER_FETCH = 8
-# Exact search re-scores the int8 copy's best min(k, RESCORE_TOP) + RESCORE_EXTRA in float32 (hnswlib's
-# get_items: 20-36 us a vector, so all 500 of the app's results would cost 10-18 ms). At 100k and 1M x 1024-d a
-# margin of 8 already gave recall@10 1.0 against float32 exact at every filter size, 0 gave 0.95-0.998
-# (results/index_memory.json); 16 costs ~0.3 ms more than 8.
-RESCORE_TOP = 50  # about the first screen of results
-RESCORE_EXTRA = 16
-ADD_CHUNK = 512  # vectors inserted per exclusive hold: 0.2-0.3 s at 1M on 2 cores, the longest a search waits
+HIDDEN_OVER_FETCH = 1.25  # with no filter, only hidden rows are skipped: they are few and unrelated to the query
+ADD_CHUNK = 512  # vectors inserted per exclusive hold: ~0.25 s on 2 cores, the longest a search waits
 _MIN_CAPACITY = 1024
 _MAX_LABEL = 2**31 - 1  # labels index a dense row table; catalog image ids stay far below this
-_QUANTIZE_ROWS = 1 << 16
-_SCORE_BLOCK_FLOATS = 1 << 18  # one BLAS call per block: small calls stay single-threaded (see _exact)
+_SCORE_ROWS = 4096  # rows gathered and scored per call
 
 
 class SearchableVectors:
     """Unit vectors (D,) labelled by image id, searched by inner product; see the module docstring."""
 
     def __init__(self, dim: int, *, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION, ef: int = HNSW_EF):
-        """Empty vectors of `dim` dimensions in a graph of degree `m`."""
-        self.dim = dim
+        """Empty vectors of `dim` dimensions in graphs of degree `m`."""
+        self.dim, self.m, self.ef_construction = dim, m, ef_construction
         self.exact_search_max = EXACT_SEARCH_MAX
+        self.segment_exact_max = SEGMENT_EXACT_MAX
         self.filter_exact_max = FILTER_EXACT_MAX
-        self.rescore_top, self.rescore_extra = RESCORE_TOP, RESCORE_EXTRA
-        self._ef = ef
-        self._hnsw = hnswlib.Index(space="ip", dim=dim)
-        self._hnsw.init_index(max_elements=_MIN_CAPACITY, M=m, ef_construction=ef_construction)
-        self._hnsw.set_ef(ef)
-        self._n = 0  # rows in use; row r holds label _labels[r], inserted r-th
-        self._live = 0  # rows not marked removed
-        self._labels = np.zeros(_MIN_CAPACITY, np.int64)  # (capacity,)
-        # (capacity, D) int8 codes and (capacity,) scales of what the graph holds (vector ~= codes * scale):
-        # hnswlib's get_items takes 20-36 us a vector (a 20k filter read through it: 1.3-1.8 s), so exact search
-        # reads this instead: +24% of the graph's memory (1.0 GB at 1M x 1024-d; the float32 copy was 3.9 GB).
-        self._codes = np.zeros((_MIN_CAPACITY, dim), np.int8)
-        self._scales = np.zeros(_MIN_CAPACITY, np.float32)
-        self._alive = np.zeros(_MIN_CAPACITY, bool)  # (capacity,) False once marked removed
-        self._row_of = np.full(_MIN_CAPACITY, -1, np.int32)  # label -> row, -1 when absent
-        self._lock = _SharedLock()  # searches share it; changes to the graph or the rows take it alone
+        self.ef = ef  # the graph search's beam width
+        self._segments: list[Segment] = []  # saved segments, in row order, then the tail
+        self._tail = Tail(dim, 0, m=m, ef_construction=ef_construction)
+        self._n = 0  # rows in use
+        self._live = 0  # rows searchable: neither hidden nor retired
+        self._labels = np.zeros(_MIN_CAPACITY, np.int64)  # (capacity,) row -> label
+        self._alive = np.zeros(_MIN_CAPACITY, bool)  # (capacity,) row searchable
+        self._row_of = np.full(_MIN_CAPACITY, -1, np.int32)  # label -> its current row, -1 when absent
+        self._lock = _SharedLock()  # searches share it; changes to the rows take it alone
         self._write_lock = threading.Lock()  # one writer or save at a time; a save only reads, so searches go on
 
-    def _replace_rows(self, graph: hnswlib.Index, labels: np.ndarray, codes: np.ndarray, scales: np.ndarray,
-                      deleted: np.ndarray) -> None:
-        """Take over a loaded graph with its (N,) labels and their int8 copy ((N, D) codes, (N,) scales;
-        see `quantized`), `deleted` labels hidden."""
+    def _replace_rows(self, segments: list[Segment], labels: np.ndarray, alive: np.ndarray) -> None:
+        """Take over loaded segments covering rows [0, N) with their (N,) labels and searchable mask."""
         count = len(labels)
-        graph.set_ef(self._ef)  # hnswlib does not save ef
-        self._hnsw, self._n = graph, count
-        self._labels = labels.astype(np.int64, copy=False)
-        self._codes, self._scales = codes.astype(np.int8, copy=False), scales.astype(np.float32, copy=False)
-        self._alive = np.ones(count, bool)
+        self._segments, self._n = segments, count
+        self._tail = Tail(self.dim, count, m=self.m, ef_construction=self.ef_construction)
+        self._labels, self._alive = labels.astype(np.int64), alive.astype(bool)
         self._row_of = np.full(int(labels.max(initial=0)) + 1, -1, np.int32)
-        self._row_of[labels] = np.arange(count, dtype=np.int32)
-        self._alive[self._rows_of(deleted)] = False
+        self._row_of[labels] = np.arange(count, dtype=np.int32)  # a label's later row wins: its current one
         self._live = int(self._alive.sum())
 
     # --- size -------------------------------------------------------------------------------
@@ -95,26 +82,21 @@ class SearchableVectors:
         return self._live
 
     @property
-    def ef(self) -> int:
-        """The graph search's beam width (hnswlib searches with max(ef, k))."""
-        return self._ef
-
-    @ef.setter
-    def ef(self, value: int) -> None:
-        with self._write_lock, self._lock.exclusive():
-            self._ef = value
-            self._hnsw.set_ef(value)
-
-    @property
     def total(self) -> int:
-        """Vectors held, removed ones included (they cost memory until a rebuild)."""
+        """Rows held, hidden and retired ones included (they cost memory until a merge drops nothing: forever)."""
         return self._n
+
+    def _current(self) -> np.ndarray:
+        """(N,) True where the row is its label's current row (not retired by a later add)."""
+        rows = np.arange(self._n)
+        return self._row_of[self._labels[: self._n]] == rows
 
     def labels(self, removed: bool = False) -> np.ndarray:
         """(N,) int64 labels of live vectors, or of removed ones."""
         with self._lock.shared():
             alive = self._alive[: self._n]
-            return self._labels[: self._n][~alive if removed else alive].copy()
+            chosen = (self._current() & ~alive) if removed else alive
+            return self._labels[: self._n][chosen].copy()
 
     # --- writing ----------------------------------------------------------------------------
     def add(self, ids: Iterable[int], vectors: np.ndarray) -> None:
@@ -126,23 +108,22 @@ class SearchableVectors:
         if not np.isfinite(vectors).all():
             raise ValueError("vectors must be finite")
         ids, first = np.unique(ids[::-1], return_index=True)  # the last vector given for a label wins
-        vectors = vectors[::-1][first]
+        vectors = vectors[::-1][first].astype(np.float16)
         for start in range(0, len(ids), ADD_CHUNK):
             with self._write_lock, self._lock.exclusive():
                 self._add_locked(ids[start : start + ADD_CHUNK], vectors[start : start + ADD_CHUNK])
 
     def _add_locked(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self._grow_rows_table(int(ids.max()) + 1)
-        rows = self._row_of[ids].astype(np.int64)
-        new = rows < 0
-        fresh, revived = int(new.sum()), int((~self._alive[rows[~new]]).sum())
-        self._ensure_capacity(self._n + fresh)
-        self._hnsw.add_items(vectors, ids)  # updates existing labels and unmarks removed ones
-        rows[new] = np.arange(self._n, self._n + fresh)
-        self._n, self._live = self._n + fresh, self._live + fresh + revived
-        self._row_of[ids] = rows
-        self._labels[rows], self._alive[rows] = ids, True
-        self._codes[rows], self._scales[rows] = quantized(vectors)
+        old = self._row_of[ids].astype(np.int64)
+        old = old[old >= 0]
+        self._live -= int(self._alive[old].sum())
+        self._alive[old] = False  # retired: the new row replaces them
+        self._ensure_capacity(self._n + len(ids))
+        self._tail.add(vectors)
+        rows = np.arange(self._n, self._n + len(ids))
+        self._labels[rows], self._alive[rows], self._row_of[ids] = ids, True, rows
+        self._n, self._live = self._n + len(ids), self._live + len(ids)
 
     def mark_removed(self, ids: Iterable[int]) -> int:
         """Hide labels from search (their vectors stay, so they come back for free); returns how many."""
@@ -156,9 +137,7 @@ class SearchableVectors:
         ids = np.fromiter(ids, np.int64) if not isinstance(ids, np.ndarray) else ids.astype(np.int64)
         with self._write_lock, self._lock.exclusive():
             rows = self._rows_of(ids)
-            rows = rows[self._alive[rows] != alive]
-            for label in self._labels[rows].tolist():
-                (self._hnsw.unmark_deleted if alive else self._hnsw.mark_deleted)(label)
+            rows = np.unique(rows[self._alive[rows] != alive])
             self._alive[rows] = alive
             self._live += len(rows) if alive else -len(rows)
         return len(rows)
@@ -170,21 +149,21 @@ class SearchableVectors:
             self._row_of = grown
 
     def _ensure_capacity(self, needed: int) -> None:
-        """Double the graph and the row arrays until `needed` rows fit (under the exclusive lock)."""
-        if needed > self._hnsw.get_max_elements():
-            self._hnsw.resize_index(max(needed, 2 * self._hnsw.get_max_elements()))
+        """Double the row arrays until `needed` rows fit (under the exclusive lock)."""
         if needed > len(self._labels):
             size = max(needed, 2 * len(self._labels))
             self._labels = _grown(self._labels, size)
-            self._codes = _grown(self._codes, size)
-            self._scales = _grown(self._scales, size)
             self._alive = _grown(self._alive, size)
 
     def _rows_of(self, ids: np.ndarray) -> np.ndarray:
-        """Rows of the labels that are in the index (unknown labels dropped)."""
+        """Current rows of the labels that are in the index (unknown labels dropped)."""
         ids = ids[(ids >= 0) & (ids < len(self._row_of))]
         rows = self._row_of[ids]
         return rows[rows >= 0].astype(np.int64)
+
+    def _has(self, ids: np.ndarray) -> np.ndarray:
+        inside = (ids >= 0) & (ids < len(self._row_of))
+        return inside & (self._row_of[np.where(inside, ids, 0)] >= 0)
 
     # --- searching --------------------------------------------------------------------------
     def search(
@@ -193,7 +172,7 @@ class SearchableVectors:
         """Best-first (ids, inner-product scores) for a (D,) query -> (k,), or (Q, D) -> (Q, k).
 
         Fewer than k come back when fewer are searchable. `allowed_ids` restricts results to those
-        labels (a filter): small sets are scored exactly, large ones over-fetched from the graph.
+        labels (a filter): small sets are scored exactly, large ones over-fetched from the graphs.
         """
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -207,16 +186,13 @@ class SearchableVectors:
     def _search_locked(self, queries: np.ndarray, k: int, allowed_ids) -> tuple[np.ndarray, np.ndarray]:
         if allowed_ids is None:
             if self._live <= self.exact_search_max:
-                return self._exact(queries, self._live_rows(), k)
-            return self._graph(queries, min(k, self._live))
+                return self._exact(queries, np.flatnonzero(self._alive[: self._n]), k)
+            return self._over_fetch(queries, k, self._alive[: self._n], self._live, HIDDEN_OVER_FETCH)
         allowed = self._allowed_mask(allowed_ids)  # (rows,) bool
         count = int(np.count_nonzero(allowed))
         if count <= self.filter_exact_max:
             return self._exact(queries, np.flatnonzero(allowed), k)
-        return self._over_fetch(queries, k, allowed, count)
-
-    def _live_rows(self) -> np.ndarray:
-        return np.flatnonzero(self._alive[: self._n])
+        return self._over_fetch(queries, k, allowed, count, OVER_FETCH)
 
     def _allowed_mask(self, allowed_ids) -> np.ndarray:
         """(rows,) True where the row's label is allowed and live; a mask, as sorting a big set is slow."""
@@ -225,79 +201,50 @@ class SearchableVectors:
         allowed[self._rows_of(ids.astype(np.int64, copy=False))] = True
         return allowed & self._alive[: self._n]
 
+    def _all_segments(self) -> list[Segment]:
+        return [s for s in (*self._segments, self._tail) if len(s)]
+
     def _exact(self, queries: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The best k of `rows`: scored on the int8 copy, its best min(k, rescore_top) + rescore_extra
-        re-scored with the graph's float32 vectors, then ranked on the scores so mended."""
+        """The best k of ascending `rows`, each scored on its segment's float16 vector."""
         k = min(k, len(rows))
-        scores = self._approximate(queries, rows)  # (Q, R)
-        pool = _best_first(scores, min(len(rows), min(k, self.rescore_top) + self.rescore_extra))  # (Q, P)
-        np.put_along_axis(scores, pool, self._rescored(queries, self._labels[rows[pool]]), axis=1)
+        scores = np.empty((len(queries), len(rows)), np.float32)  # (Q, R)
+        halves = queries.astype(np.float16)
+        for segment in self._all_segments():
+            first, stop = np.searchsorted(rows, [segment.start, segment.stop])
+            for start in range(first, stop, _SCORE_ROWS):
+                end = min(start + _SCORE_ROWS, stop)
+                scores[:, start:end] = dot_scores(halves, segment.vectors(rows[start:end]))
         best = _best_first(scores, k)
         return self._labels[rows[best]], np.take_along_axis(scores, best, axis=1)
 
-    def _approximate(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """(Q, R) inner products with the int8 copy of `rows`, in blocks: each block's BLAS call is small
-        enough to stay on one thread, since waking OpenBLAS's second thread cost ~8 ms a call here while
-        the indexer was busy."""
-        scores = np.empty((len(queries), len(rows)), np.float32)  # (Q, R)
-        block = max(1, _SCORE_BLOCK_FLOATS // self.dim)
-        for start in range(0, len(rows), block):
-            part = rows[start : start + block]
-            scores[:, start : start + block] = (queries @ self._codes[part].T.astype(np.float32)) * self._scales[part]
-        return scores
+    def _graph(self, queries: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, <= fetch) rows and scores, best first, merged from every segment's graph (-1: none)."""
+        found = [segment.search(queries, fetch, self.ef, exact=len(segment) <= self.segment_exact_max)
+                 for segment in self._all_segments()]
+        rows, scores = np.concatenate([f[0] for f in found], axis=1), np.concatenate([f[1] for f in found], axis=1)
+        order = _best_first(scores, min(fetch, scores.shape[1]))
+        return np.take_along_axis(rows, order, axis=1), np.take_along_axis(scores, order, axis=1)
 
-    def _rescored(self, queries: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """(Q, P) float32 inner products of each query with its (Q, P) labels' vectors, read from the graph."""
-        if not labels.size:
-            return np.zeros(labels.shape, np.float32)
-        unique, inverse = np.unique(labels, return_inverse=True)
-        vectors = np.asarray(self._hnsw.get_items(unique, return_type="numpy"), np.float32)  # (U, D)
-        return np.einsum("qd,qpd->qp", queries, vectors[inverse.reshape(labels.shape)])
-
-    def _graph(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            labels, distances = self._hnsw.knn_query(queries, k=k)  # (Q, k) each; ip distance = 1 - dot
-        except RuntimeError:  # fewer than k reachable: removals cut the graph apart; brute force is right
-            return self._exact(queries, self._live_rows(), k)
-        return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
-
-    def _over_fetch(self, queries: np.ndarray, k: int, allowed: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ask the graph for more than k until each query has k allowed results. With a fraction f
-        allowed, the k-th allowed result sits near rank k / f; asking for OVER_FETCH times that also
-        widens the beam (hnswlib searches with max(ef, k)), which keeps ranks that deep accurate."""
+    def _over_fetch(self, queries: np.ndarray, k: int, allowed: np.ndarray, count: int,
+                    factor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Ask the graphs for more than k until each query has k allowed results. With a fraction f
+        allowed, the k-th allowed result sits near rank k / f; asking for `factor` times that also
+        widens the beam (usearch searches with max(ef, count)), which keeps ranks that deep accurate."""
         k = min(k, count)
-        fetch = min(self._live, max(self._ef, -(-OVER_FETCH * k * self._live // count)))
+        fetch = k if count == self._n else min(self._n, max(k, int(np.ceil(factor * k * self._n / count))))
         while True:
-            labels, scores = self._graph(queries, fetch)  # (Q, fetch)
-            keep = allowed[self._row_of[labels]]
+            rows, scores = self._graph(queries, fetch)  # (Q, fetch)
+            keep = (rows >= 0) & allowed[np.maximum(rows, 0)]
             if (keep.sum(axis=1) >= k).all():
                 break
-            if fetch >= self._live:
+            if fetch >= self._n:  # hidden rows cut the graph apart: brute force is right
                 return self._exact(queries, np.flatnonzero(allowed), k)
-            fetch = min(self._live, 4 * fetch)
+            fetch = min(self._n, 4 * fetch)
         first = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # the k best allowed, still best-first
-        return np.take_along_axis(labels, first, axis=1), np.take_along_axis(scores, first, axis=1)
-
-
-    def _has(self, ids: np.ndarray) -> np.ndarray:
-        inside = (ids >= 0) & (ids < len(self._row_of))
-        return inside & (self._row_of[np.where(inside, ids, 0)] >= 0)
+        return self._labels[np.take_along_axis(rows, first, axis=1)], np.take_along_axis(scores, first, axis=1)
 
 
 # --- small helpers ----------------------------------------------------------------------------
-def quantized(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) int8 codes and (N,) float32 scales with vectors ~= codes * scale: each row's largest
-    |value| maps to 127 (per-vector scale: the rows of unit vectors differ in their largest value)."""
-    codes, scales = np.empty(np.shape(vectors), np.int8), np.empty(len(vectors), np.float32)
-    for start in range(0, len(vectors), _QUANTIZE_ROWS):  # in blocks: a whole float32 temporary at 1M is 3.6 GB
-        block = np.asarray(vectors[start : start + _QUANTIZE_ROWS], np.float32)
-        scale = np.abs(block).max(axis=1, initial=0.0) / 127.0
-        scale[scale == 0] = 1.0
-        codes[start : start + len(block)] = np.rint(block / scale[:, None])
-        scales[start : start + len(block)] = scale
-    return codes, scales
-
-
 def _best_first(scores: np.ndarray, k: int) -> np.ndarray:
     """(Q, k) column indices of each row's k highest scores, best first (ties keep column order)."""
     if k < scores.shape[1]:
@@ -312,6 +259,7 @@ def _grown(array: np.ndarray, size: int) -> np.ndarray:
     grown = np.zeros((size, *array.shape[1:]), array.dtype)
     grown[: len(array)] = array
     return grown
+
 
 
 class _SharedLock:

@@ -25,7 +25,9 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -101,6 +103,33 @@ def p50_p95(times: list[float]) -> dict:
 def rss_mb() -> float:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def rss_anon_mb() -> float:
+    with open("/proc/self/status") as handle:
+        fields = dict(line.split(":", 1) for line in handle)
+    return int(fields["RssAnon"].split()[0]) / 1024
+
+
+@contextmanager
+def stall_meter():
+    """[longest s] another Python thread (as the GUI's) could not run inside the block: hnswlib's load
+    and save, and usearch's, hold the GIL."""
+    stalls, done = [0.0], threading.Event()
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not done.wait(0.005):
+            now = time.perf_counter()
+            stalls[0], last = max(stalls[0], now - last - 0.005), now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        yield stalls
+    finally:
+        done.set()
+        ticker.join()
 
 
 def build(data: np.ndarray, stem: Path | None) -> tuple[VectorIndex, float]:

@@ -28,8 +28,7 @@ import hnswlib
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from index_memory import stall_meter  # noqa: E402
-from query import exact_top_k, p50_p95, recall, timed  # noqa: E402
+from query import exact_top_k, p50_p95, recall, stall_meter, timed  # noqa: E402
 from usearch_probe import vectors_from_arguments  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "usearch_design.json"

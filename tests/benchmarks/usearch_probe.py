@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from index_memory import rss_anon_mb, stall_meter  # noqa: E402
-from query import clustered_unit_vectors, exact_top_k, p50_p95, recall, timed  # noqa: E402
+from query import clustered_unit_vectors, exact_top_k, p50_p95, recall, rss_anon_mb, stall_meter, timed  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "usearch_probe.json"
 

@@ -13,7 +13,7 @@ from desktop.core.catalog import Catalog, NewImage
 from desktop.core.vector_index import VectorIndex, index_dir, index_key
 from models.runtime import ModelRuntime
 
-SCORE_ATOL = 1e-5  # float32 scores from numpy and from hnswlib differ only by summation order
+SCORE_ATOL = 1e-5  # the index's float32 sums of float16 products and numpy's differ only by summation order
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,14 @@ def mapped(catalog, runtime):
     return ids, runtime.map_images(np.concatenate([c[1] for c in chunks]))
 
 
+def as_stored(x):
+    """Vectors and queries as the index holds and scores them: float16."""
+    return np.asarray(x, np.float32).astype(np.float16).astype(np.float32)
+
+
 def exact_top_k(ids, vectors, queries, k):
-    scores = queries @ vectors.T  # (Q, N)
+    """Exact search over the vectors as the index holds them (float16)."""
+    scores = as_stored(queries) @ as_stored(vectors).T  # (Q, N)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return ids[order], np.take_along_axis(scores, order, axis=1)
 
@@ -92,7 +98,7 @@ def test_index_persists_and_reloads_without_rebuilding(catalog, runtime):
     np.testing.assert_array_equal(again.search(queries, 10)[0], first.search(queries, 10)[0])
     assert len(again) == 200
     again.save()
-    assert sorted(p.suffix for p in index_dir().iterdir()) == [".hnsw", ".json", ".npz"]  # old generation gone
+    assert sorted(p.suffix for p in index_dir().iterdir()) == [".json", ".npz", ".usearch"]  # old generation gone
 
 
 def test_a_save_cut_off_before_its_metadata_leaves_the_previous_index_loadable(catalog, runtime, monkeypatch):
@@ -134,9 +140,9 @@ def _bump_version(path):
 @pytest.mark.parametrize(
     ("damage", "suffix", "reason"),
     [
-        (_truncate, ".hnsw", "truncated"),
+        (_truncate, ".usearch", "truncated"),
         (_truncate, ".npz", "truncated"),
-        (_flip_bytes, ".hnsw", "corrupt"),
+        (_flip_bytes, ".usearch", "corrupt"),
         (_break_json, ".json", "unreadable"),
         (_bump_version, ".json", "version 99"),
     ],
