@@ -5,7 +5,7 @@ raised as ValueError and caught by tests/models/test_hub_catalog.py), and estima
 of N photos:
     indexing time  N x (gflops_image / machine GFLOP/s + decode seconds per photo)
     disk           the download, the bundle (float32 weights: parameters x 4) and the new vectors
-                   (the catalog's float16 features and the search index's graph and int8 vector copy)
+                   (the catalog's float16 features and the search index's float16 graph)
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ TOWER_EFFICIENCY = 0.78
 # the model's time rather than overlapped: on 2 cores picsift's pipeline ran at 97% of the serial sum.
 DECODE_CORE_SECONDS = 2 / 34.3
 _MATMUL_SIDE = 512  # a 512 x 512 float32 matmul: big enough for BLAS to reach its speed, ~1 ms a call
-# Bytes the search index keeps per photo: desktop/core/vector_index.py's .hnsw file (the vector,
-# level-0 links of 2M ids plus their count, the label and the link-list pointer) and its .npz copy
-# (the vector and an int64 label); M is its HNSW_M. Checked against a saved index by the tests.
+# The graph degree of desktop/core/vector_search.py (its HNSW_M), for the index's bytes per photo
+# (index_bytes_per_photo: checked against a saved index by the tests).
 HNSW_M = 24
 CATALOG_FEATURE_BYTES = 2  # the catalog stores the image tower's pooled features as float16
 
@@ -254,9 +253,9 @@ def disk_needed(model: HubModel, photos: int) -> DiskNeed:
 
 
 def index_bytes_per_photo(dim: int, m: int = HNSW_M) -> int:
-    """What desktop/core/vector_index.py saves per vector of `dim` floats: graph row + int8 vector copy."""
-    graph_row = 4 * dim + 4 * (2 * m + 1) + 8 + 8  # vector, level-0 links and their count, label, link pointer
-    return graph_row + dim + 4 + 8  # the .npz int8 codes, float32 scale and int64 label
+    """What desktop/core/vector_index.py saves per vector of `dim` floats: its segment file's float16 vector
+    and graph row (level-0 links, their count, key and level), and its label and slot in the rows file."""
+    return 2 * dim + 4 * 2 * m + 20 + 12
 
 
 def indexing_seconds(model: HubModel, photos: int, machine: Machine) -> float:

@@ -25,7 +25,6 @@ this module adds the files, the binding to a catalog and the sync with it.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop.core import index_rebuild
 from desktop.core.vector_search import (  # noqa: F401 (re-exported: the benchmarks read the tuning here)
     EXACT_SEARCH_MAX,
     FILTER_EXACT_MAX,
@@ -51,6 +51,7 @@ from desktop.core.vector_segments import SavedSegment, Segment, Tail, merge_star
 from models import paths
 from models.atomic import write_file_atomic, write_text_atomic
 from models.errors import DiskFullError, PicsiftError, is_disk_full
+from models.hub_catalog import index_bytes_per_photo
 from models.manifest import IMAGE_ENCODER, IMAGE_MAPPER, Manifest
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,13 @@ class VectorIndex(SearchableVectors):
             index = cls.load(stem, manifest, catalog)
         except IndexUnusable as exc:
             log.warning("%s: rebuilding the search index from the catalog: %s", stem, exc)
-            index = cls(manifest.embedding_dim, stem, encoder_id=manifest.image_encoder_id, bundle=manifest.name,
-                        catalog_id=catalog.catalog_id)
+            index = cls._rebuilt_in_child(stem, catalog, runtime, closing)
+            if index is None:
+                index = cls(manifest.embedding_dim, stem, encoder_id=manifest.image_encoder_id, bundle=manifest.name,
+                            catalog_id=catalog.catalog_id)
             index.rebuild_reason = str(exc)
+            if closing is not None and closing.is_set():
+                return index  # quitting: the next start rebuilds
         result = index.sync_from_catalog(catalog, runtime)
         if (index.rebuild_reason is not None or result.changed) and not (closing and closing.is_set()):
             try:
@@ -136,6 +141,21 @@ class VectorIndex(SearchableVectors):
             except PicsiftError as exc:  # a full disk: search from memory now, save on a later run
                 log.warning("%s: the search index was not saved: %s", stem, exc)
         return index
+
+    @classmethod
+    def _rebuilt_in_child(cls, stem: Path, catalog, runtime, closing: threading.Event | None) -> VectorIndex | None:
+        """A big library's rebuild, done and saved by a child process (its save would stall this one), then
+        opened; None when the library is small, the catalog in memory, or the child failed."""
+        path = getattr(catalog, "path", None)
+        if path is None or catalog.count_features(runtime.manifest.image_encoder_id) < index_rebuild.REBUILD_IN_CHILD_MIN:
+            return None
+        if not index_rebuild.rebuild_in_child(path, runtime.bundle.folder, stem.parent, closing):
+            return None
+        try:
+            return cls.load(stem, runtime.manifest, catalog)
+        except IndexUnusable as exc:
+            log.warning("%s: the index the child process rebuilt cannot be opened (%s); rebuilding here", stem, exc)
+            return None
 
     @classmethod
     def load(cls, stem: Path, manifest: Manifest, catalog=None) -> VectorIndex:
@@ -243,7 +263,7 @@ class VectorIndex(SearchableVectors):
         """Write the tail as a segment file and search that file from now on (its memory is freed)."""
         tail, path = self._tail, self._segment_path(self._tail)
         slots = []
-        write_file_atomic(path, lambda temp: slots.append(_checked_save(tail, temp)))
+        write_file_atomic(path, lambda temp: slots.append(tail.save_checked(temp)))
         saved = SavedSegment(path, tail.start, slots[0], self.dim)
         with self._lock.exclusive():
             self._segments.append(saved)
@@ -257,7 +277,7 @@ class VectorIndex(SearchableVectors):
         if tail is None:
             return
         path, slots = self._segment_path(tail), []
-        write_file_atomic(path, lambda temp: slots.append(_checked_save(tail, temp)))
+        write_file_atomic(path, lambda temp: slots.append(tail.save_checked(temp)))
         saved = SavedSegment(path, tail.start, slots[0], self.dim)
         with self._lock.exclusive():
             self._segments = [*self._segments[:first], saved]
@@ -279,13 +299,8 @@ class VectorIndex(SearchableVectors):
         write_file_atomic(final, write)
         return _file_record(final)
 
-    @staticmethod
-    def _row_bytes(dim: int) -> int:
-        """What a segment file holds per row: the float16 vector, its key and level-0 links."""
-        return 2 * dim + 8 + 4 * (2 * HNSW_M + 2) + 16
-
     def _bytes_needed(self, rows: int) -> int:
-        return rows * self._row_bytes(self.dim) + self._n * 12 + (1 << 20)
+        return rows * index_bytes_per_photo(self.dim, self.m) + self._n * 12 + (1 << 20)
 
     def _has_room(self, rows: int) -> bool:
         return shutil.disk_usage(self.stem.parent).free >= self._bytes_needed(rows)
@@ -378,20 +393,6 @@ def _checked_file(stem: Path, info: dict) -> Path:
 
 def _file_record(path: Path) -> dict:
     return {"name": path.name, "bytes": path.stat().st_size, "crc32": _crc32(path)}
-
-
-def _checked_save(tail, path: Path) -> np.ndarray:
-    """Save a tail to `path` and return its row -> slot map; a full disk raises ENOSPC (usearch's
-    writer says only "Failed to serialize into stream")."""
-    least = 8 + len(tail) * 2 * tail.dim
-    try:
-        tail.save_graph(path)
-    except RuntimeError as exc:
-        full = shutil.disk_usage(path.parent).free < least
-        raise OSError(errno.ENOSPC if full else errno.EIO, f"the segment could not be written ({exc})") from exc
-    if path.stat().st_size < least:
-        raise OSError(errno.ENOSPC, f"the segment was written short ({path.stat().st_size} of >= {least} bytes)")
-    return tail.slots_in(path)
 
 
 def _crc32(path: Path) -> int:

@@ -8,7 +8,7 @@ fresh process opens the saved index as the app does and measures: open time and 
 of another Python thread (the GUI's), resident memory (anonymous and file-backed) after opening and
 after the searches, the text query end to end (the real text tower of the built-in bundle, then the
 search) at k = 10 and at the app's 500, graph recall@10 against float32 exact search, filtered
-searches of 1k / 5k / 20k allowed photos (exactness against exact search on the float16 vectors
+searches of 1k / 5k / 20k allowed photos, a sweep of the graph's beam width (exactness against exact search on the float16 vectors
 the index holds, recall against float32), and searches with 2% of the photos hidden (deleted files).
 """
 
@@ -43,6 +43,25 @@ def resident_mb() -> dict:
     with open("/proc/self/status") as handle:
         fields = dict(line.split(":", 1) for line in handle)
     return {f"rss_{part.lower()}_mb": round(int(fields[f"Rss{part}"].split()[0]) / 1024) for part in ("Anon", "File")}
+
+
+def index_pages_mb(folder: Path) -> dict:
+    """Resident pages of the index's files in this process (/proc/self/smaps). Each segment file is mapped
+    twice (usearch's view, and numpy's for exact search) over the same page-cache pages, so the
+    physical memory they take is at least the larger mapping's and at most the file's size."""
+    per_file: dict[str, list[int]] = {}
+    path = None
+    with open("/proc/self/smaps") as handle:
+        for line in handle:
+            parts = line.split()
+            if "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
+                path = parts[5] if len(parts) > 5 and parts[5].startswith(str(folder)) else None
+            elif path and parts[0] == "Rss:":
+                per_file.setdefault(path, []).append(int(parts[1]))
+    largest = sum(max(sizes) for sizes in per_file.values()) / 1024
+    files = sum(Path(p).stat().st_size for p in per_file) / 2**20
+    return {"largest_mapping_mb": round(largest), "all_mappings_mb": round(sum(map(sum, per_file.values())) / 1024),
+            "mapped_files_mb": round(files)}
 
 
 def prepare(work: Path, n: int, dim: int, queries: int) -> None:
@@ -80,11 +99,13 @@ def searches(work: Path, n: int, bundle: str | None) -> dict:
     with stall_meter() as stall:
         index = VectorIndex.load(work / "index" / "bench", manifest)
     out = {"open_s": round(time.perf_counter() - started, 2), "open_longest_stall_s": round(stall[0], 3),
-           "resident_before_open": before, "resident_after_open": resident_mb(), "segments": [len(s) for s in index._segments]}
+           "resident_before_open": before, "resident_after_open": resident_mb(), "segments": [len(s) for s in index._segments],
+           "index_pages_after_open": index_pages_mb(work / "index")}
     queries, truth = np.load(work / "queries.npy"), np.load(work / "truth.npy")
     for k in (10, APP_K):
         times, found = timed(lambda i: index.search(queries[i], k)[0], len(queries))
         out[f"graph_k{k}"] = {**p50_p95(times), "recall_at_10": round(recall(np.stack([f[:10] for f in found]), truth), 4)}
+    out["ef_sweep_k10"] = ef_sweep(index, queries, truth)
     out["text_query_end_to_end"] = text_queries(index, bundle)
     data = np.load(work / "data.npy", mmap_mode="r")
     out["filtered_exact"] = [filtered(index, data, queries, np.load(work / f"allowed-{a}.npy")) for a in FILTERS if a < n]
@@ -93,8 +114,24 @@ def searches(work: Path, n: int, bundle: str | None) -> dict:
     for k in (10, APP_K):
         times, found = timed(lambda i: index.search(queries[i], k)[0], len(queries))
         out[f"hidden_2pct_k{k}"] = {**p50_p95(times), "hidden_returned": int(np.isin(np.concatenate(found), hidden).sum())}
-    out["resident_after_searches"] = resident_mb()
+    out["resident_after_searches"] = resident_mb()  # file-backed pages include the data's and the bundle's
+    out["index_pages_after_searches"] = index_pages_mb(work / "index")
     return out
+
+
+def ef_sweep(index: VectorIndex, queries: np.ndarray, truth: np.ndarray) -> list[dict]:
+    """Graph recall@10 and latency at each beam width, on a dev half of the queries and a test half (a
+    width is chosen on dev, its test figure reported); the index is left at its own width."""
+    own, half, rows = index.ef, len(queries) // 2, []
+    for ef in (64, 128, 256, 512):
+        index.ef = ef
+        row = {"ef": ef}
+        for name, part in (("dev", slice(0, half)), ("test", slice(half, None))):
+            times, found = timed(lambda i: index.search(queries[part][i], 10)[0], len(queries[part]))
+            row[name] = {**p50_p95(times), "recall_at_10": round(recall(np.stack(found), truth[part]), 4)}
+        rows.append(row)
+    index.ef = own
+    return rows
 
 
 def text_queries(index: VectorIndex, bundle: str | None) -> dict:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_vector_index import SCORE_ATOL, add_photos, as_stored, exact_top_k
+from test_vector_index import SCORE_ATOL, add_photos, as_stored, exact_top_k, mapped, unit_queries
 from toy_bundle import export_toy_bundle
 
 from desktop.core.catalog import Catalog
@@ -181,3 +181,26 @@ def test_onnxruntime_imports_and_runs_after_the_index_module():
             "i = Index(ndim=4, dtype='f16'); i.add(1, np.ones(4, np.float32)); print(onnxruntime.get_device(), len(i))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_big_librarys_rebuild_runs_in_a_child_process_and_is_opened_as_memory_maps(catalog, runtime, monkeypatch, caplog):
+    """usearch's save holds the GIL (4.4 s at a million photos): a big rebuild is saved by a child process."""
+    monkeypatch.setattr("desktop.core.index_rebuild.REBUILD_IN_CHILD_MIN", 100)
+    ids, _, _ = add_photos(catalog, runtime, 150)
+    index = VectorIndex.open(catalog, runtime)
+    assert index.rebuild_reason == "no saved index for this model yet"
+    assert [len(s) for s in index._segments] == [150] and len(index._tail) == 0  # loaded, not built here
+    queries = unit_queries(3, runtime.manifest.embedding_dim)
+    want_ids, _ = exact_top_k(*mapped(catalog, runtime), queries, 10)
+    np.testing.assert_array_equal(index.search(queries, 10)[0], want_ids)
+    assert VectorIndex.open(catalog, runtime).rebuild_reason is None
+
+
+def test_a_child_rebuild_is_stopped_when_the_app_quits(catalog, runtime, monkeypatch):
+    monkeypatch.setattr("desktop.core.index_rebuild.REBUILD_IN_CHILD_MIN", 100)
+    add_photos(catalog, runtime, 150)
+    closing = threading.Event()
+    closing.set()
+    index = VectorIndex.open(catalog, runtime, closing=closing)
+    assert index.rebuild_reason and len(index) == 0  # the child was stopped; nothing is built in the quitting app
+    assert not list(index_dir().glob("*.json"))  # nor saved: the next start rebuilds

@@ -110,8 +110,9 @@ def test_bundle_name_is_what_the_converter_installs_under():
 
 def test_disk_needed_is_download_plus_float32_weights_plus_vectors_worked_by_hand():
     model = _model(download_bytes=1000, parameters=100, image_feature_dim=8, embedding_dim=4)
-    # per photo: catalog 8 x 2 (float16); graph 4 x 4 + 4 x (2 x 24 + 1) + 8 + 8 = 228; npz int8 4 + scale 4 + label 8 = 16
-    assert hub_catalog.disk_needed(model, 10) == DiskNeed(1000, 400, 10 * (16 + 228 + 16))
+    # per photo: catalog 8 x 2 (float16); segment: vector 4 x 2 (float16) + links 2 x 24 x 4 + count, key, level 20 = 220;
+    # rows file: label 8 + slot 4 = 12
+    assert hub_catalog.disk_needed(model, 10) == DiskNeed(1000, 400, 10 * (16 + 220 + 12))
 
 
 def test_index_bytes_match_what_a_saved_vector_index_takes(tmp_path):
@@ -144,7 +145,7 @@ def test_a_model_that_does_not_fit_is_refused_before_downloading_in_one_actionab
         hub_catalog.check_fits(model, 5000, download_dir=tmp_path / "downloads", free_space=lambda folder: 500_000_000)
     message = str(caught.value)
     assert isinstance(caught.value, PicsiftError) and "\n" not in message
-    assert "CLIP ViT-L/14 (OpenAI) needs 3.5 GB" in message and "500 MB is free" in message
+    assert "CLIP ViT-L/14 (OpenAI) needs 3.4 GB" in message and "500 MB is free" in message
     assert "vectors for 5000 photos" in message and "choose a smaller model" in message
 
 
