@@ -10,7 +10,7 @@ from pathlib import Path
 
 def write_file_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     """`write(temp)` fills a temp file in `path`'s folder (for writers that want a path, such as
-    hnswlib's save_index); it is fsynced and renamed over `path`, or deleted if anything fails."""
+    usearch's save); it is fsynced and renamed over `path`, or deleted if anything fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32  # images per inference call: amortises session overhead, bounded memory (~20 MB)
 INDEX_SAVE_INTERVAL_S = 30.0  # how often the HNSW index is saved while indexing, at least
-# ...and at most this share of the time goes to saves: hnswlib's save holds the GIL (at 1M x 1024-d a 13.5 s
-# save stalled other threads for 5.6 s, results/index_memory.json), so a big index is saved less often.
+# ...and at most this share of the time goes to saves. A save writes only the photos added since the last one
+# (a new segment), but now and then merges segments, which rebuilds their graph (minutes at a million photos).
 INDEX_SAVE_TIME_SHARE = 0.05
 PROGRESS_INTERVAL_S = 0.2  # at most five progress reports a second: smooth bars, no signal flood
 

@@ -83,7 +83,7 @@ class SearchableVectors:
 
     @property
     def total(self) -> int:
-        """Rows held, hidden and retired ones included (they cost memory until a merge drops nothing: forever)."""
+        """Rows held, hidden and retired ones included (they stay in the segments)."""
         return self._n
 
     def _current(self) -> np.ndarray:
