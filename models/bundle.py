@@ -6,8 +6,8 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
 from google.protobuf.message import DecodeError
 
 from models.errors import BundleError
@@ -25,6 +25,9 @@ from models.manifest import (
     Manifest,
     read_manifest,
 )
+
+if TYPE_CHECKING:
+    import onnx  # imported where a bundle is read: it takes 1.4 s, which the app's window need not wait for
 
 _CHUNK = 1 << 20
 _OPSET_IMPORT_FIELD = 8  # ModelProto.opset_import's field number (onnx.proto)
@@ -97,6 +100,8 @@ def _check_interfaces(folder: Path, manifest: Manifest) -> None:
     """The graphs take and give the named tensors at the widths the manifest declares (the image
     encoder's INSTANCE output exactly when the manifest declares an instance_dim), and use only
     allowed operators."""
+    import onnx
+
     image_outputs = {FEATURES: manifest.image_feature_dim} | ({INSTANCE: manifest.instance_dim} if manifest.instance_dim else {})
     text_inputs = [TEXT_STRINGS] if manifest.text.reads_strings else list(TEXT_INPUTS)
     dims = {
@@ -153,6 +158,8 @@ def all_graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
 
 def nested_graphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
     """The graphs in a node's attributes: If branches, Loop and Scan bodies."""
+    import onnx
+
     return [sub for attribute in node.attribute
             for sub in ([attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else []) + list(attribute.graphs)]
 
@@ -169,6 +176,8 @@ def imported_domains(path: Path) -> set[str]:
 
 
 def _opset_domains(handle) -> set[str]:
+    import onnx
+
     domains = set()
     while (key := _varint(handle)) is not None:
         field_number, wire_type = key >> 3, key & 7
@@ -202,6 +211,8 @@ def _varint(handle) -> int | None:
 
 
 def _load_model(path: Path) -> onnx.ModelProto:
+    import onnx
+
     try:
         return onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and friends from protobuf

@@ -51,7 +51,6 @@ from desktop.core.vector_segments import SavedSegment, Segment, Tail, merge_star
 from models import paths
 from models.atomic import write_file_atomic, write_text_atomic
 from models.errors import DiskFullError, PicsiftError, is_disk_full
-from models.hub_catalog import index_bytes_per_photo
 from models.manifest import IMAGE_ENCODER, IMAGE_MAPPER, Manifest
 
 log = logging.getLogger(__name__)
@@ -300,6 +299,8 @@ class VectorIndex(SearchableVectors):
         return _file_record(final)
 
     def _bytes_needed(self, rows: int) -> int:
+        from models.hub_catalog import index_bytes_per_photo  # here: it imports onnx (1.4 s), which start-up need not wait for
+
         return rows * index_bytes_per_photo(self.dim, self.m) + self._n * 12 + (1 << 20)
 
     def _has_room(self, rows: int) -> bool:
