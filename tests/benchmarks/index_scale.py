@@ -1,4 +1,4 @@
-"""The search index at scale, end to end, as the app holds it (usearch float16 segments); writes results/index_scale.json.
+"""The search index at scale, end to end, as the app holds it (usearch float16 segments); writes results/index_scale.json (index_scale_N.json for another --n).
 
 Run: python tests/benchmarks/index_scale.py [--n 1000000] [--dim 1024] [--queries 200] [--bundle PATH]
 
@@ -192,7 +192,8 @@ def main() -> None:
         result["open_and_search"] = child([*common, "--phase", "search"])
         print("search", result["open_and_search"], flush=True)
     result["load_average_at_end"] = os.getloadavg()
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    out = RESULTS if args.n == 1_000_000 else RESULTS.with_name(f"index_scale_{args.n}.json")
+    out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
