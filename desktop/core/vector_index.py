@@ -126,13 +126,14 @@ class VectorIndex(SearchableVectors):
             index = cls.load(stem, manifest, catalog)
         except IndexUnusable as exc:
             log.warning("%s: rebuilding the search index from the catalog: %s", stem, exc)
-            index = cls._rebuilt_in_child(stem, catalog, runtime, closing)
+            big = cls._rebuilds_in_child(catalog, runtime)
+            index = cls._rebuilt_in_child(stem, catalog, runtime, closing) if big else None
             if index is None:
                 index = cls(manifest.embedding_dim, stem, encoder_id=manifest.image_encoder_id, bundle=manifest.name,
                             catalog_id=catalog.catalog_id)
             index.rebuild_reason = str(exc)
-            if closing is not None and closing.is_set():
-                return index  # quitting: the next start rebuilds
+            if big and closing is not None and closing.is_set():
+                return index  # quitting stopped the child: the next start rebuilds
         result = index.sync_from_catalog(catalog, runtime)
         if (index.rebuild_reason is not None or result.changed) and not (closing and closing.is_set()):
             try:
@@ -141,14 +142,17 @@ class VectorIndex(SearchableVectors):
                 log.warning("%s: the search index was not saved: %s", stem, exc)
         return index
 
+    @staticmethod
+    def _rebuilds_in_child(catalog, runtime) -> bool:
+        """A library big enough that its rebuild goes to a child process (a catalog on disk only)."""
+        return getattr(catalog, "path", None) is not None and \
+            catalog.count_features(runtime.manifest.image_encoder_id) >= index_rebuild.REBUILD_IN_CHILD_MIN
+
     @classmethod
     def _rebuilt_in_child(cls, stem: Path, catalog, runtime, closing: threading.Event | None) -> VectorIndex | None:
         """A big library's rebuild, done and saved by a child process (its save would stall this one), then
-        opened; None when the library is small, the catalog in memory, or the child failed."""
-        path = getattr(catalog, "path", None)
-        if path is None or catalog.count_features(runtime.manifest.image_encoder_id) < index_rebuild.REBUILD_IN_CHILD_MIN:
-            return None
-        if not index_rebuild.rebuild_in_child(path, runtime.bundle.folder, stem.parent, closing):
+        opened; None when the child failed or was stopped."""
+        if not index_rebuild.rebuild_in_child(catalog.path, runtime.bundle.folder, stem.parent, closing):
             return None
         try:
             return cls.load(stem, runtime.manifest, catalog)
