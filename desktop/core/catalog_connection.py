@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 WRITE_HEADROOM_BYTES = 64_000_000
 # SQLite's words for a file whose pages are not what it wrote (or not a database at all).
 _DAMAGE_SIGNS = ("malformed", "not a database", "file is encrypted", "disk i/o error")
+# A new catalog's page size. A photo's float16 features (2.5 KB at 1280-d) do not fit a 4 KB page's
+# cell in a WITHOUT ROWID table and spill to an overflow page of their own (4.7 KB a vector); at 16 KB
+# they sit in the page (2.7 KB): 9.0 -> 5.3 GiB at a million photos (tests/benchmarks/rescan.py).
+# SQLite only takes it before the first write, so a catalog made earlier keeps its pages.
+PAGE_SIZE = 16384
 
 
 def catalog_path() -> Path:
@@ -130,6 +135,7 @@ class CatalogConnection:
         self.damaged = False  # set on the first sign of damage: from then on nothing is written
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a no-op on an existing catalog
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
             self._db.execute("PRAGMA foreign_keys=ON")

@@ -1,13 +1,14 @@
 """Rescan of an unchanged library, the catalog's size and a 50,000-photo folder listed. Writes results/rescan.json.
 
-Run: python tests/benchmarks/rescan.py [--files 100000] [--feature-dim 1280] [--out FILE]
+Run: python tests/benchmarks/rescan.py [--files 100000] [--feature-dim 1280] [--page-sizes 4096 16384] [--out FILE]
 The files are real (a small JPEG copied N times into nested folders: 500 a folder, 50,000 under
 each top folder) and catalogued directly with their true size and mtime, as a finished index
 would have them, with float16 features and instance descriptors of --feature-dim (the built-in
 v2 image tower's 1280 by default) so the catalog's size on disk is the real one. Timed: the real
 Indexer run (scan by stat, compare with the catalog, find nothing to read), and the catalog
 queries a folder browse makes (Searcher.search with only a folder: the image ids under it, then
-its newest 500 files), p50/p95 of 20.
+its newest 500 files), p50/p95 of 20. With several --page-sizes each is measured in turn in the
+same run over the same files (a catalog made with those SQLite pages; the default is a new catalog's).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from query import p50_p95, timed  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for toy_bundle
 
+from desktop.core import catalog_connection  # noqa: E402
+from desktop.core.catalog_connection import PAGE_SIZE  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results" / "rescan.json"
 
 
@@ -39,11 +43,17 @@ def main() -> None:
     parser.add_argument("--feature-dim", type=int, default=1280, help="width of the stored features (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--catalog-only", action="store_true", help="no files and no rescan: the catalog and its queries only")
+    parser.add_argument("--page-sizes", type=int, nargs="+", default=[PAGE_SIZE], help="SQLite page sizes, side by side")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="picsift-rescan-"))
-    os.environ["PICSIFT_DATA_DIR"] = str(tmp / "data")
     try:
-        result = run(tmp, args.files, args.feature_dim, not args.catalog_only)
+        by_size = {}
+        for page_size in args.page_sizes:
+            os.environ["PICSIFT_DATA_DIR"] = str(tmp / f"data-{page_size}")
+            catalog_connection.PAGE_SIZE = page_size
+            by_size[page_size] = run(tmp, args.files, args.feature_dim, not args.catalog_only)
+            shutil.rmtree(tmp / f"data-{page_size}")  # a million photos' catalog is GBs
+        result = by_size[args.page_sizes[0]] if len(by_size) == 1 else {"page_size_bytes": by_size}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     args.out.parent.mkdir(exist_ok=True)
@@ -60,7 +70,7 @@ def run(tmp: Path, count: int, feature_dim: int, rescan: bool = True) -> dict:
 
     runtime = ModelRuntime(export_toy_bundle(tmp / "toy"), device="cpu")
     library = tmp / "library"
-    paths = _write_files(library, count, rescan)
+    paths = _write_files(library, count, rescan and not library.exists())
     catalog = Catalog()
     folder_id = catalog.add_folder(library)
     started = time.perf_counter()
@@ -84,7 +94,7 @@ def run(tmp: Path, count: int, feature_dim: int, rescan: bool = True) -> dict:
             pass
         timings.append(time.perf_counter() - started)
         assert progress.total == 0 and progress.unchanged == count, progress
-    return {"files": count, "catalogue_setup_s": round(catalog_s, 1), "rescan_s": [round(t, 2) for t in timings],
+    return {"files": count, "page_size": catalog_connection.PAGE_SIZE, "catalogue_setup_s": round(catalog_s, 1), "rescan_s": [round(t, 2) for t in timings],
             "rescan_median_s": round(sorted(timings)[1], 2) if timings else None, "feature_dim": feature_dim,
             "catalog_mb": round(catalog_bytes / 2**20), "catalog_bytes_per_file": round(catalog_bytes / count),
             "folder_browse": browse, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
