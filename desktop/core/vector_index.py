@@ -47,7 +47,7 @@ from desktop.core.vector_search import (  # noqa: F401 (re-exported: the benchma
     HNSW_M,
     SearchableVectors,
 )
-from desktop.core.vector_segments import SavedSegment, Segment, Tail, merge_start, merged
+from desktop.core.vector_segments import SavedSegment, Tail, merge_start, merged_file
 from models import paths
 from models.atomic import write_file_atomic, write_text_atomic
 from models.errors import DiskFullError, PicsiftError, is_disk_full
@@ -259,29 +259,29 @@ class VectorIndex(SearchableVectors):
             self._generation = generation
             self._delete_unreferenced()
 
-    def _segment_path(self, segment: Segment) -> Path:
-        return self.stem.parent / f"{self.stem.name}.{segment.start}-{segment.stop}.usearch"
+    def _segment_path(self, start: int, stop: int) -> Path:
+        return self.stem.parent / f"{self.stem.name}.{start}-{stop}.usearch"
 
     def _flush_tail(self) -> None:
         """Write the tail as a segment file and search that file from now on (its memory is freed)."""
-        tail, path = self._tail, self._segment_path(self._tail)
-        slots = []
-        write_file_atomic(path, lambda temp: slots.append(tail.save_checked(temp)))
-        saved = SavedSegment(path, tail.start, slots[0], self.dim)
+        tail, path = self._tail, self._segment_path(self._tail.start, self._tail.stop)
+        saved = SavedSegment(path, tail.start, tail.save_as(path), self.dim)
         with self._lock.exclusive():
             self._segments.append(saved)
             self._tail = Tail(self.dim, tail.stop, m=self.m, ef_construction=self.ef_construction)
 
     def _merge(self, first: int, cancel: threading.Event | None) -> None:
-        """Rebuild segments[first:] as one (minutes at a million rows: searches go on meanwhile)."""
-        run = self._segments[first:]
-        started = time.monotonic()
-        tail = merged(run, self.dim, m=self.m, ef_construction=self.ef_construction, cancel=cancel)
-        if tail is None:
+        """Rebuild segments[first:] as one (minutes at a million rows: searches go on meanwhile); a big merge
+        runs in a child process, whose save stalls nothing here."""
+        run, started = self._segments[first:], time.monotonic()
+        path, rows = self._segment_path(run[0].start, run[-1].stop), sum(len(s) for s in run)
+        tuning = {"m": self.m, "ef_construction": self.ef_construction, "cancel": cancel}
+        slots = index_rebuild.merge_in_child(run, path, **tuning) if rows >= index_rebuild.REBUILD_IN_CHILD_MIN else None
+        if slots is None and not (cancel and cancel.is_set()):
+            slots = merged_file(run, path, self.dim, **tuning)
+        if slots is None:
             return
-        path, slots = self._segment_path(tail), []
-        write_file_atomic(path, lambda temp: slots.append(tail.save_checked(temp)))
-        saved = SavedSegment(path, tail.start, slots[0], self.dim)
+        saved = SavedSegment(path, run[0].start, slots, self.dim)
         with self._lock.exclusive():
             self._segments = [*self._segments[:first], saved]
         for old in run:
@@ -336,7 +336,7 @@ class VectorIndex(SearchableVectors):
 
     def _delete_unreferenced(self) -> None:
         """Remove older files and temp files a crashed save left (under the write lock)."""
-        keep = {f"{self.stem.name}.{self._generation}.npz", *(self._segment_path(s).name for s in self._segments)}
+        keep = {f"{self.stem.name}.{self._generation}.npz", *(self._segment_path(s.start, s.stop).name for s in self._segments)}
         for path in [*self.stem.parent.glob(f"{self.stem.name}.*"), *self.stem.parent.glob(f".{self.stem.name}.*.tmp")]:
             if path.suffix in {".hnsw", ".npz", ".usearch", ".tmp"} and path.name not in keep:
                 try:

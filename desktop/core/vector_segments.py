@@ -26,6 +26,8 @@ import numpy as np
 import onnxruntime  # noqa: F401  before usearch: imported after usearch 2.26 it crashes (SIGSEGV in std::codecvt)
 from usearch.index import Index
 
+from models.atomic import write_file_atomic
+
 HEADER_BYTES = 8  # a usearch file starts with rows (u32) and bytes per row (u32); the vectors follow
 TAIL_BLOCK_ROWS = 4096  # 8 MB blocks at 1024-d
 _GATHER_ROWS = 4096  # rows gathered and scored per call: a few MB, cache-friendly
@@ -139,6 +141,12 @@ class Tail(Segment):
             raise OSError(errno.ENOSPC, f"the segment was written short ({path.stat().st_size} of >= {least} bytes)")
         return self._slots_in(path)
 
+    def save_as(self, path: Path) -> np.ndarray:
+        """`save_checked` to a temp file renamed over `path` (atomic); the row -> slot map."""
+        slots = []
+        write_file_atomic(path, lambda temp: slots.append(self.save_checked(temp)))
+        return slots[0]
+
     def _slots_in(self, path: Path) -> np.ndarray:
         block = np.memmap(path, np.float16, "r", offset=HEADER_BYTES, shape=(self.count, self.dim))
         by_row = np.concatenate([_row_hashes(b) for b in self._blocks])[: self.count] if self._blocks else np.zeros(0, np.uint64)
@@ -158,6 +166,14 @@ def merged(segments: list[Segment], dim: int, *, m: int, ef_construction: int,
                 return None
             tail.add(segment.vectors(np.arange(start, min(start + _GATHER_ROWS, segment.stop))))
     return tail
+
+
+def merged_file(segments: list[Segment], path: Path, dim: int, *, m: int, ef_construction: int,
+                cancel: threading.Event | None = None) -> np.ndarray | None:
+    """Merge adjacent `segments` into one segment file written atomically at `path`; its (rows,) row -> slot
+    map, or None when `cancel` was set meanwhile (nothing is written)."""
+    tail = merged(segments, dim, m=m, ef_construction=ef_construction, cancel=cancel)
+    return None if tail is None else tail.save_as(path)
 
 
 def _yielding(done: int, total: int) -> bool:

@@ -68,11 +68,12 @@ def damage_catalog(path, at_fraction: float = 0.5, length: int = 8192, table: st
     import sqlite3
 
     size = os.path.getsize(path)
-    offset = int(size * at_fraction) // 4096 * 4096
-    if table is not None:
-        with sqlite3.connect(path) as db:
-            offset = (db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0] - 1) * 4096
-        db.close()
+    with sqlite3.connect(path) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        offset = int(size * at_fraction) // page * page
+        if table is not None:
+            offset = (db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0] - 1) * page
+    db.close()
     with open(path, "r+b") as handle:
         handle.seek(offset)
         handle.write(os.urandom(length))

@@ -125,7 +125,8 @@ def test_repair_sets_the_damaged_catalog_aside_and_reindexing_restores_the_libra
     assert _consistent(fresh)
 
 
-def test_a_full_disk_keeps_committed_work_and_search_goes_on(toy, tmp_path):
+def test_a_full_disk_keeps_committed_work_and_search_goes_on(toy, tmp_path, monkeypatch):
+    monkeypatch.setattr("desktop.core.catalog_connection.PAGE_SIZE", 4096)  # 40 small rows fill 3 of its pages
     photos = write_photos(tmp_path / "photos")
     library = open_library(toy)
     library.catalog.add_folder(photos[0].parent)
@@ -215,7 +216,7 @@ def test_indexing_onto_a_really_full_disk_says_so_once_and_search_still_works(to
         os.replace(path, photos / path.name)
     root = Path(__file__).resolve().parents[2]
     script = (
-        f"mount -t tmpfs -o size=400k tmpfs {disk} && PICSIFT_DATA_DIR={disk}/data PYTHONPATH={root} "
+        f"mount -t tmpfs -o size=1400k tmpfs {disk} && PICSIFT_DATA_DIR={disk}/data PYTHONPATH={root} "
         f'{sys.executable} -c "$0" {toy} {photos} {photos / "p00.jpg"}'
     )
     run = subprocess.run(["unshare", "-rm", "sh", "-c", script, _INDEX_ON_A_SMALL_DISK], capture_output=True, text=True, cwd=root)

@@ -14,6 +14,7 @@ import pytest
 from test_vector_index import SCORE_ATOL, add_photos, as_stored, exact_top_k, mapped, unit_queries
 from toy_bundle import export_toy_bundle
 
+from desktop.core import index_rebuild
 from desktop.core.catalog import Catalog
 from desktop.core.vector_index import FORMAT_VERSION, VectorIndex, index_dir
 from desktop.core.vector_search import SearchableVectors
@@ -204,3 +205,48 @@ def test_a_child_rebuild_is_stopped_when_the_app_quits(catalog, runtime, monkeyp
     index = VectorIndex.open(catalog, runtime, closing=closing)
     assert index.rebuild_reason and len(index) == 0  # the child was stopped; nothing is built in the quitting app
     assert not list(index_dir().glob("*.json"))  # nor saved: the next start rebuilds
+
+
+def test_a_big_merge_runs_in_a_child_process_and_gives_the_same_answers(tmp_path, monkeypatch, caplog):
+    """A merge's save holds the GIL like a rebuild's (2.3 s at a million rows): a big one is done by a child."""
+    monkeypatch.setattr("desktop.core.index_rebuild.REBUILD_IN_CHILD_MIN", 1_000)
+    started = []
+    real_run = index_rebuild._run_child
+    monkeypatch.setattr(index_rebuild, "_run_child", lambda *a: started.append(a[0][0]) or real_run(*a))
+    everything = clustered(1_510, seed=9)
+    vectors, queries = everything[:1_500], everything[1_500:]
+    index = VectorIndex(DIM, tmp_path / "clustered", encoder_id="clustered", m=8, ef_construction=40)
+    index.add(np.arange(700), vectors[:700])
+    index.save()
+    index.add(np.arange(700, 1_500), vectors[700:])
+    with caplog.at_level("WARNING"):
+        index.save()
+    assert started == ["merge"] and not caplog.records  # no failure, no merge here
+    assert [len(s) for s in index._segments] == [1_500]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # its job files are gone
+    want_ids, want_scores = exact_top_k(np.arange(1_500), vectors, queries, 10)
+    for opened in (index, VectorIndex.load(tmp_path / "clustered", MANIFEST)):
+        opened.segment_exact_max = 10_000
+        found, scores = opened.search(queries, 10)
+        np.testing.assert_array_equal(found, want_ids)
+        np.testing.assert_allclose(scores, want_scores, atol=SCORE_ATOL)
+
+
+def test_a_child_merge_that_fails_is_done_here_and_a_cancelled_one_not_at_all(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr("desktop.core.index_rebuild.REBUILD_IN_CHILD_MIN", 1_000)
+    index = VectorIndex(DIM, tmp_path / "clustered", encoder_id="clustered", m=8, ef_construction=40)
+    vectors = clustered(1_200, seed=10)
+    index.add(np.arange(600), vectors[:600])
+    index.save()
+    index.add(np.arange(600, 1_200), vectors[600:])
+    cancel = threading.Event()
+    with monkeypatch.context() as patched:  # the app quits while the child merges: the child is stopped
+        patched.setattr(index_rebuild, "_run_child", lambda arguments, doing, stop: cancel.set() or False)
+        index.save(cancel)
+    assert [len(s) for s in index._segments] == [600, 600]  # and nothing is merged here
+    with monkeypatch.context() as patched, caplog.at_level("WARNING"):
+        patched.setattr(sys, "executable", "false")  # a child that exits 1 at once
+        index.save()
+    assert [len(s) for s in index._segments] == [1_200]  # merged here after all
+    assert any("merging the search index's segments in a child process failed" in r.message for r in caplog.records)
+    assert len(VectorIndex.load(tmp_path / "clustered", MANIFEST)) == 1_200
