@@ -1,4 +1,4 @@
-"""`picsift index|watch|search|similar|duplicates|status|folders`: the engine from the command line."""
+"""`picsift index|watch|search|similar|duplicates|status|folders|repair|compact`: the engine from the command line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tqdm import tqdm
 from desktop.cli import people
 from desktop.cli.args import check_query_arguments, cosine_threshold, finite_float, iso_date, positive_int
 from desktop.cli.passes import run_face_pass, run_index, run_text_pass
-from models.display import fixed, plural, printable, printable_path
+from models.display import file_size, fixed, plural, printable, printable_path
 from models.errors import PicsiftError
 
 # The engine is imported inside each command, so `picsift model list` and `--help` start fast.
@@ -195,6 +195,7 @@ def _duplicates(args: argparse.Namespace) -> None:
 
 def _status(args: argparse.Namespace) -> None:
     from desktop.core.catalog import Catalog
+    from desktop.core.catalog_compact import catalog_layout
 
     catalog = Catalog()
     counts = catalog.folder_counts()
@@ -205,13 +206,18 @@ def _status(args: argparse.Namespace) -> None:
     errors = [{"path": p, "reason": r} for p, r in catalog.errors()]
     text = {"unread": catalog.count_text_unread(), "with_text": catalog.count_with_text()}
     faces = people.face_counts(catalog)
+    layout = catalog_layout(catalog.path)
     if args.json:
-        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors, "text": text, "faces": faces})
+        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors, "text": text, "faces": faces,
+                    "catalog": {**asdict(layout), "compactable": layout.compactable}})
         return
     print(f"{plural(catalog.count_files(), 'photo')} indexed in {plural(len(folders), 'folder')}")
     print(f"text in photos: found in {plural(text['with_text'], 'photo')}"
           + (f", {text['unread']} still to read (`picsift index` reads them)" if text["unread"] else ", every photo read"))
     print(people.status_line(faces))
+    if layout.compactable:
+        print(f"catalog: {file_size(layout.bytes)}; `picsift compact` would make it smaller "
+              f"({layout.page_size // 1024} KB pages, {layout.free_fraction:.0%} unused)")
     for folder in folders:
         state = "online" if folder["online"] else "OFFLINE"
         counts = f"{plural(folder['files'], 'photo')}, {folder['unreadable']} unreadable"
@@ -283,6 +289,25 @@ def _repair(args: argparse.Namespace) -> None:
     run_index(library, None)
 
 
+def _compact(args: argparse.Namespace) -> None:
+    """Rewrite the catalog at its smallest; a spinner with the time so far (VACUUM gives no fraction)."""
+    from desktop.core.catalog import catalog_path
+    from desktop.core.catalog_compact import catalog_layout, compact
+
+    path = catalog_path()
+    if not path.exists():
+        raise PicsiftError(f"{printable_path(path)}: there is no catalog here yet; add a folder first")
+    before = catalog_layout(path)
+    if not before.compactable:
+        print(f"the catalog ({file_size(before.bytes)}) is already compact; nothing to do")
+        return
+    print(f"compacting the catalog ({file_size(before.bytes)}): a few minutes a million photos; "
+          "Ctrl+C stops it and leaves the catalog as it was")
+    with tqdm(desc="compacting", bar_format="{desc}: {elapsed}", file=sys.stderr, leave=False) as bar:
+        after = compact(path, tick=bar.update)
+    print(f"compacted: {file_size(before.bytes)} -> {file_size(after.bytes)}")
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     from desktop.cli import collection
 
@@ -329,6 +354,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     repair = commands.add_parser("repair", help="set a damaged catalog aside and rebuild it (folders kept)")
     repair.add_argument("--force", action="store_true", help="rebuild even when the catalog looks sound")
     repair.set_defaults(run=_repair)
+
+    compacting = commands.add_parser("compact", help="rewrite the catalog at its smallest (a catalog made before "
+                                     "picsift 16 KB pages, or after many photos were removed); close the app first")
+    compacting.set_defaults(run=_compact)
 
     folders = commands.add_parser("folders", help="list, add or remove library folders")
     folders.add_argument("action", choices=("list", "add", "remove"), nargs="?", default="list")
