@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from desktop.core.catalog_connection import PAGE_SIZE
+from desktop.core import catalog_connection
 from models.errors import DiskFullError, PicsiftError, is_disk_full
 
 _TICK_STEPS = 1_000  # SQLite virtual-machine steps between progress calls: ~16 ms copying features (VACUUM copies a row in ~5)
@@ -38,7 +38,7 @@ class CatalogLayout:
     @property
     def compactable(self) -> bool:
         """Compacting would make it noticeably smaller."""
-        return self.page_size < PAGE_SIZE or self.free_fraction > 0.1
+        return self.page_size < catalog_connection.PAGE_SIZE or self.free_fraction > 0.1
 
 
 def catalog_layout(path: Path) -> CatalogLayout:
@@ -57,7 +57,7 @@ def compact(path: Path, tick: Callable[[], None] = lambda: None) -> CatalogLayou
             if db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
                 raise sqlite3.OperationalError("database is locked")
             db.execute("PRAGMA locking_mode=EXCLUSIVE")  # the first write takes the file and keeps it
-            db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            db.execute(f"PRAGMA page_size={catalog_connection.PAGE_SIZE}")
             db.set_progress_handler(lambda: _stop_on_error(tick), _TICK_STEPS)
             db.execute("VACUUM")
         except sqlite3.Error as exc:

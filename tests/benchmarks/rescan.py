@@ -1,6 +1,6 @@
 """Rescan of an unchanged library, the catalog's size and a 50,000-photo folder listed. Writes results/rescan.json.
 
-Run: python tests/benchmarks/rescan.py [--files 100000] [--feature-dim 1280] [--page-sizes 4096 16384] [--out FILE]
+Run: python tests/benchmarks/rescan.py [--files 100000] [--feature-dim 1280] [--page-sizes 4096 16384] [--compact] [--out FILE]
 The files are real (a small JPEG copied N times into nested folders: 500 a folder, 50,000 under
 each top folder) and catalogued directly with their true size and mtime, as a finished index
 would have them, with float16 features and instance descriptors of --feature-dim (the built-in
@@ -8,7 +8,8 @@ v2 image tower's 1280 by default) so the catalog's size on disk is the real one.
 Indexer run (scan by stat, compare with the catalog, find nothing to read), and the catalog
 queries a folder browse makes (Searcher.search with only a folder: the image ids under it, then
 its newest 500 files), p50/p95 of 20. With several --page-sizes each is measured in turn in the
-same run over the same files (a catalog made with those SQLite pages; the default is a new catalog's).
+same run over the same files (a catalog made with those SQLite pages; the default is a new catalog's);
+--compact then times `picsift compact` on a catalog of smaller pages, and its size and browse after.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--feature-dim", type=int, default=1280, help="width of the stored features (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--catalog-only", action="store_true", help="no files and no rescan: the catalog and its queries only")
+    parser.add_argument("--compact", action="store_true", help="then compact a catalog of smaller pages (picsift compact)")
     parser.add_argument("--page-sizes", type=int, nargs="+", default=[PAGE_SIZE], help="SQLite page sizes, side by side")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="picsift-rescan-"))
@@ -51,7 +53,7 @@ def main() -> None:
         for page_size in args.page_sizes:
             os.environ["PICSIFT_DATA_DIR"] = str(tmp / f"data-{page_size}")
             catalog_connection.PAGE_SIZE = page_size
-            by_size[page_size] = run(tmp, args.files, args.feature_dim, not args.catalog_only)
+            by_size[page_size] = run(tmp, args.files, args.feature_dim, not args.catalog_only, args.compact)
             shutil.rmtree(tmp / f"data-{page_size}")  # a million photos' catalog is GBs
         result = by_size[args.page_sizes[0]] if len(by_size) == 1 else {"page_size_bytes": by_size}
     finally:
@@ -61,7 +63,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-def run(tmp: Path, count: int, feature_dim: int, rescan: bool = True) -> dict:
+def run(tmp: Path, count: int, feature_dim: int, rescan: bool = True, compact: bool = False) -> dict:
     from toy_bundle import export_toy_bundle
 
     from desktop.core.catalog import Catalog, NewImage
@@ -94,10 +96,26 @@ def run(tmp: Path, count: int, feature_dim: int, rescan: bool = True) -> dict:
             pass
         timings.append(time.perf_counter() - started)
         assert progress.total == 0 and progress.unchanged == count, progress
-    return {"files": count, "page_size": catalog_connection.PAGE_SIZE, "catalogue_setup_s": round(catalog_s, 1), "rescan_s": [round(t, 2) for t in timings],
+    compacted = _compacted(catalog, library) if compact and catalog_connection.PAGE_SIZE < PAGE_SIZE else None
+    return {"compacted": compacted} | {"files": count, "page_size": catalog_connection.PAGE_SIZE, "catalogue_setup_s": round(catalog_s, 1), "rescan_s": [round(t, 2) for t in timings],
             "rescan_median_s": round(sorted(timings)[1], 2) if timings else None, "feature_dim": feature_dim,
             "catalog_mb": round(catalog_bytes / 2**20), "catalog_bytes_per_file": round(catalog_bytes / count),
             "folder_browse": browse, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
+
+
+def _compacted(catalog, library: Path) -> dict:
+    """`picsift compact` on this catalog: its time, the size it leaves and the folder browse after."""
+    from desktop.core.catalog import Catalog
+    from desktop.core.catalog_compact import compact
+
+    catalog.close()
+    catalog_connection.PAGE_SIZE = PAGE_SIZE  # what compact writes
+    started = time.perf_counter()
+    layout = compact(catalog.path)
+    took = time.perf_counter() - started
+    with Catalog(catalog.path) as reopened:
+        return {"compact_s": round(took, 1), "catalog_mb": round(layout.bytes / 2**20), "page_size": layout.page_size,
+                "folder_browse": folder_browse(reopened, library / "00")}
 
 
 def folder_browse(catalog, folder: Path) -> dict:
