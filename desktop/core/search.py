@@ -196,11 +196,11 @@ class Searcher:
 
     def search(self, query: Query, exclude_images: set[int] = frozenset()) -> list[SearchResult]:
         """The query's best `k` files, best first."""
+        if not query.texts and not query.images and not query.feedback and query.filtered:  # browsing: the newest first
+            return [SearchResult(r.path, 1.0, r.image_id, r, 1.0, True) for r in self.catalog.files_where(query.conditions(), query.k)]
         allowed = self.catalog.image_ids_where(query.conditions()) if query.filtered else None
         if allowed is not None and not allowed:
             return []
-        if not query.texts and not query.images and not query.feedback and query.filtered:
-            return [SearchResult(r.path, 1.0, r.image_id, r, 1.0, True) for r in self.catalog.files_where(query.conditions(), query.k)]
         parts = self.query_parts(query)
         norm = _weighted_norm(parts)  # refuses parts that cancel out before any search
         allowed, printed = self._printed(query, allowed)

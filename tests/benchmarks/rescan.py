@@ -6,8 +6,8 @@ each top folder) and catalogued directly with their true size and mtime, as a fi
 would have them, with float16 features and instance descriptors of --feature-dim (the built-in
 v2 image tower's 1280 by default) so the catalog's size on disk is the real one. Timed: the real
 Indexer run (scan by stat, compare with the catalog, find nothing to read), and the catalog
-queries a folder browse makes (Searcher.search with only a folder: the image ids under it, then
-its newest 500 files), p50/p95 of 20. With several --page-sizes each is measured in turn in the
+queries of a folder: its newest 500 files (Searcher.search with only a folder: the browse) and the image
+ids under it (a text search within it), p50/p95 of 20. With several --page-sizes each is measured in turn in the
 same run over the same files (a catalog made with those SQLite pages; the default is a new catalog's);
 --compact then times `picsift compact` on a catalog of smaller pages, and its size and browse after.
 """
@@ -119,7 +119,8 @@ def _compacted(catalog, library: Path) -> dict:
 
 
 def folder_browse(catalog, folder: Path) -> dict:
-    """The catalog part of browsing one folder (Searcher.search with a folder and no text): its image ids, its newest 500."""
+    """The catalog part of browsing one folder (Searcher.search with a folder and no text: its newest 500), and
+    the image ids under it (what a text search within the folder allows)."""
     from desktop.core.catalog import filter_conditions
 
     conditions = filter_conditions(str(folder))
@@ -128,7 +129,6 @@ def folder_browse(catalog, folder: Path) -> dict:
     recent_times, _ = timed(lambda _: catalog.recent_files(500), 5)  # the window's first listing at start-up
     return {"folder_photos": len(ids[0]), "listed": len(rows[0]), "image_ids": p50_p95(ids_times),
             "newest_500": p50_p95(list_times),
-            "both_p50_ms": round(float(np.median(np.add(ids_times, list_times))), 1),
             "recent_500_of_the_whole_library": p50_p95(recent_times)}
 
 
