@@ -96,8 +96,10 @@ def run(tmp: Path, count: int, feature_dim: int, rescan: bool = True, compact: b
             pass
         timings.append(time.perf_counter() - started)
         assert progress.total == 0 and progress.unchanged == count, progress
-    compacted = _compacted(catalog, library) if compact and catalog_connection.PAGE_SIZE < PAGE_SIZE else None
-    return {"compacted": compacted} | {"files": count, "page_size": catalog_connection.PAGE_SIZE, "catalogue_setup_s": round(catalog_s, 1), "rescan_s": [round(t, 2) for t in timings],
+    page_size = catalog_connection.PAGE_SIZE
+    compacted = _compacted(catalog, library) if compact and page_size < PAGE_SIZE else None
+    return {"files": count, "page_size": page_size, "catalogue_setup_s": round(catalog_s, 1),
+            "rescan_s": [round(t, 2) for t in timings], "compacted": compacted,
             "rescan_median_s": round(sorted(timings)[1], 2) if timings else None, "feature_dim": feature_dim,
             "catalog_mb": round(catalog_bytes / 2**20), "catalog_bytes_per_file": round(catalog_bytes / count),
             "folder_browse": browse, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
