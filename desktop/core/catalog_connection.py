@@ -32,7 +32,7 @@ WRITE_HEADROOM_BYTES = 64_000_000
 _DAMAGE_SIGNS = ("malformed", "not a database", "file is encrypted", "disk i/o error")
 # A new catalog's page size. A photo's float16 features (2.5 KB at 1280-d) do not fit a 4 KB page's
 # cell in a WITHOUT ROWID table and spill to an overflow page of their own (4.7 KB a vector); at 16 KB
-# they sit in the page (2.7 KB): 9.0 -> 5.3 GiB at a million photos (tests/benchmarks/rescan.py).
+# they sit in the page (2.7 KB): 9.0 -> 5.4 GiB at a million photos (tests/benchmarks/rescan.py --page-sizes).
 # SQLite only takes it before the first write, so a catalog made earlier keeps its pages.
 PAGE_SIZE = 16384
 
