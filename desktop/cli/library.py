@@ -301,8 +301,8 @@ def _compact(args: argparse.Namespace) -> None:
     if not before.compactable:
         print(f"the catalog ({file_size(before.bytes)}) is already compact; nothing to do")
         return
-    print(f"compacting the catalog ({file_size(before.bytes)}): a few minutes a million photos; "
-          "Ctrl+C stops it and leaves the catalog as it was")
+    print(f"compacting the catalog ({file_size(before.bytes)}): a few minutes a million photos; Ctrl+C stops it "
+          "and leaves the catalog as it was (in the last stage, writing the new file, it finishes first)")
     with tqdm(desc="compacting", bar_format="{desc}: {elapsed}", file=sys.stderr, leave=False) as bar:
         after = compact(path, tick=bar.update)
     print(f"compacted: {file_size(before.bytes)} -> {file_size(after.bytes)}")

@@ -49,9 +49,20 @@ def catalog_layout(path: Path) -> CatalogLayout:
 
 
 def compact(path: Path, tick: Callable[[], None] = lambda: None) -> CatalogLayout:
-    """Compact the catalog at `path` (see the module docstring) and return its new layout; `tick` is
-    called every few ms while it runs (a KeyboardInterrupt raised there stops it, nothing changed)."""
+    """Compact the catalog at `path` (see the module docstring) and return its new layout. `tick` is
+    called every few ms while SQLite copies rows; a KeyboardInterrupt then stops it with nothing
+    changed. In its last stage (writing the new file back: no calls, ~10 s at 250k photos) it
+    finishes first, and a Ctrl+C that lands then is taken as come too late: the layout is returned."""
     _check_room(path)
+    try:
+        _vacuum(path, tick)
+    except KeyboardInterrupt:
+        if catalog_layout(path).compactable:  # stopped before the end: SQLite rolled it back
+            raise
+    return catalog_layout(path)
+
+
+def _vacuum(path: Path, tick: Callable[[], None]) -> None:
     with closing(sqlite3.connect(path, timeout=1.0, isolation_level=None)) as db:
         try:
             if db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] != "delete":
@@ -70,7 +81,6 @@ def compact(path: Path, tick: Callable[[], None] = lambda: None) -> CatalogLayou
                 db.execute("PRAGMA journal_mode=WAL")
             except sqlite3.Error:  # the next open sets it again
                 pass
-    return catalog_layout(path)
 
 
 def _stop_on_error(tick: Callable[[], None]) -> int:

@@ -11,7 +11,7 @@ import pytest
 from test_catalog_schema import _catalog_with_photos, _page_size
 
 from desktop.cli import main
-from desktop.core import catalog_connection
+from desktop.core import catalog_compact, catalog_connection
 from desktop.core.catalog import Catalog, catalog_path
 from desktop.core.catalog_compact import catalog_layout, compact
 from models.errors import DiskFullError, PicsiftError
@@ -67,6 +67,18 @@ def test_ctrl_c_while_compacting_leaves_the_catalog_as_it_was(old_catalog):
     assert _page_size(catalog_path()) == 4096
     _, files, _, stored = _stored(catalog_path())
     assert files == 300 and np.allclose(stored, vectors, atol=1e-2)
+
+
+def test_a_ctrl_c_that_lands_once_the_new_file_is_written_reports_the_compacted_catalog(old_catalog, monkeypatch):
+    real = catalog_compact._vacuum
+
+    def finished_then_interrupted(path, tick):
+        real(path, tick)
+        raise KeyboardInterrupt  # SQLite's last stage makes no progress calls: Python sees the signal after it
+
+    monkeypatch.setattr(catalog_compact, "_vacuum", finished_then_interrupted)
+    assert compact(catalog_path()).page_size == 16384
+    assert _stored(catalog_path())[1] == 300
 
 
 def test_compacting_without_room_for_a_second_copy_says_how_much_to_free(old_catalog, monkeypatch):
