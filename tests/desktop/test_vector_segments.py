@@ -151,12 +151,19 @@ def test_saves_write_segments_that_merge_and_reload_as_memory_maps(tmp_path):
     assert sorted(again.labels(removed=True).tolist()) == sorted(ids[:100].tolist())
 
 
-def test_a_cancelled_save_skips_its_merge_and_still_saves(tmp_path):
+def saved_then_added(tmp_path, saved: int, added: int, seed: int) -> tuple[VectorIndex, np.ndarray]:
+    """An index of `saved` clustered rows saved as one segment, then `added` more not saved yet (a merge is due
+    at the next save once added >= saved), and all their vectors."""
     index = VectorIndex(DIM, tmp_path / "clustered", encoder_id="clustered", m=8, ef_construction=40)
-    vectors = clustered(1_200, seed=8)
-    index.add(np.arange(600), vectors[:600])
+    vectors = clustered(saved + added, seed=seed)
+    index.add(np.arange(saved), vectors[:saved])
     index.save()
-    index.add(np.arange(600, 1_200), vectors[600:])
+    index.add(np.arange(saved, saved + added), vectors[saved:])
+    return index, vectors
+
+
+def test_a_cancelled_save_skips_its_merge_and_still_saves(tmp_path):
+    index, _ = saved_then_added(tmp_path, 600, 600, seed=8)
     cancel = threading.Event()
     cancel.set()
     index.save(cancel)
@@ -213,12 +220,8 @@ def test_a_big_merge_runs_in_a_child_process_and_gives_the_same_answers(tmp_path
     started = []
     real_run = index_rebuild._run_child
     monkeypatch.setattr(index_rebuild, "_run_child", lambda *a: started.append(a[0][0]) or real_run(*a))
-    everything = clustered(1_510, seed=9)
-    vectors, queries = everything[:1_500], everything[1_500:]
-    index = VectorIndex(DIM, tmp_path / "clustered", encoder_id="clustered", m=8, ef_construction=40)
-    index.add(np.arange(700), vectors[:700])
-    index.save()
-    index.add(np.arange(700, 1_500), vectors[700:])
+    index, vectors = saved_then_added(tmp_path, 700, 800, seed=9)
+    queries = clustered(10, seed=19)
     with caplog.at_level("WARNING"):
         index.save()
     assert started == ["merge"] and not caplog.records  # no failure, no merge here
@@ -234,11 +237,7 @@ def test_a_big_merge_runs_in_a_child_process_and_gives_the_same_answers(tmp_path
 
 def test_a_child_merge_that_fails_is_done_here_and_a_cancelled_one_not_at_all(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr("desktop.core.index_rebuild.REBUILD_IN_CHILD_MIN", 1_000)
-    index = VectorIndex(DIM, tmp_path / "clustered", encoder_id="clustered", m=8, ef_construction=40)
-    vectors = clustered(1_200, seed=10)
-    index.add(np.arange(600), vectors[:600])
-    index.save()
-    index.add(np.arange(600, 1_200), vectors[600:])
+    index, _ = saved_then_added(tmp_path, 600, 600, seed=10)
     cancel = threading.Event()
     with monkeypatch.context() as patched:  # the app quits while the child merges: the child is stopped
         patched.setattr(index_rebuild, "_run_child", lambda arguments, doing, stop: cancel.set() or False)
