@@ -92,7 +92,7 @@ class GetModelDialog(QDialog):
         layout.addLayout(buttons)
         self._fill_table()
         self.table.selectRow(self._recommended_row("cpu"))
-        self._relay = run_in_pool(hub_catalog.measure_machine, self._measured, self._say)
+        self._relay = run_in_pool(hub_catalog.measure_machine, self._measured, self._say, owner=self)
 
     # --- the list ---------------------------------------------------------------------------
     def _fill_table(self) -> None:

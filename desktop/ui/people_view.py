@@ -86,7 +86,7 @@ class FaceCrops(QObject):
         if path and key not in self._relays:
             self._relays[key] = run_in_pool(
                 lambda: _cut(path, face.box), lambda image: self._done(key, image), lambda _message: self._done(key, QImage()),
-                self._pool, priority=len(self._relays), doing=f"cutting a face out of {path!r}")
+                self._pool, priority=len(self._relays), doing=f"cutting a face out of {path!r}", owner=self)
         return None
 
     def wait(self) -> None:

@@ -90,7 +90,7 @@ class PreviewPane(QWidget):
         path = record.path
         self._relay = run_in_pool(lambda: _load_preview(path), lambda image: self._image_loaded(path, image),
                                   lambda message: self._image_failed(path, message), self._pool,
-                                  doing=f"loading the preview of {printable_path(path)}")
+                                  doing=f"loading the preview of {printable_path(path)}", owner=self)
 
     def _text_row(self) -> QWidget:
         row = QWidget()

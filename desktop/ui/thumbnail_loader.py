@@ -34,7 +34,7 @@ class ThumbnailLoader(QObject):
         self._relays[content_hash] = run_in_pool(
             lambda: self._load(content_hash, path), lambda image: self._done(content_hash, image),
             lambda message: self._done(content_hash, QImage()),  # a bug: logged; the cell shows no thumbnail
-            self._pool, priority=len(self._requested), doing=f"loading the thumbnail of {path!r}")
+            self._pool, priority=len(self._requested), doing=f"loading the thumbnail of {path!r}", owner=self)
 
     def forget(self) -> None:
         """Drop pending requests (a new result list replaced the old one)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
 from desktop.ui.error_log import message_for
@@ -92,6 +93,12 @@ class _Relay(QObject):
     errored = Signal(str)
 
 
+def _while_alive(owner: QObject | None, callback: Callable[[object], None]) -> Callable[[object], None]:
+    if owner is None:
+        return callback
+    return lambda value: callback(value) if shiboken6.isValid(owner) else None
+
+
 def relay_to_gui(on_value: Callable[[object], None], parent: QObject) -> Callable[[object], None]:
     """A callable any thread may call with a value; `on_value(value)` then runs on the GUI thread.
 
@@ -104,15 +111,18 @@ def relay_to_gui(on_value: Callable[[object], None], parent: QObject) -> Callabl
 
 
 def run_in_pool(function: Callable[[], object], on_done: Callable[[object], None], on_error: Callable[[str], None],
-                pool: QThreadPool | None = None, priority: int = 0, doing: str = "running a background task") -> _Relay:
+                pool: QThreadPool | None = None, priority: int = 0, doing: str = "running a background task",
+                owner: QObject | None = None) -> _Relay:
     """Run `function()` on a pool thread; `on_done(result)` or `on_error(message)` run on the GUI thread.
 
     `priority`: the pool runs higher first. `doing` names the work in the log when it fails with a bug.
-    Keep the returned relay referenced until it reports (the caller's attribute is enough); a call the
-    pool drops before it starts (`QThreadPool.clear`) never reports.
+    `owner`: the Qt object the callbacks act on; once Qt has deleted it (its window was closed and
+    destroyed while the call ran) they are skipped, where they would raise "Signal source has been
+    deleted". Keep the returned relay referenced until it reports (the caller's attribute is enough);
+    a call the pool drops before it starts (`QThreadPool.clear`) never reports.
     """
     relay = _Relay()
-    relay.finished.connect(on_done)
-    relay.errored.connect(on_error)
+    relay.finished.connect(_while_alive(owner, on_done))
+    relay.errored.connect(_while_alive(owner, on_error))
     (pool or QThreadPool.globalInstance()).start(_Call(function, relay, doing), priority)
     return relay
