@@ -197,21 +197,22 @@ def _status(args: argparse.Namespace) -> None:
     from desktop.core.catalog import Catalog
     from desktop.core.catalog_compact import catalog_layout
 
-    catalog = Catalog()
-    counts = catalog.folder_counts()
-    folders = [
-        {"path": path, "online": os.path.isdir(path), "files": counts[fid][0], "unreadable": counts[fid][1]}
-        for fid, path in catalog.folders()
-    ]
-    errors = [{"path": p, "reason": r} for p, r in catalog.errors()]
-    text = {"unread": catalog.count_text_unread(), "with_text": catalog.count_with_text()}
-    faces = people.face_counts(catalog)
-    layout = catalog_layout(catalog.path)
+    with Catalog() as catalog:  # closed before anything prints: a `picsift compact` after it finds the catalog free
+        counts = catalog.folder_counts()
+        folders = [
+            {"path": path, "online": os.path.isdir(path), "files": counts[fid][0], "unreadable": counts[fid][1]}
+            for fid, path in catalog.folders()
+        ]
+        errors = [{"path": p, "reason": r} for p, r in catalog.errors()]
+        text = {"unread": catalog.count_text_unread(), "with_text": catalog.count_with_text()}
+        faces = people.face_counts(catalog)
+        files = catalog.count_files()
+        layout = catalog_layout(catalog.path)
     if args.json:
-        print_json({"files": catalog.count_files(), "folders": folders, "errors": errors, "text": text, "faces": faces,
+        print_json({"files": files, "folders": folders, "errors": errors, "text": text, "faces": faces,
                     "catalog": {**asdict(layout), "compactable": layout.compactable}})
         return
-    print(f"{plural(catalog.count_files(), 'photo')} indexed in {plural(len(folders), 'folder')}")
+    print(f"{plural(files, 'photo')} indexed in {plural(len(folders), 'folder')}")
     print(f"text in photos: found in {plural(text['with_text'], 'photo')}"
           + (f", {text['unread']} still to read (`picsift index` reads them)" if text["unread"] else ", every photo read"))
     print(people.status_line(faces))

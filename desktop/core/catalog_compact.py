@@ -69,11 +69,12 @@ def _vacuum(path: Path, tick: Callable[[], None]) -> None:
                 raise sqlite3.OperationalError("database is locked")
             db.execute("PRAGMA locking_mode=EXCLUSIVE")  # the first write takes the file and keeps it
             db.execute(f"PRAGMA page_size={catalog_connection.PAGE_SIZE}")
-            db.set_progress_handler(lambda: _stop_on_error(tick), _TICK_STEPS)
+            raised: list[BaseException] = []
+            db.set_progress_handler(lambda: _stop_on_error(tick, raised), _TICK_STEPS)
             db.execute("VACUUM")
         except sqlite3.Error as exc:
-            if "interrupted" in str(exc):  # Ctrl+C reached the progress call: SQLite rolled the VACUUM back
-                raise KeyboardInterrupt from None
+            if "interrupted" in str(exc):  # the progress call stopped it: SQLite rolled the VACUUM back
+                raise (raised.pop() if raised else KeyboardInterrupt()) from None  # pop: no exception -> frame cycle
             raise _translated(exc, path) from exc
         finally:
             db.set_progress_handler(None, 0)
@@ -83,11 +84,14 @@ def _vacuum(path: Path, tick: Callable[[], None]) -> None:
                 pass
 
 
-def _stop_on_error(tick: Callable[[], None]) -> int:
-    """SQLite's progress call: nonzero stops the statement (sqlite3 would print and drop the exception)."""
+def _stop_on_error(tick: Callable[[], None], raised: list[BaseException]) -> int:
+    """SQLite's progress call: nonzero stops the statement, and what `tick` raised is kept in `raised` to be
+    raised again (sqlite3 would print and drop it). A KeyboardInterrupt lands here or just before:
+    Python handles the signal in the first Python code that runs."""
     try:
         tick()
-    except BaseException:  # KeyboardInterrupt lands here: the signal is handled in the first Python code that runs
+    except BaseException as exc:
+        raised.append(exc)
         return 1
     return 0
 

@@ -68,8 +68,9 @@ def main() -> None:
             started = time.perf_counter()
             with stall_meter() as stall:
                 opened.save()
+            took = time.perf_counter() - started
             found = opened.search(queries, 10)[0]
-            result[where] = {"merge_save_s": round(time.perf_counter() - started, 1), "longest_stall_s": round(stall[0], 3),
+            result[where] = {"merge_save_s": round(took, 1), "longest_stall_s": round(stall[0], 3),
                              "segments_after": [len(s) for s in opened._segments],
                              "recall_at_10_vs_float32": round(recall(found, truth), 4)}
             print(where, result[where], flush=True)
